@@ -1,0 +1,168 @@
+/*
+ * karri-ebs.h - the elastic block storage contract (CLC -> EBS).
+ *
+ * Volume and snapshot ids are chosen by the CLC; AoE shelf.slot numbers are
+ * allocated by EBS itself (never by probing the network) and returned by
+ * ExportVolume.
+ */
+
+#import "karri-types.h"
+
+//gsoap ebs service name: ebs
+//gsoap ebs service namespace: urn:karri:ebs:2026-11
+//gsoap ebs service style: document
+//gsoap ebs service encoding: literal
+//gsoap ebs schema namespace: urn:karri:ebs:2026-11
+//gsoap ebs schema form: qualified
+
+struct ebs__volumeType {
+	char *volumeId;
+	int size;			/* GiB */
+	char *snapshotId;		/* the snapshot it was made from, if any */
+	char *status;			/* creating, available, in-use, deleting, error */
+	long createTime;
+	int shelf;			/* AoE address while exported, else -1 */
+	int slot;
+	int __sizeallowedMacs;
+	char **allowedMacs;
+};
+
+struct ebs__snapshotType {
+	char *snapshotId;
+	char *volumeId;
+	int volumeSize;			/* GiB */
+	char *status;			/* pending, completed, error */
+	char *progress;			/* "42%" */
+	long startTime;
+};
+
+struct _ebs__CreateVolume {
+	char *correlationId;
+	char *userId;
+	char *volumeId;
+	int size;			/* GiB; 0 with snapshotId: the snapshot's size */
+	char *snapshotId;
+};
+struct _ebs__CreateVolumeResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+	struct ebs__volumeType *volume;
+};
+
+struct _ebs__DeleteVolume {
+	char *correlationId;
+	char *userId;
+	char *volumeId;
+};
+struct _ebs__DeleteVolumeResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+};
+
+struct _ebs__DescribeVolumes {
+	char *correlationId;
+	char *userId;
+	int __sizevolumeIds;
+	char **volumeIds;
+};
+struct _ebs__DescribeVolumesResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+	int __sizevolumes;
+	struct ebs__volumeType *volumes;
+};
+
+struct _ebs__ExportVolume {
+	char *correlationId;
+	char *userId;
+	char *volumeId;
+	int __sizeallowedMacs;
+	char **allowedMacs;		/* initiators allowed to read and write */
+};
+struct _ebs__ExportVolumeResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+	int shelf;
+	int slot;
+	char *interface;		/* storage NIC of the target */
+	char *targetMac;
+	int mtu;
+};
+
+struct _ebs__UnexportVolume {
+	char *correlationId;
+	char *userId;
+	char *volumeId;
+};
+struct _ebs__UnexportVolumeResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+};
+
+struct _ebs__CreateSnapshot {
+	char *correlationId;
+	char *userId;
+	char *volumeId;
+	char *snapshotId;
+};
+struct _ebs__CreateSnapshotResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+	struct ebs__snapshotType *snapshot;
+};
+
+struct _ebs__DeleteSnapshot {
+	char *correlationId;
+	char *userId;
+	char *snapshotId;
+};
+struct _ebs__DeleteSnapshotResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+};
+
+struct _ebs__DescribeSnapshots {
+	char *correlationId;
+	char *userId;
+	int __sizesnapshotIds;
+	char **snapshotIds;
+};
+struct _ebs__DescribeSnapshotsResponse {
+	char *correlationId;
+	char *userId;
+	enum xsd__boolean _return;
+	char *statusMessage;
+	int __sizesnapshots;
+	struct ebs__snapshotType *snapshots;
+};
+
+//gsoap ebs service method-action: CreateVolume "urn:karri:ebs#CreateVolume"
+int __ebs__CreateVolume(struct _ebs__CreateVolume *ebs__CreateVolume, struct _ebs__CreateVolumeResponse *ebs__CreateVolumeResponse);
+//gsoap ebs service method-action: DeleteVolume "urn:karri:ebs#DeleteVolume"
+int __ebs__DeleteVolume(struct _ebs__DeleteVolume *ebs__DeleteVolume, struct _ebs__DeleteVolumeResponse *ebs__DeleteVolumeResponse);
+//gsoap ebs service method-action: DescribeVolumes "urn:karri:ebs#DescribeVolumes"
+int __ebs__DescribeVolumes(struct _ebs__DescribeVolumes *ebs__DescribeVolumes, struct _ebs__DescribeVolumesResponse *ebs__DescribeVolumesResponse);
+//gsoap ebs service method-action: ExportVolume "urn:karri:ebs#ExportVolume"
+int __ebs__ExportVolume(struct _ebs__ExportVolume *ebs__ExportVolume, struct _ebs__ExportVolumeResponse *ebs__ExportVolumeResponse);
+//gsoap ebs service method-action: UnexportVolume "urn:karri:ebs#UnexportVolume"
+int __ebs__UnexportVolume(struct _ebs__UnexportVolume *ebs__UnexportVolume, struct _ebs__UnexportVolumeResponse *ebs__UnexportVolumeResponse);
+//gsoap ebs service method-action: CreateSnapshot "urn:karri:ebs#CreateSnapshot"
+int __ebs__CreateSnapshot(struct _ebs__CreateSnapshot *ebs__CreateSnapshot, struct _ebs__CreateSnapshotResponse *ebs__CreateSnapshotResponse);
+//gsoap ebs service method-action: DeleteSnapshot "urn:karri:ebs#DeleteSnapshot"
+int __ebs__DeleteSnapshot(struct _ebs__DeleteSnapshot *ebs__DeleteSnapshot, struct _ebs__DeleteSnapshotResponse *ebs__DeleteSnapshotResponse);
+//gsoap ebs service method-action: DescribeSnapshots "urn:karri:ebs#DescribeSnapshots"
+int __ebs__DescribeSnapshots(struct _ebs__DescribeSnapshots *ebs__DescribeSnapshots, struct _ebs__DescribeSnapshotsResponse *ebs__DescribeSnapshotsResponse);
