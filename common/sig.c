@@ -1,0 +1,384 @@
+/*
+ * sig.c - kr_sig_verify(): find which signature scheme a request uses and
+ * hand it to sigv4.c or sigv2.c; plus what both share (parameters, hashes,
+ * constant-time comparison, the clock window, AWS's date formats).
+ */
+#define KR_SIG_PRIVATE
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "error.h"
+#include "sig.h"
+#include "uri.h"
+
+int
+kr_sig_fail(struct kr_sig_result *res, enum kr_sig_failure why)
+{
+	res->failure = why;
+	return -1;
+}
+
+const char *
+kr_sig_header(const struct kr_sig_request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+const char *
+kr_sig_param(const struct kr_sig_params *p, const char *key)
+{
+	const char *v = kr_form_get(&p->query, key);
+
+	return v ? v : kr_form_get(&p->body, key);
+}
+
+int
+kr_sig_lookup(kr_sig_secret_fn lookup, void *ctx, const char *access_key, char *secret,
+    size_t secret_len, struct kr_sig_result *res)
+{
+	memset(secret, 0, secret_len);
+	if (lookup(ctx, access_key, secret, secret_len) < 0) {
+		kr_error("AuthFailure", "AWS was not able to validate the provided access "
+		    "credentials: unknown access key %.40s", access_key);
+		return kr_sig_fail(res, KR_SIG_UNKNOWN_KEY);
+	}
+	secret[secret_len - 1] = '\0';
+	return 0;
+}
+
+int
+kr_sig_hmac(const EVP_MD *md, const void *key, size_t key_len, const void *data, size_t len,
+    unsigned char *out, unsigned *out_len, struct kr_sig_result *res)
+{
+	if (!HMAC(md, key, (int)key_len, data, len, out, out_len)) {
+		kr_error("InternalError", "HMAC failed");
+		return kr_sig_fail(res, KR_SIG_INTERNAL);
+	}
+	return 0;
+}
+
+void
+kr_sig_hex(const unsigned char *bin, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[bin[i] >> 4];
+		out[2 * i + 1] = digits[bin[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+int
+kr_sig_sha256_hex(const void *data, size_t len, char hex[65], struct kr_sig_result *res)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	if (!EVP_Digest(data ? data : "", len, md, &n, EVP_sha256(), NULL)) {
+		kr_error("InternalError", "SHA-256 failed");
+		return kr_sig_fail(res, KR_SIG_INTERNAL);
+	}
+	kr_sig_hex(md, n, hex);
+	return 0;
+}
+
+/* Constant time in the contents, so a signature cannot be guessed bytewise. */
+bool
+kr_sig_equal(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int
+kr_sig_check_skew(time_t t, time_t now, const char *what, struct kr_sig_result *res)
+{
+	if (t < now - KR_SIG_SKEW || t > now + KR_SIG_SKEW) {
+		kr_error("RequestExpired", "request has expired: %s is more than %d minutes "
+		    "from the server's time", what, KR_SIG_SKEW / 60);
+		return kr_sig_fail(res, KR_SIG_EXPIRED);
+	}
+	return 0;
+}
+
+/* --- canonical query strings --------------------------------------------- */
+
+struct qparam {
+	const struct kr_form_param *p;
+	char *key;		/* RFC 3986 encoded */
+	char *value;
+};
+
+static int
+cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+/* SigV4: by encoded name, then encoded value (botocore sorts the pairs). */
+static int
+cmp_encoded(const void *x, const void *y)
+{
+	const struct qparam *a = x, *b = y;
+	int c = strcmp(a->key, b->key);
+
+	return c ? c : strcmp(a->value, b->value);
+}
+
+/* SigV2: by the name's bytes before encoding ("natural byte order"). */
+static int
+cmp_decoded(const void *x, const void *y)
+{
+	const struct qparam *a = x, *b = y;
+	int c = cmp_bytes(a->p->key, a->p->key_len, b->p->key, b->p->key_len);
+
+	return c ? c : cmp_bytes(a->p->value, a->p->value_len, b->p->value, b->p->value_len);
+}
+
+static char *
+encode(const char *s, size_t len)
+{
+	struct kr_buf b = KR_BUF_INIT;
+
+	kr_uri_encode(&b, s, len, 0);
+	return kr_buf_detach(&b, NULL);
+}
+
+static size_t
+collect(struct qparam *q, size_t n, const struct kr_form *f, const char *skip)
+{
+	size_t i;
+
+	for (i = 0; f && i < f->n; i++) {
+		if (skip && strcmp(f->params[i].key, skip) == 0 &&
+		    f->params[i].key_len == strlen(skip))
+			continue;
+		q[n].p = &f->params[i];
+		q[n].key = encode(f->params[i].key, f->params[i].key_len);
+		q[n].value = encode(f->params[i].value, f->params[i].value_len);
+		n++;
+	}
+	return n;
+}
+
+int
+kr_sig_canonical_query(struct kr_buf *out, const struct kr_form *a, const struct kr_form *b,
+    const char *skip, bool sort_encoded, struct kr_sig_result *res)
+{
+	size_t total = (a ? a->n : 0) + (b ? b->n : 0), n, i;
+	struct qparam *q = calloc(total ? total : 1, sizeof(*q));
+	int rc = -1;
+
+	if (!q) {
+		kr_error("InternalError", "out of memory");
+		return kr_sig_fail(res, KR_SIG_INTERNAL);
+	}
+	n = collect(q, 0, a, skip);
+	n = collect(q, n, b, skip);
+	for (i = 0; i < n; i++)
+		if (!q[i].key || !q[i].value)
+			goto cleanup;	/* kr_buf_detach recorded it */
+	qsort(q, n, sizeof(*q), sort_encoded ? cmp_encoded : cmp_decoded);
+	for (i = 0; i < n; i++)
+		kr_buf_addf(out, "%s%s=%s", i ? "&" : "", q[i].key, q[i].value);
+	rc = 0;
+cleanup:
+	for (i = 0; i < n; i++) {
+		free(q[i].key);
+		free(q[i].value);
+	}
+	free(q);
+	return rc < 0 ? kr_sig_fail(res, KR_SIG_INTERNAL) : 0;
+}
+
+/* --- dates ---------------------------------------------------------------- */
+
+/* Digits s[0..n) as a number, or -1. */
+static int
+digits(const char *s, int n)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int
+make_time(int y, int mo, int d, int h, int mi, int s, time_t *t)
+{
+	struct tm tm = { 0 };
+
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || s < 0 || s > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	*t = timegm(&tm);
+	return *t == (time_t)-1 ? -1 : 0;
+}
+
+/* "20240301T123456Z": X-Amz-Date. */
+int
+kr_sig_time_iso_basic(const char *s, time_t *t)
+{
+	if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
+		return -1;
+	return make_time(digits(s, 4), digits(s + 4, 2), digits(s + 6, 2), digits(s + 9, 2),
+	    digits(s + 11, 2), digits(s + 13, 2), t);
+}
+
+/* "+HH:MM", "+HHMM", "Z", "" (UTC) and the same with '-': seconds east. */
+static int
+zone_offset(const char *z, long *off)
+{
+	int sign, h, m;
+
+	*off = 0;
+	if (*z == '\0' || strcmp(z, "Z") == 0)
+		return 0;
+	if (z[0] != '+' && z[0] != '-')
+		return -1;
+	sign = z[0] == '-' ? -1 : 1;
+	if ((h = digits(z + 1, 2)) < 0)
+		return -1;
+	z += 3;
+	if (*z == ':')
+		z++;
+	if ((m = digits(z, 2)) < 0 || z[2] != '\0' || h > 23 || m > 59)
+		return -1;
+	*off = sign * (h * 3600L + m * 60L);
+	return 0;
+}
+
+/* "2024-03-01T12:34:56Z", with optional fraction and zone: SigV2 Timestamp. */
+int
+kr_sig_time_iso(const char *s, time_t *t)
+{
+	const char *z;
+	long off;
+
+	if (strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':')
+		return -1;
+	z = s + 19;
+	if (*z == '.') {
+		z++;
+		if (!isdigit((unsigned char)*z))
+			return -1;
+		while (isdigit((unsigned char)*z))
+			z++;
+	}
+	if (zone_offset(z, &off) < 0 ||
+	    make_time(digits(s, 4), digits(s + 5, 2), digits(s + 8, 2), digits(s + 11, 2),
+	    digits(s + 14, 2), digits(s + 17, 2), t) < 0)
+		return -1;
+	*t -= off;
+	return 0;
+}
+
+/* "Fri, 01 Mar 2024 12:34:56 GMT" (or "+0000", "-0000"): the Date header. */
+int
+kr_sig_time_http(const char *s, time_t *t)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4], zone[8];
+	int d, y, h, mi, sec, n = 0;
+	const char *m;
+	long off = 0;
+
+	if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d %7s%n", &d, mon, &y, &h, &mi, &sec, zone,
+	    &n) != 7 || s[n] != '\0')
+		return -1;
+	if (!(m = strstr(months, mon)) || (m - months) % 3 != 0 || strlen(mon) != 3)
+		return -1;
+	if (strcmp(zone, "GMT") != 0 && strcmp(zone, "UTC") != 0 && zone_offset(zone, &off) < 0)
+		return -1;
+	if (make_time(y, (int)(m - months) / 3 + 1, d, h, mi, sec, t) < 0)
+		return -1;
+	*t -= off;
+	return 0;
+}
+
+/* --- the entry point ------------------------------------------------------ */
+
+static bool
+is_form(const struct kr_sig_request *req)
+{
+	const char *ct = kr_sig_header(req, "Content-Type");
+
+	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+static int
+parse_params(const struct kr_sig_request *req, struct kr_sig_params *p,
+    struct kr_sig_result *res)
+{
+	const char *q = req->query ? req->query : "";
+
+	if (kr_form_parse(q, strlen(q), NULL, &p->query) < 0)
+		return kr_sig_fail(res, KR_SIG_MALFORMED);
+	p->body_is_form = is_form(req) && req->body && !req->body_deferred;
+	if (p->body_is_form && kr_form_parse(req->body, req->body_len, NULL, &p->body) < 0)
+		return kr_sig_fail(res, KR_SIG_MALFORMED);
+	return 0;
+}
+
+int
+kr_sig_verify(const struct kr_sig_request *req, kr_sig_secret_fn lookup, void *ctx,
+    time_t now, struct kr_sig_result *res)
+{
+	struct kr_sig_params p = { KR_FORM_INIT, KR_FORM_INIT, false };
+	const char *auth;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (parse_params(req, &p, res) < 0)
+		goto cleanup;
+	if ((auth = kr_sig_header(req, "Authorization"))) {
+		if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) == 0)
+			rc = kr_sig_v4_header(req, &p, auth + 17, lookup, ctx, now, res);
+		else {
+			kr_error("AuthFailure", "unsupported Authorization scheme \"%.20s\"", auth);
+			kr_sig_fail(res, KR_SIG_UNSUPPORTED);
+		}
+	} else if (kr_sig_param(&p, "X-Amz-Algorithm")) {
+		rc = kr_sig_v4_query(req, &p, lookup, ctx, now, res);
+	} else if (kr_sig_param(&p, "Signature") || kr_sig_param(&p, "AWSAccessKeyId")) {
+		rc = kr_sig_v2(req, &p, lookup, ctx, now, res);
+	} else {
+		kr_error("MissingParameter", "the request must contain a signature: an "
+		    "Authorization header, X-Amz-Signature or Signature");
+		kr_sig_fail(res, KR_SIG_NO_AUTH);
+	}
+cleanup:
+	kr_form_free(&p.query);
+	kr_form_free(&p.body);
+	if (rc == 0)
+		res->failure = KR_SIG_OK;
+	return rc;
+}

@@ -1,0 +1,165 @@
+/*
+ * sig.h - verify AWS request signatures (SigV4 and SigV2), without HTTP.
+ *
+ * The front ends (CLC Query API, Walrus S3) describe a request as it came
+ * off the wire and ask kr_sig_verify() whether it was signed by the holder
+ * of an access key.  The scheme is detected from the request:
+ *
+ *   SigV4, header:  Authorization: AWS4-HMAC-SHA256 Credential=...,
+ *                   SignedHeaders=..., Signature=...
+ *   SigV4, query:   X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date,
+ *                   X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature in
+ *                   the query (presigned URLs) or in a POST form body
+ *   SigV2:          AWSAccessKeyId, SignatureVersion=2, SignatureMethod
+ *                   (HmacSHA256 | HmacSHA1), Timestamp or Expires, Signature
+ *                   in the query or a POST form body
+ *
+ * Rules chosen to match real clients (botocore with and without awscrt,
+ * awscli 2.9, boto 2.49; see tools/gen-sig-vectors and testdata/sig/):
+ *  - SigV4 is checked with the credential scope the client sent: any
+ *    region and service name (boto2 signs region "0" for 127.0.0.1,
+ *    euca2ools "undefined-<n>").
+ *  - Service "s3" signs the path as sent; every other service signs it
+ *    with dot segments and repeated slashes removed and then encoded once
+ *    more ("%20" -> "%2520").  For s3, a path encoded differently from
+ *    RFC 3986 is also tried re-encoded (boto2's S3 signer does that).
+ *  - The payload hash is the x-amz-content-sha256 header when present
+ *    (a hex SHA-256, which must then match the body, or a literal such as
+ *    UNSIGNED-PAYLOAD / STREAMING-AWS4-HMAC-SHA256-PAYLOAD, which covers no
+ *    body), UNSIGNED-PAYLOAD for presigned s3 URLs, else the body's SHA-256.
+ *  - SigV2 signs the Host header as received, lowercased (boto2 sends and
+ *    signs no port even on :8773; botocore sends and signs host:port).
+ *  - Clock skew: 5 minutes either way.  Presigned SigV4 URLs are good from
+ *    X-Amz-Date - 5 min to X-Amz-Date + X-Amz-Expires.
+ *
+ * Error codes (kr_error(), on -1), kept few; res->failure says more:
+ *   AuthFailure            bad signature, unknown access key, body not
+ *                          matching x-amz-content-sha256, unsupported scheme
+ *   IncompleteSignature    a signature whose parts are missing or malformed
+ *   MissingParameter       no authentication at all, or no date/timestamp
+ *   RequestExpired         outside the skew window; presigned URL expired
+ *   InvalidParameterValue  malformed date, expiry or signature method
+ *   MalformedQueryString   the query or form body does not decode
+ *   InternalError          out of memory, OpenSSL failure
+ */
+#ifndef KARRI_SIG_H
+#define KARRI_SIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define KR_SIG_SKEW 300			/* seconds of clock skew allowed */
+#define KR_SIG_MAX_EXPIRES 604800	/* longest presigned URL, 7 days */
+
+struct kr_sig_header {
+	const char *name;	/* as received; compared case-insensitively */
+	const char *value;
+};
+
+struct kr_sig_request {
+	const char *method;
+	const char *path;		/* raw, still %-encoded, without the query */
+	const char *query;		/* raw query string, "" when none */
+	const struct kr_sig_header *headers;	/* in the order received */
+	size_t n_headers;
+	const void *body;		/* the body, or NULL */
+	size_t body_len;
+	/*
+	 * The body's SHA-256 in hex when the caller already computed it (then
+	 * body is not hashed again), else NULL.
+	 */
+	const char *payload_hash;
+	/*
+	 * The body has not been read yet (S3 uploads are streamed): SigV4 is
+	 * checked against the x-amz-content-sha256 header, which is then
+	 * required, and the caller compares res->payload_hash with the body's
+	 * hash once read.  A form body carrying SigV2/SigV4 parameters cannot
+	 * be deferred.
+	 */
+	bool body_deferred;
+};
+
+/* Secret for an access key id: 0 found, -1 unknown (record no error). */
+typedef int (*kr_sig_secret_fn)(void *ctx, const char *access_key, char *secret,
+    size_t secret_len);
+
+enum kr_sig_failure {
+	KR_SIG_OK = 0,
+	KR_SIG_NO_AUTH,		/* anonymous: S3 may allow it */
+	KR_SIG_MALFORMED,	/* IncompleteSignature, InvalidParameterValue, ... */
+	KR_SIG_EXPIRED,		/* RequestExpired */
+	KR_SIG_UNKNOWN_KEY,	/* AuthFailure (S3: InvalidAccessKeyId) */
+	KR_SIG_MISMATCH,	/* AuthFailure (S3: SignatureDoesNotMatch) */
+	KR_SIG_PAYLOAD_MISMATCH,	/* AuthFailure (S3: XAmzContentSHA256Mismatch) */
+	KR_SIG_UNSUPPORTED,	/* AuthFailure: a scheme Karri does not take */
+	KR_SIG_INTERNAL,	/* InternalError */
+};
+
+struct kr_sig_result {
+	enum kr_sig_failure failure;	/* set on failure too */
+	char access_key[128];
+	int version;			/* 2 or 4 */
+	bool presigned;			/* auth in query/form parameters */
+	char region[64];		/* SigV4 scope; "" for SigV2 */
+	char service[64];
+	time_t signed_at;		/* X-Amz-Date / Date / Timestamp; 0 for Expires */
+	time_t expires;			/* last valid second for presigned/Expires, else 0 */
+	char payload_hash[72];		/* SigV4: hash or literal that was signed */
+	char signature[72];		/* SigV4 hex signature (seed for aws-chunked) */
+};
+
+/*
+ * 0 and *res filled when req carries a valid signature by an access key that
+ * lookup knows, checked at time `now`; -1 with kr_error() recorded and
+ * res->failure set otherwise.
+ */
+int kr_sig_verify(const struct kr_sig_request *req, kr_sig_secret_fn lookup, void *ctx,
+    time_t now, struct kr_sig_result *res);
+
+#ifdef KR_SIG_PRIVATE
+/*
+ * Shared by sig.c, sigv4.c and sigv2.c only.
+ */
+#include "buf.h"
+#include "form.h"
+#include <openssl/evp.h>
+
+#define KR_SIG_SECRET_MAX 256
+
+/* The parameters of a request: its query string and, if a form, its body. */
+struct kr_sig_params {
+	struct kr_form query;
+	struct kr_form body;		/* empty unless a form body */
+	bool body_is_form;
+};
+
+/* sig.c */
+int kr_sig_fail(struct kr_sig_result *res, enum kr_sig_failure why);
+const char *kr_sig_header(const struct kr_sig_request *req, const char *name);
+const char *kr_sig_param(const struct kr_sig_params *p, const char *key);
+int kr_sig_lookup(kr_sig_secret_fn lookup, void *ctx, const char *access_key,
+    char *secret, size_t secret_len, struct kr_sig_result *res);
+int kr_sig_hmac(const EVP_MD *md, const void *key, size_t key_len, const void *data,
+    size_t len, unsigned char *out, unsigned *out_len, struct kr_sig_result *res);
+int kr_sig_sha256_hex(const void *data, size_t len, char hex[65], struct kr_sig_result *res);
+void kr_sig_hex(const unsigned char *bin, size_t len, char *out);
+bool kr_sig_equal(const char *a, const char *b);
+int kr_sig_check_skew(time_t t, time_t now, const char *what, struct kr_sig_result *res);
+int kr_sig_canonical_query(struct kr_buf *out, const struct kr_form *a, const struct kr_form *b,
+    const char *skip, bool sort_encoded, struct kr_sig_result *res);
+int kr_sig_time_iso_basic(const char *s, time_t *t);
+int kr_sig_time_iso(const char *s, time_t *t);
+int kr_sig_time_http(const char *s, time_t *t);
+
+/* sigv4.c, sigv2.c */
+int kr_sig_v4_header(const struct kr_sig_request *req, const struct kr_sig_params *p,
+    const char *auth, kr_sig_secret_fn lookup, void *ctx, time_t now,
+    struct kr_sig_result *res);
+int kr_sig_v4_query(const struct kr_sig_request *req, const struct kr_sig_params *p,
+    kr_sig_secret_fn lookup, void *ctx, time_t now, struct kr_sig_result *res);
+int kr_sig_v2(const struct kr_sig_request *req, const struct kr_sig_params *p,
+    kr_sig_secret_fn lookup, void *ctx, time_t now, struct kr_sig_result *res);
+#endif
+
+#endif
