@@ -1,0 +1,326 @@
+/*
+ * daemon.c - common start-up and shut-down of the Karri daemons.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "autoconf.h"
+#include "config.h"
+#include "daemon.h"
+#include "error.h"
+#include "log.h"
+
+static volatile sig_atomic_t stop_requested;
+static const struct kr_daemon *current_daemon;
+
+const struct kr_daemon *
+kr_daemon_current(void)
+{
+	return current_daemon;
+}
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+bool
+kr_daemon_stopping(void)
+{
+	return stop_requested != 0;
+}
+
+void
+kr_daemon_request_stop(void)
+{
+	stop_requested = 1;
+}
+
+int
+kr_mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp)) {
+		kr_error("InternalError", "bad directory path '%s'", path);
+		return -1;
+	}
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+			kr_error_errno("InternalError", "cannot create directory %s", tmp);
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+		kr_error_errno("InternalError", "cannot create directory %s", tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+kr_daemon_path(const struct kr_daemon *d, const char *rel, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", d->home, rel);
+
+	if (n < 0 || (size_t)n >= outlen) {
+		kr_error("InternalError", "path %s/%s is too long", d->home, rel);
+		return -1;
+	}
+	return 0;
+}
+
+/* Print to stderr and, once it is open, the log; then exit 1. */
+_Noreturn void
+kr_daemon_fatal(const struct kr_daemon *d, const char *what)
+{
+	fprintf(stderr, "%s: %s\n", d->name, what);
+	kr_log_errorx("%s", what);
+	exit(1);
+}
+
+static void
+usage(const struct kr_daemon *d, FILE *out)
+{
+	fprintf(out,
+	    "usage: %s [-n] [-f CONFIG] [-p PORT] [-l LEVEL] [-L LOGFILE]\n"
+	    "%s\n\n"
+	    "  -f, --config FILE    configuration (default $KARRI_HOME/etc/karri/karri.conf)\n"
+	    "  -n, --check          check the configuration and exit\n"
+	    "  -p, --port PORT      listen on PORT instead of %s\n"
+	    "  -l, --log-level L    DEBUG, INFO, WARN or ERROR (overrides LOGLEVEL)\n"
+	    "  -L, --log-file FILE  log there (\"-\": standard error; overrides LOG_FILE)\n"
+	    "  -V, --version        print the version and exit\n"
+	    "  -h, --help           this text\n",
+	    d->name, d->summary, d->port_key);
+}
+
+/* Record in the config what the command line overrides, validated like the file. */
+static void
+apply_override(struct kr_daemon *d, const char *key, const char *value)
+{
+	char what[1200];
+
+	if (kr_config_set(d->cfg, key, value) == 0)
+		return;
+	snprintf(what, sizeof(what), "command line: %s", kr_error_message());
+	kr_daemon_fatal(d, what);
+}
+
+static void
+open_log(struct kr_daemon *d, const char *log_file_override)
+{
+	enum kr_log_level level = KR_LOG_INFO;
+	const char *file = log_file_override ? log_file_override : kr_config_get(d->cfg, "LOG_FILE");
+	char path[PATH_MAX], dir[PATH_MAX], what[1200];
+
+	if (file == NULL || *file == '\0') {
+		char rel[128];
+
+		snprintf(rel, sizeof(rel), "var/log/karri/%s.log", d->name);
+		if (kr_daemon_path(d, rel, path, sizeof(path)) < 0)
+			kr_daemon_fatal(d, kr_error_message());
+		file = path;
+	}
+	if (strcmp(file, "-") != 0) {
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", file);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (kr_mkdir_p(dir) < 0)
+				kr_daemon_fatal(d, kr_error_message());
+		}
+	}
+	kr_log_level_parse(kr_config_get(d->cfg, "LOGLEVEL"), &level);
+	if (kr_log_open(d->name, file, level, kr_config_int(d->cfg, "LOG_MAX_BYTES"),
+	    (int)kr_config_int(d->cfg, "LOG_KEEP")) < 0) {
+		snprintf(what, sizeof(what), "cannot open the log: %s", kr_error_message());
+		kr_daemon_fatal(d, what);
+	}
+}
+
+static void
+write_pid_file(struct kr_daemon *d)
+{
+	char rel[128], dir[PATH_MAX], buf[32];
+	int fd, n;
+
+	snprintf(rel, sizeof(rel), "var/run/karri/%s.pid", d->name);
+	if (kr_daemon_path(d, "var/run/karri", dir, sizeof(dir)) < 0 ||
+	    kr_daemon_path(d, rel, d->pid_path, sizeof(d->pid_path)) < 0 ||
+	    kr_mkdir_p(dir) < 0)
+		kr_daemon_fatal(d, kr_error_message());
+	fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		kr_log_warn("cannot write pid file %s", d->pid_path);
+		d->pid_path[0] = '\0';
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n)
+		kr_log_warn("cannot write pid file %s", d->pid_path);
+	close(fd);
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: blocking accept()/poll() must return so the loop sees the flag. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/*
+ * Daemon-to-daemon SOAP must be authenticated (mutual TLS with the cloud
+ * CA's certificates); until a daemon has certificates, plain HTTP is only
+ * allowed when the admin says so with the development flag.
+ */
+static void
+check_transport(const struct kr_daemon *d)
+{
+	char what[1400];
+
+	if (!d->internal || kr_config_bool(d->cfg, "KARRI_INSECURE_HTTP"))
+		return;
+	snprintf(what, sizeof(what),
+	    "internal SOAP traffic needs TLS certificates, and this version has none to offer "
+	    "(they come with `karri register-*`); for development set KARRI_INSECURE_HTTP=\"Y\" "
+	    "in %s to run plain HTTP", d->config_path);
+	kr_daemon_fatal(d, what);
+}
+
+/* Find KARRI_HOME and the config file the way the help text says. */
+static void
+locate(struct kr_daemon *d, const char *config_arg)
+{
+	const char *home = getenv("KARRI_HOME");
+	size_t len;
+
+	if (home == NULL || *home == '\0')
+		home = "/";
+	len = strlen(home);
+	while (len > 0 && home[len - 1] == '/')
+		len--;
+	if (len >= sizeof(d->home))
+		kr_daemon_fatal(d, "KARRI_HOME is too long");
+	memcpy(d->home, home, len);
+	d->home[len] = '\0';
+	if (config_arg)
+		snprintf(d->config_path, sizeof(d->config_path), "%s", config_arg);
+	else
+		snprintf(d->config_path, sizeof(d->config_path), "%s/etc/karri/karri.conf", d->home);
+}
+
+static void
+load_config(struct kr_daemon *d, bool explicit_config)
+{
+	char what[1200];
+
+	if (!explicit_config && access(d->config_path, F_OK) < 0 && errno == ENOENT) {
+		/* No file at the default place: run on defaults, and say so. */
+		d->cfg = kr_config_defaults(kr_config_keys);
+		if (d->cfg == NULL)
+			kr_daemon_fatal(d, kr_error_message());
+		fprintf(stderr, "%s: %s not found, using defaults\n", d->name, d->config_path);
+		return;
+	}
+	d->cfg = kr_config_load(d->config_path, kr_config_keys);
+	if (d->cfg == NULL) {
+		snprintf(what, sizeof(what), "bad configuration: %s", kr_error_message());
+		kr_daemon_fatal(d, what);
+	}
+}
+
+int
+kr_daemon_start(struct kr_daemon *d, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-file", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_arg = NULL, *port_arg = NULL, *level_arg = NULL, *log_arg = NULL;
+	bool check_only = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "f:np:l:L:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': config_arg = optarg; break;
+		case 'n': check_only = true; break;
+		case 'p': port_arg = optarg; break;
+		case 'l': level_arg = optarg; break;
+		case 'L': log_arg = optarg; break;
+		case 'V': printf("%s %s\n", d->name, PACKAGE_VERSION); exit(0);
+		case 'h': usage(d, stdout); exit(0);
+		default: usage(d, stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		usage(d, stderr);
+		exit(2);
+	}
+
+	locate(d, config_arg);
+	load_config(d, config_arg != NULL);
+	if (port_arg)
+		apply_override(d, d->port_key, port_arg);
+	if (level_arg)
+		apply_override(d, "LOGLEVEL", level_arg);
+	if (check_only) {
+		printf("%s: %s is valid\n", d->name, d->config_path);
+		exit(0);
+	}
+
+	check_transport(d);
+	d->port = (int)kr_config_int(d->cfg, d->port_key);
+	d->bind_address = kr_config_get(d->cfg, "KARRI_BIND_ADDRESS");
+	open_log(d, log_arg);
+	install_signals();
+	write_pid_file(d);
+	d->started = time(NULL);
+	current_daemon = d;
+	kr_log_info("%s %s starting (config %s, port %d)", d->name, PACKAGE_VERSION,
+	    d->config_path, d->port);
+	return 0;
+}
+
+void
+kr_daemon_finish(struct kr_daemon *d)
+{
+	kr_log_info("%s stopped after %lds", d->name, (long)(time(NULL) - d->started));
+	if (d->pid_path[0])
+		unlink(d->pid_path);
+	kr_log_close();
+	kr_config_free(d->cfg);
+	d->cfg = NULL;
+}

@@ -1,0 +1,328 @@
+/*
+ * soap_server.c - a threaded gSOAP listener with a bounded queue.
+ *
+ * The accept thread never blocks on a slow client: it hands each accepted
+ * socket to a queue served by a fixed pool of workers, and drops (closes)
+ * connections when the queue is full rather than letting them pile up.
+ * Each worker keeps one gSOAP context for its whole life.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "error.h"
+#include "log.h"
+#include "soap_server.h"
+
+#define DEFAULT_WORKERS 8
+#define DEFAULT_QUEUE 64
+#define DEFAULT_TIMEOUT 30
+
+struct worker {
+	struct kr_soap_server *srv;
+	pthread_t thread;
+	struct soap *soap;
+	SOAP_SOCKET active;		/* the connection it serves, for shutdown */
+};
+
+struct kr_soap_server {
+	struct kr_soap_server_opts opts;
+	struct soap *master;		/* owns the listening socket */
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty;
+	SOAP_SOCKET *queue;		/* ring of accepted sockets */
+	int head, count;
+	bool closing;
+	struct worker *workers;
+	int nworkers;
+};
+
+void
+kr_soap_setup(struct soap *soap, int io_timeout_s)
+{
+	/* The one table generated from every contract (wsdl/soap_namespaces.c). */
+	soap_set_namespaces(soap, namespaces);
+	soap_set_mode(soap, SOAP_IO_KEEPALIVE | SOAP_C_UTFSTRING);
+	soap->send_timeout = io_timeout_s;
+	soap->recv_timeout = io_timeout_s;
+	soap->connect_timeout = io_timeout_s;
+	soap->transfer_timeout = 4 * io_timeout_s;	/* whole message, against trickling peers */
+	soap->max_keep_alive = 10000;	/* gSOAP's default of 100 closes busy connections */
+	soap->bind_flags = SO_REUSEADDR;
+	soap->recv_maxlength = 16 * 1024 * 1024;	/* largest message accepted */
+}
+
+int
+kr_soap_not_implemented(struct soap *soap, const char *operation)
+{
+	kr_log_info("%s: not implemented in this version", operation);
+	return soap_receiver_fault(soap, "NotImplemented",
+	    "this Karri version does not implement the operation yet");
+}
+
+/*
+ * gSOAP hands a POST whose body is not SOAP to an HTTP-POST plugin (error
+ * SOAP_POST) and sends nothing itself; Karri has no such plugin, so answer
+ * with a Client fault and close, instead of leaving the client waiting.
+ */
+static int
+reject_non_soap(struct soap *soap)
+{
+	soap->error = SOAP_OK;
+	soap->version = 1;
+	soap->keep_alive = 0;
+	soap_clr_omode(soap, SOAP_IO_KEEPALIVE);
+	soap_sender_fault(soap, "NotSOAP", "the request body is not a SOAP envelope");
+	soap_send_fault(soap);
+	return SOAP_FAULT;
+}
+
+int
+kr_soap_serve(struct soap *soap, const kr_soap_dispatch_fn *dispatchers)
+{
+	soap->keep_alive = soap->max_keep_alive + 1;
+	do {
+		int rc = SOAP_NO_METHOD;
+
+		if (soap->keep_alive > 0 && soap->max_keep_alive > 0)
+			soap->keep_alive--;
+		if (soap_begin_serve(soap)) {
+			if (soap->error == SOAP_POST)
+				return reject_non_soap(soap);
+			if (soap->error >= SOAP_STOP)	/* e.g. an HTTP GET already answered */
+				continue;
+			return soap->error;
+		}
+		/* Each dispatcher peeks at the body's first element; the peek is kept. */
+		for (const kr_soap_dispatch_fn *d = dispatchers; *d && rc == SOAP_NO_METHOD; d++) {
+			soap->error = SOAP_OK;
+			rc = (*d)(soap);
+		}
+		if (rc == SOAP_NO_METHOD)
+			soap->error = SOAP_NO_METHOD;
+		if (rc != SOAP_OK && soap->error && soap->error < SOAP_STOP)
+			return soap_send_fault(soap);
+		soap_destroy(soap);
+		soap_end(soap);
+	} while (soap->keep_alive && !kr_daemon_stopping());
+	return SOAP_OK;
+}
+
+static bool
+dequeue(struct kr_soap_server *srv, SOAP_SOCKET *s, struct worker *w)
+{
+	pthread_mutex_lock(&srv->lock);
+	while (srv->count == 0 && !srv->closing)
+		pthread_cond_wait(&srv->nonempty, &srv->lock);
+	/* Once closing, queued connections are closed unserved (stop_workers). */
+	if (srv->closing) {
+		pthread_mutex_unlock(&srv->lock);
+		return false;
+	}
+	*s = srv->queue[srv->head];
+	srv->head = (srv->head + 1) % srv->opts.queue_max;
+	srv->count--;
+	w->active = *s;
+	pthread_mutex_unlock(&srv->lock);
+	return true;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct kr_soap_server *srv = w->srv;
+	SOAP_SOCKET s;
+
+	while (dequeue(srv, &s, w)) {
+		w->soap->socket = s;
+		if (kr_soap_serve(w->soap, srv->opts.dispatchers) != SOAP_OK &&
+		    w->soap->error != SOAP_EOF)
+			kr_log_debug("SOAP connection from %s ended: gSOAP error %d",
+			    w->soap->host, w->soap->error);
+		soap_destroy(w->soap);
+		soap_end(w->soap);
+		pthread_mutex_lock(&srv->lock);
+		w->active = SOAP_INVALID_SOCKET;
+		pthread_mutex_unlock(&srv->lock);
+		soap_force_closesock(w->soap);
+	}
+	return NULL;
+}
+
+struct kr_soap_server *
+kr_soap_server_new(const struct kr_soap_server_opts *opts)
+{
+	struct kr_soap_server *srv = calloc(1, sizeof(*srv));
+	const char *host;
+
+	if (!srv) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	srv->opts = *opts;
+	if (srv->opts.workers <= 0)
+		srv->opts.workers = DEFAULT_WORKERS;
+	if (srv->opts.queue_max <= 0)
+		srv->opts.queue_max = DEFAULT_QUEUE;
+	if (srv->opts.io_timeout_s <= 0)
+		srv->opts.io_timeout_s = DEFAULT_TIMEOUT;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->nonempty, NULL);
+	srv->master = soap_new();
+	srv->queue = calloc((size_t)srv->opts.queue_max, sizeof(*srv->queue));
+	if (!srv->master || !srv->queue) {
+		kr_error("InternalError", "out of memory");
+		kr_soap_server_free(srv);
+		return NULL;
+	}
+	kr_soap_setup(srv->master, srv->opts.io_timeout_s);
+	srv->master->accept_timeout = 1;	/* wake up every second to see a stop */
+	srv->master->user = opts->user;
+	host = opts->bind_address && strcmp(opts->bind_address, "0.0.0.0") != 0 ?
+	    opts->bind_address : NULL;
+	if (!soap_valid_socket(soap_bind(srv->master, host, opts->port, 128))) {
+		errno = srv->master->errnum;
+		kr_error_errno("InternalError", "cannot listen on %s:%d",
+		    host ? host : "0.0.0.0", opts->port);
+		kr_soap_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+static int
+start_workers(struct kr_soap_server *srv)
+{
+	srv->workers = calloc((size_t)srv->opts.workers, sizeof(*srv->workers));
+	if (!srv->workers) {
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < srv->opts.workers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		w->srv = srv;
+		w->active = SOAP_INVALID_SOCKET;
+		w->soap = soap_copy(srv->master);
+		if (!w->soap || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			if (w->soap)
+				soap_free(w->soap);
+			w->soap = NULL;
+			kr_error("InternalError", "cannot start SOAP worker %d", i);
+			return -1;
+		}
+		srv->nworkers++;
+	}
+	return 0;
+}
+
+/* Stop the workers: no new work, wake the idle, cut the connections in progress. */
+static void
+stop_workers(struct kr_soap_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->closing = true;
+	pthread_cond_broadcast(&srv->nonempty);
+	for (int i = 0; i < srv->nworkers; i++)
+		if (soap_valid_socket(srv->workers[i].active))
+			shutdown(srv->workers[i].active, SHUT_RDWR);
+	pthread_mutex_unlock(&srv->lock);
+	for (int i = 0; i < srv->nworkers; i++) {
+		pthread_join(srv->workers[i].thread, NULL);
+		soap_free(srv->workers[i].soap);
+	}
+	srv->nworkers = 0;
+	/* Connections still queued were never served: close them. */
+	while (srv->count > 0) {
+		close(srv->queue[srv->head]);
+		srv->head = (srv->head + 1) % srv->opts.queue_max;
+		srv->count--;
+	}
+}
+
+int
+kr_soap_server_run(struct kr_soap_server *srv)
+{
+	if (start_workers(srv) < 0) {
+		stop_workers(srv);
+		return -1;
+	}
+	while (!kr_daemon_stopping()) {
+		SOAP_SOCKET s = soap_accept(srv->master);
+
+		if (!soap_valid_socket(s)) {
+			if (srv->master->errnum != 0 && srv->master->errnum != EINTR)
+				kr_log_warnx("accept failed: gSOAP error %d", srv->master->error);
+			continue;
+		}
+		pthread_mutex_lock(&srv->lock);
+		if (srv->count == srv->opts.queue_max) {
+			pthread_mutex_unlock(&srv->lock);
+			kr_log_warnx("%d connections waiting already: dropping one from %s",
+			    srv->opts.queue_max, srv->master->host);
+			close(s);
+			continue;
+		}
+		srv->queue[(srv->head + srv->count) % srv->opts.queue_max] = s;
+		srv->count++;
+		pthread_cond_signal(&srv->nonempty);
+		pthread_mutex_unlock(&srv->lock);
+		srv->master->socket = SOAP_INVALID_SOCKET;	/* the worker owns it now */
+	}
+	stop_workers(srv);
+	return 0;
+}
+
+void
+kr_soap_server_free(struct kr_soap_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->nworkers)
+		stop_workers(srv);
+	if (srv->master) {
+		soap_destroy(srv->master);
+		soap_end(srv->master);
+		soap_free(srv->master);
+	}
+	free(srv->workers);
+	free(srv->queue);
+	pthread_cond_destroy(&srv->nonempty);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+void
+kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers)
+{
+	struct kr_soap_server_opts opts = {
+		.bind_address = d->bind_address,
+		.port = d->port,
+		.io_timeout_s = (int)kr_config_int(d->cfg, "SOAP_TIMEOUT"),
+		.dispatchers = dispatchers,
+		.user = d,
+	};
+	struct kr_soap_server *srv = kr_soap_server_new(&opts);
+
+	if (srv == NULL)
+		kr_daemon_fatal(d, kr_error_message());
+	kr_log_info("serving SOAP on %s:%d", d->bind_address ? d->bind_address : "0.0.0.0", d->port);
+	kr_soap_server_run(srv);
+	kr_soap_server_free(srv);
+}
+
+int
+kr_soap_daemon_main(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers,
+    int argc, char **argv)
+{
+	kr_daemon_start(d, argc, argv);
+	kr_soap_server_serve_daemon(d, dispatchers);
+	kr_daemon_finish(d);
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * soap_server.h - serving SOAP contracts with gSOAP.
+ *
+ * Two ways in, one dispatch: the CC, NC and EBS own a gSOAP listener
+ * (kr_soap_server_*: one accept thread, a fixed pool of workers, a bounded
+ * queue of accepted connections, keep-alive, I/O timeouts); the CLC and
+ * Walrus feed SOAP requests that arrive on their libevent HTTP front end
+ * through kr_soap_http_handle() (soap_http.c).  Either way a request is
+ * offered to a list of dispatchers (the generated <svc>_serve_request
+ * functions) in order until one knows its element.
+ */
+#ifndef KARRI_SOAP_SERVER_H
+#define KARRI_SOAP_SERVER_H
+
+#include <stdsoap2.h>
+
+typedef int (*kr_soap_dispatch_fn)(struct soap *soap);
+
+struct kr_soap_server_opts {
+	const char *bind_address;	/* NULL or "0.0.0.0": all */
+	int port;
+	int workers;			/* 0: 8 */
+	int queue_max;			/* accepted connections waiting for a worker; 0: 64 */
+	int io_timeout_s;		/* per send/recv, and idle keep-alive; 0: 30 */
+	const kr_soap_dispatch_fn *dispatchers;	/* NULL-terminated, tried in order */
+	void *user;			/* becomes soap->user in the operations */
+};
+
+struct kr_soap_server;
+
+/* Bind and listen; NULL with kr_error() naming address and port when it cannot. */
+struct kr_soap_server *kr_soap_server_new(const struct kr_soap_server_opts *opts);
+
+/* Serve until kr_daemon_stopping(); then finish in-flight requests and return. */
+int kr_soap_server_run(struct kr_soap_server *srv);
+
+void kr_soap_server_free(struct kr_soap_server *srv);
+
+/*
+ * Serve the requests of one connection (or one buffered request) on `soap`
+ * with the dispatchers: keep-alive aware, sends a fault for an element no
+ * dispatcher knows.  Returns SOAP_OK or the gSOAP error.
+ */
+int kr_soap_serve(struct soap *soap, const kr_soap_dispatch_fn *dispatchers);
+
+/* Configure a gSOAP context as every Karri client and server uses it. */
+void kr_soap_setup(struct soap *soap, int io_timeout_s);
+
+/* Answer an operation the daemon does not implement yet, honestly. */
+int kr_soap_not_implemented(struct soap *soap, const char *operation);
+
+/* Copy the correlationId/userId of a request into its response. */
+#define KR_SOAP_ECHO(resp, req) do { \
+	(resp)->correlationId = (req) ? (req)->correlationId : NULL; \
+	(resp)->userId = (req) ? (req)->userId : NULL; \
+} while (0)
+
+struct kr_daemon;
+
+/*
+ * The whole serving life of a CC, NC or EBS: listen on the daemon's port
+ * (exit 1 with a clear message when it is taken), serve until SIGTERM, then
+ * stop the workers.  Returns when the daemon should exit.
+ */
+void kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers);
+
+/* main() of a SOAP daemon: start, serve, finish; returns the exit status. */
+int kr_soap_daemon_main(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers,
+    int argc, char **argv);
+
+
+/*
+ * Define a contract operation this version does not implement yet: it answers
+ * with a NotImplemented fault, never a silent success.  Replace the line with
+ * the real function when the operation is built.
+ */
+#define KR_SOAP_NOT_IMPLEMENTED(svc, op) \
+int __##svc##__##op(struct soap *soap, struct _##svc##__##op *req, \
+    struct _##svc##__##op##Response *resp) \
+{ \
+	KR_SOAP_ECHO(resp, req); \
+	return kr_soap_not_implemented(soap, #op); \
+}
+
+#endif

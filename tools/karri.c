@@ -1,0 +1,203 @@
+/*
+ * karri.c - the admin CLI of Karri (what euca_conf was to Eucalyptus).
+ *
+ * This version knows `status` (is every service up?) and
+ * `describe-service URL`; the registration, user and credential commands
+ * arrive with the cloud controller and answer "not available" until then.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "autoconf.h"
+#include "karriH.h"
+#include "config.h"
+#include "error.h"
+#include "http_server.h"
+#include "soap_server.h"
+
+#define CALL_TIMEOUT_S 5
+
+struct options {
+	const char *config_path;
+	const char *host;
+};
+
+/* Ask one endpoint who it is.  0 when it answered; the answer lives in soap. */
+static int
+describe_service(struct soap *soap, const char *url, struct _svc__DescribeServiceResponse *resp)
+{
+	struct _svc__DescribeService req = { 0 };
+	char correlation[37];
+
+	kr_http_request_id(correlation);
+	req.correlationId = correlation;
+	req.userId = "karri-admin";
+	memset(resp, 0, sizeof(*resp));
+	if (soap_call___svc__DescribeService(soap, url, NULL, &req, resp) != SOAP_OK)
+		return -1;
+	return resp->_return == true_ ? 0 : -1;
+}
+
+static const char *
+soap_failure(struct soap *soap)
+{
+	const char *s = *soap_faultstring(soap);
+
+	if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
+		return "not reachable";
+	return s ? s : "error";
+}
+
+static struct kr_config *
+load_config(const struct options *o)
+{
+	char path[1024];
+	const char *home = getenv("KARRI_HOME");
+	struct kr_config *cfg;
+
+	if (o->config_path == NULL) {
+		snprintf(path, sizeof(path), "%s/etc/karri/karri.conf",
+		    home && *home ? home : "");
+		if (access(path, R_OK) != 0)
+			return kr_config_defaults(kr_config_keys);
+	} else
+		snprintf(path, sizeof(path), "%s", o->config_path);
+	cfg = kr_config_load(path, kr_config_keys);
+	if (cfg == NULL)
+		fprintf(stderr, "karri: %s\n", kr_error_message());
+	return cfg;
+}
+
+static int
+print_row(struct soap *soap, const char *name, const char *url)
+{
+	struct _svc__DescribeServiceResponse r;
+
+	if (describe_service(soap, url, &r) < 0) {
+		printf("%-13s %-44s %-9s %s\n", name, url, "DOWN", soap_failure(soap));
+		soap_destroy(soap);
+		soap_end(soap);
+		return -1;
+	}
+	printf("%-13s %-44s %-9s version=%s pid=%d uptime=%lds host=%s\n",
+	    r.serviceName ? r.serviceName : name, url, r.state ? r.state : "?",
+	    r.version ? r.version : "?", r.pid, r.uptimeSeconds, r.hostName ? r.hostName : "?");
+	soap_destroy(soap);
+	soap_end(soap);
+	return 0;
+}
+
+/* Every service of this front end, plus the nodes named in NODES. */
+static int
+cmd_status(const struct options *o)
+{
+	static const struct { const char *name, *key, *path; } front[] = {
+		{ "karri-clc", "CLC_PORT", "/services/Karri" },
+		{ "karri-walrus", "WALRUS_PORT", "/services/Karri" },
+		{ "karri-ebs", "EBS_PORT", "/" },
+		{ "karri-cc", "CC_PORT", "/" },
+	};
+	struct kr_config *cfg = load_config(o);
+	struct soap *soap;
+	char url[512], **nodes = NULL;
+	size_t nnodes;
+	int down = 0;
+
+	if (cfg == NULL)
+		return 2;
+	soap = soap_new();
+	kr_soap_setup(soap, CALL_TIMEOUT_S);
+	printf("%-13s %-44s %-9s %s\n", "SERVICE", "ENDPOINT", "STATE", "DETAILS");
+	for (size_t i = 0; i < sizeof(front) / sizeof(front[0]); i++) {
+		snprintf(url, sizeof(url), "http://%s:%ld%s", o->host,
+		    kr_config_int(cfg, front[i].key), front[i].path);
+		down += print_row(soap, front[i].name, url) < 0;
+	}
+	nnodes = kr_config_list(cfg, "NODES", &nodes);
+	for (size_t i = 0; i < nnodes; i++) {
+		/* A node is "host" or "host:port", as in Eucalyptus' NODES. */
+		if (strchr(nodes[i], ':'))
+			snprintf(url, sizeof(url), "http://%s/", nodes[i]);
+		else
+			snprintf(url, sizeof(url), "http://%s:%ld/", nodes[i],
+			    kr_config_int(cfg, "NC_PORT"));
+		down += print_row(soap, "karri-nc", url) < 0;
+	}
+	kr_config_list_free(nodes, nnodes);
+	soap_free(soap);
+	kr_config_free(cfg);
+	return down ? 1 : 0;
+}
+
+static int
+cmd_describe_service(const char *url)
+{
+	struct soap *soap = soap_new();
+	struct _svc__DescribeServiceResponse r;
+	int rc = 0;
+
+	kr_soap_setup(soap, CALL_TIMEOUT_S);
+	if (describe_service(soap, url, &r) < 0) {
+		fprintf(stderr, "karri: %s: %s\n", url, soap_failure(soap));
+		rc = 1;
+	} else {
+		printf("service=%s\nversion=%s\nstate=%s\npid=%d\nuptime=%ld\nhost=%s\n",
+		    r.serviceName, r.version, r.state, r.pid, r.uptimeSeconds, r.hostName);
+	}
+	soap_destroy(soap);
+	soap_end(soap);
+	soap_free(soap);
+	return rc;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: karri [-f CONFIG] [-H HOST] COMMAND [ARGS]\n\n"
+	    "commands:\n"
+	    "  status                  every service of this front end and its nodes, up or down\n"
+	    "  describe-service URL    ask one daemon's SOAP endpoint who it is\n\n"
+	    "  -f, --config FILE       configuration (default $KARRI_HOME/etc/karri/karri.conf)\n"
+	    "  -H, --host HOST         the front end's address (default 127.0.0.1)\n"
+	    "  -V, --version           print the version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'f' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .host = "127.0.0.1" };
+	const char *cmd;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+f:H:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o.config_path = optarg; break;
+		case 'H': o.host = optarg; break;
+		case 'V': printf("karri %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "status") == 0 && optind + 1 == argc)
+		return cmd_status(&o);
+	if (strcmp(cmd, "describe-service") == 0 && optind + 2 == argc)
+		return cmd_describe_service(argv[optind + 1]);
+	fprintf(stderr, "karri: '%s' is not a command of this version (see karri --help)\n", cmd);
+	return 2;
+}
