@@ -1,0 +1,1 @@
+"""Helpers for Karri's integration tests (fixtures live in ../conftest.py)."""
