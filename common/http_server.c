@@ -57,8 +57,8 @@ kr_http_reply(struct evhttp_request *req, int status, const char *content_type,
 }
 
 /* A listening socket of our own, so a taken port is reported with its errno. */
-static int
-listen_on(const char *address, int port)
+int
+kr_http_listen(const char *address, int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fd, one = 1;
@@ -100,7 +100,7 @@ kr_http_serve_daemon(struct kr_daemon *d, const struct kr_http_opts *opts,
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *sigterm, *sigint;
-	int fd = listen_on(d->bind_address, d->port);
+	int fd = kr_http_listen(d->bind_address, d->port);
 
 	if (fd < 0)
 		kr_daemon_fatal(d, kr_error_message());

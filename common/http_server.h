@@ -32,6 +32,12 @@ void kr_http_serve_daemon(struct kr_daemon *d, const struct kr_http_opts *opts,
 int kr_http_daemon_main(struct kr_daemon *d, const struct kr_http_opts *opts,
     kr_http_handler_fn handler, int argc, char **argv);
 
+/*
+ * A non-blocking listening socket on address:port (NULL or "": all IPv4
+ * addresses); -1 + kr_error naming them (with errno) when it cannot.
+ */
+int kr_http_listen(const char *address, int port);
+
 /* A fresh request id (UUID v4 text) for responses and logs. */
 void kr_http_request_id(char out[37]);
 

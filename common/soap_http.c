@@ -48,18 +48,16 @@ kr_soap_http_is_soap(struct evhttp_request *req)
 	    strncasecmp(ct, "text/xml", 8) == 0);
 }
 
-void
-kr_soap_http_handle(struct evhttp_request *req, const kr_soap_dispatch_fn *dispatchers,
-    void *user)
+int
+kr_soap_http_serve_buffers(struct evbuffer *in, struct evbuffer *out,
+    const kr_soap_dispatch_fn *dispatchers, void *user)
 {
-	struct bridge b = { evhttp_request_get_input_buffer(req), evbuffer_new() };
+	struct bridge b = { in, out };
 	struct soap *soap = soap_new1(SOAP_ENC_PLAIN | SOAP_C_UTFSTRING);
 	int status = 200;
 
-	if (!soap || !b.out) {
-		evhttp_send_error(req, 500, "out of memory");
-		goto out;
-	}
+	if (!soap)
+		return 500;
 	kr_soap_setup(soap, 30);
 	soap->max_keep_alive = 0;
 	soap->keep_alive = 0;
@@ -73,15 +71,27 @@ kr_soap_http_handle(struct evhttp_request *req, const kr_soap_dispatch_fn *dispa
 	soap->user = user;
 	if (kr_soap_serve(soap, dispatchers) != SOAP_OK || soap->error != SOAP_OK)
 		status = 500;
+	soap_destroy(soap);
+	soap_end(soap);
+	soap_free(soap);
+	return status;
+}
+
+void
+kr_soap_http_handle(struct evhttp_request *req, const kr_soap_dispatch_fn *dispatchers,
+    void *user)
+{
+	struct evbuffer *out = evbuffer_new();
+	int status;
+
+	if (!out) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	status = kr_soap_http_serve_buffers(evhttp_request_get_input_buffer(req), out,
+	    dispatchers, user);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/xml; charset=utf-8");
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Internal Server Error", b.out);
-out:
-	if (b.out)
-		evbuffer_free(b.out);
-	if (soap) {
-		soap_destroy(soap);
-		soap_end(soap);
-		soap_free(soap);
-	}
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Internal Server Error", out);
+	evbuffer_free(out);
 }

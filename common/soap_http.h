@@ -17,6 +17,15 @@
 void kr_soap_http_handle(struct evhttp_request *req, const kr_soap_dispatch_fn *dispatchers,
     void *user);
 
+/*
+ * The same for a body that arrived another way (kr_httpd): gSOAP reads the
+ * request from `in` and writes its answer to `out`; returns the HTTP status
+ * to send (200, or 500 with a SOAP fault in out).
+ */
+struct evbuffer;
+int kr_soap_http_serve_buffers(struct evbuffer *in, struct evbuffer *out,
+    const kr_soap_dispatch_fn *dispatchers, void *user);
+
 /* True when req looks like a SOAP call: a POST carrying a SOAPAction header or an XML body. */
 int kr_soap_http_is_soap(struct evhttp_request *req);
 

@@ -1,9 +1,10 @@
 /*
  * karri.c - the admin CLI of Karri (what euca_conf was to Eucalyptus).
  *
- * This version knows `status` (is every service up?) and
- * `describe-service URL`; the registration, user and credential commands
- * arrive with the cloud controller and answer "not available" until then.
+ * This version knows `status` (is every service up?), `describe-service
+ * URL` and `user add|delete|list|keys` (the front end's user database,
+ * USERS_DB, which Walrus and the CLC authenticate against); registration
+ * and credential commands arrive with the cloud controller.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,7 +17,9 @@
 #include "config.h"
 #include "error.h"
 #include "http_server.h"
+#include "daemon.h"
 #include "soap_server.h"
+#include "userdb.h"
 
 #define CALL_TIMEOUT_S 5
 
@@ -153,6 +156,93 @@ cmd_describe_service(const char *url)
 	return rc;
 }
 
+static sqlite3 *
+open_users(const struct options *o, struct kr_config **cfgp)
+{
+	struct kr_config *cfg = load_config(o);
+	const char *path;
+	char dir[1024], *slash;
+	sqlite3 *db = NULL;
+
+	*cfgp = cfg;
+	if (cfg == NULL)
+		return NULL;
+	path = kr_config_get(cfg, "USERS_DB");
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		kr_mkdir_p(dir);
+	}
+	if (kr_userdb_open(path, &db) < 0) {
+		fprintf(stderr, "karri: %s: %s\n", path, kr_error_message());
+		return NULL;
+	}
+	return db;
+}
+
+static int
+print_user(const struct kr_user *u, void *arg)
+{
+	(void)arg;
+	printf("%-24s %s %-5s %s\n", u->name, u->account_id, u->is_admin ? "admin" : "-",
+	    u->enabled ? "enabled" : "disabled");
+	return 0;
+}
+
+static int
+print_key(const struct kr_access_key *k, void *arg)
+{
+	(void)arg;
+	printf("AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", k->access_key, k->secret_key);
+	return 0;
+}
+
+/* karri user add NAME [--admin] | delete NAME | list | keys NAME */
+static int
+cmd_user(const struct options *o, int argc, char **argv)
+{
+	struct kr_config *cfg = NULL;
+	sqlite3 *db;
+	int rc = 1;
+
+	if (argc < 1 || (strcmp(argv[0], "list") == 0 ? argc != 1 :
+	    strcmp(argv[0], "add") == 0 ? (argc != 2 && !(argc == 3 &&
+	    strcmp(argv[2], "--admin") == 0)) : argc != 2)) {
+		fprintf(stderr, "usage: karri user add NAME [--admin] | delete NAME | list | keys NAME\n");
+		return 2;
+	}
+	if (!(db = open_users(o, &cfg))) {
+		kr_config_free(cfg);
+		return 1;
+	}
+	if (strcmp(argv[0], "add") == 0) {
+		struct kr_user u;
+		struct kr_access_key k;
+
+		if (kr_userdb_user_add(db, argv[1], argc == 3, &u) == 0 &&
+		    kr_userdb_key_create(db, argv[1], &k) == 0) {
+			printf("EC2_USER_ID=%s\n", u.account_id);
+			print_key(&k, NULL);
+			explicit_bzero(&k, sizeof(k));
+			rc = 0;
+		}
+	} else if (strcmp(argv[0], "delete") == 0) {
+		rc = kr_userdb_user_delete(db, argv[1]) == 0 ? 0 : 1;
+	} else if (strcmp(argv[0], "list") == 0) {
+		rc = kr_userdb_user_list(db, print_user, NULL) == 0 ? 0 : 1;
+	} else if (strcmp(argv[0], "keys") == 0) {
+		rc = kr_userdb_key_list(db, argv[1], print_key, NULL) == 0 ? 0 : 1;
+	} else {
+		fprintf(stderr, "karri: unknown user command '%s'\n", argv[0]);
+		rc = 2;
+	}
+	if (rc == 1)
+		fprintf(stderr, "karri: %s\n", kr_error_message());
+	kr_userdb_close(db);
+	kr_config_free(cfg);
+	return rc;
+}
+
 static void
 usage(FILE *out)
 {
@@ -160,7 +250,11 @@ usage(FILE *out)
 	    "usage: karri [-f CONFIG] [-H HOST] COMMAND [ARGS]\n\n"
 	    "commands:\n"
 	    "  status                  every service of this front end and its nodes, up or down\n"
-	    "  describe-service URL    ask one daemon's SOAP endpoint who it is\n\n"
+	    "  describe-service URL    ask one daemon's SOAP endpoint who it is\n"
+	    "  user add NAME [--admin] add a user with an access key (printed)\n"
+	    "  user delete NAME        delete a user and its keys\n"
+	    "  user list               every user: name, account id, admin, enabled\n"
+	    "  user keys NAME          a user's access and secret keys\n\n"
 	    "  -f, --config FILE       configuration (default $KARRI_HOME/etc/karri/karri.conf)\n"
 	    "  -H, --host HOST         the front end's address (default 127.0.0.1)\n"
 	    "  -V, --version           print the version\n");
@@ -198,6 +292,8 @@ main(int argc, char **argv)
 		return cmd_status(&o);
 	if (strcmp(cmd, "describe-service") == 0 && optind + 2 == argc)
 		return cmd_describe_service(argv[optind + 1]);
+	if (strcmp(cmd, "user") == 0)
+		return cmd_user(&o, argc - optind - 1, argv + optind + 1);
 	fprintf(stderr, "karri: '%s' is not a command of this version (see karri --help)\n", cmd);
 	return 2;
 }

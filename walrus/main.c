@@ -1,9 +1,32 @@
 /*
  * main.c - karri-walrus: the S3-compatible object store.
+ *
+ * Start-up opens the user database shared with the CLC (USERS_DB) and
+ * Walrus's own (WALRUS_DB), sweeps what a crash may have left in
+ * WALRUS_STORAGE_DIR, and serves S3 and SOAP on WALRUS_PORT with kr_httpd,
+ * which streams bodies instead of buffering them.
  */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
 #include "daemon.h"
-#include "http_server.h"
+#include "error.h"
+#include "httpd.h"
+#include "log.h"
 #include "walrus.h"
+
+static void
+ensure_parent(const char *path)
+{
+	char dir[1024], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		kr_mkdir_p(dir);
+	}
+}
 
 int
 main(int argc, char **argv)
@@ -13,7 +36,33 @@ main(int argc, char **argv)
 		.port_key = "WALRUS_PORT",
 		.summary = "Karri Walrus: S3-compatible storage for images, snapshots and user data",
 	};
-	const struct kr_http_opts opts = { .max_body = WALRUS_MAX_BUFFERED_BODY };
+	struct walrus w = { .daemon = &d };
+	const struct kr_httpd_opts opts = { .timeout_s = 120 };
+	const char *users, *db;
+	char why[1400];
 
-	return kr_http_daemon_main(&d, &opts, walrus_route, argc, argv);
+	kr_daemon_start(&d, argc, argv);
+	users = kr_config_get(d.cfg, "USERS_DB");
+	db = kr_config_get(d.cfg, "WALRUS_DB");
+	snprintf(w.storage, sizeof(w.storage), "%s", kr_config_get(d.cfg, "WALRUS_STORAGE_DIR"));
+	w.bucket_quota = (uint64_t)kr_config_int(d.cfg, "WALRUS_BUCKET_QUOTA") << 20;
+	w.user_quota = (uint64_t)kr_config_int(d.cfg, "WALRUS_USER_QUOTA") << 20;
+	ensure_parent(users);
+	ensure_parent(db);
+	if (kr_userdb_open(users, &w.users) < 0) {
+		snprintf(why, sizeof(why), "USERS_DB %s: %s", users, kr_error_message());
+		kr_daemon_fatal(&d, why);
+	}
+	if (wl_store_open(&w, db) < 0) {
+		snprintf(why, sizeof(why), "Walrus storage (%s, %s): %s", db, w.storage,
+		    kr_error_message());
+		kr_daemon_fatal(&d, why);
+	}
+	kr_log_info("objects in %s, quotas: bucket %llu MiB, user %llu MiB (0: none)", w.storage,
+	    (unsigned long long)(w.bucket_quota >> 20), (unsigned long long)(w.user_quota >> 20));
+	kr_httpd_serve_daemon(&d, &opts, wl_route, &w);
+	wl_store_close(&w);
+	kr_userdb_close(w.users);
+	kr_daemon_finish(&d);
+	return 0;
 }
