@@ -1,7 +1,7 @@
 /*
  * buf-test.c - unit tests for buf.c.
  */
-#include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,20 +93,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("buf");
-	TCase *tc = tcase_create("buf");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("buf", &tc);
 
 	tcase_add_test(tc, appends_and_formats);
 	tcase_add_test(tc, limit_is_sticky);
 	tcase_add_test(tc, xml_escapes_markup);
 	tcase_add_test(tc, xml_replaces_what_xml_cannot_hold);
 	tcase_add_test(tc, detach_hands_over);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

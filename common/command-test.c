@@ -4,7 +4,7 @@
  * Only here may /bin/sh appear: it builds the odd children the tests need
  * (ones that ignore SIGTERM, leave grandchildren, kill themselves).
  */
-#include <check.h>
+#include "check_run.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -334,10 +334,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("command");
-	TCase *tc = tcase_create("command");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("command", &tc);
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, true_and_false);
@@ -356,10 +354,5 @@ main(void)
 	tcase_add_test(tc, cannot_run_is_reported);
 	tcase_add_test(tc, cwd_is_used);
 	tcase_add_test(tc, spawn_and_wait);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

@@ -4,7 +4,7 @@
  * Warnings go through the logger; each test that checks one points the
  * logger at a file of its own (Check forks per test) and reads it back.
  */
-#include <check.h>
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,10 +402,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("config");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("config", &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, defaults);
@@ -420,10 +418,5 @@ main(void)
 	tcase_add_test(tc, programming_errors_are_logged);
 	tcase_add_test(tc, crlf_and_odd_spacing);
 	tcase_add_test(tc, shipped_config_documents_every_key);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

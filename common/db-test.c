@@ -1,7 +1,7 @@
 /*
  * db-test.c - unit tests for db.c against real database files.
  */
-#include <check.h>
+#include "check_run.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,10 +294,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("db");
-	TCase *tc = tcase_create("db");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("db", &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, open_sets_wal_fk_and_timeouts);
@@ -309,10 +307,5 @@ main(void)
 	tcase_add_test(tc, new_id_retries_on_collision_only);
 	tcase_add_test(tc, commit_survives_sigkill);
 	tcase_add_test(tc, concurrent_opens_migrate_once);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

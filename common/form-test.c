@@ -1,7 +1,7 @@
 /*
  * form-test.c - unit tests for form.c.
  */
-#include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,20 +117,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("form");
-	TCase *tc = tcase_create("form");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("form", &tc);
 
 	tcase_add_test(tc, keeps_order_and_repeats);
 	tcase_add_test(tc, empty_values_and_missing_equals);
 	tcase_add_test(tc, decodes_plus_and_escapes);
 	tcase_add_test(tc, rejects_bad_escapes);
 	tcase_add_test(tc, enforces_limits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

@@ -6,7 +6,7 @@
  * talks to it with blocking sockets and checks exactly what a client sees.
  */
 #include <arpa/inet.h>
-#include <check.h>
+#include "check_run.h"
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -330,10 +330,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("httpd");
-	TCase *tc = tcase_create("httpd");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("httpd", &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, keep_alive_two_requests);
@@ -344,10 +342,5 @@ main(void)
 	tcase_add_test(tc, malformed_requests);
 	tcase_add_test(tc, header_section_too_large);
 	tcase_add_test(tc, head_has_no_body);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kr_check_run(s);
 }

@@ -1,7 +1,7 @@
 /*
  * id-test.c - unit tests for id.c.
  */
-#include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,20 +129,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("id");
-	TCase *tc = tcase_create("id");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("id", &tc);
 
 	tcase_add_test(tc, new_ids_have_the_shape);
 	tcase_add_test(tc, ids_are_random_over_100k);
 	tcase_add_test(tc, new_refuses_bad_arguments);
 	tcase_add_test(tc, valid_is_exact);
 	tcase_add_test(tc, mac_from_instance);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

@@ -3,7 +3,7 @@
  *
  * Check forks for every test, so each one starts with a fresh logger.
  */
-#include <check.h>
+#include "check_run.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -293,10 +293,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("log");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("log", &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -312,10 +310,5 @@ main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fatal");
 	tcase_add_exit_test(tc, fatal_exits_1, 1);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

@@ -8,7 +8,7 @@
  * parameter, the wrong secret, an unknown key, a clock 20 minutes off.
  */
 #define KR_SIG_PRIVATE
-#include <check.h>
+#include "check_run.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -572,10 +572,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sig");
-	TCase *tc = tcase_create("sig");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("sig", &tc);
+	int rc;
 
 	load_all();
 	tcase_add_test(tc, vectors_present);
@@ -584,13 +583,9 @@ main(void)
 	tcase_add_test(tc, changed_signature_fails);
 	tcase_add_test(tc, no_auth_and_other_schemes);
 	tcase_add_test(tc, date_formats);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
 	/* In-process, so the tamper count below adds up across tests. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	setenv("CK_FORK", "no", 1);
+	rc = kr_check_run(s);
 	printf("sig-test: %zu real-client vectors, %u tamper checks\n", n_vecs, tamper_checks);
-	return failed ? 1 : 0;
+	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * uri-test.c - unit tests for uri.c.
  */
-#include <check.h>
+#include "check_run.h"
 #include <string.h>
 
 #include "buf.h"
@@ -88,19 +88,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("uri");
-	TCase *tc = tcase_create("uri");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("uri", &tc);
 
 	tcase_add_test(tc, encodes_all_but_unreserved);
 	tcase_add_test(tc, decodes_escapes_and_plus);
 	tcase_add_test(tc, rejects_bad_escapes);
 	tcase_add_test(tc, round_trips_every_byte);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return kr_check_run(s);
 }

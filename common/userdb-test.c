@@ -1,7 +1,7 @@
 /*
  * userdb-test.c - unit tests for userdb.c against a real database file.
  */
-#include <check.h>
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,20 +135,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("userdb");
-	TCase *tc = tcase_create("userdb");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("userdb", &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, add_user_and_key);
 	tcase_add_test(tc, duplicate_and_bad_names);
 	tcase_add_test(tc, delete_cascades_to_keys);
 	tcase_add_test(tc, key_delete);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kr_check_run(s);
 }

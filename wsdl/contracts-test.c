@@ -6,8 +6,9 @@
  * A kr_soap_server on an ephemeral loopback port runs in a thread; the test
  * calls it through the generated client stubs.
  */
-#include <check.h>
+#include "check_run.h"
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -172,22 +173,15 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("contracts");
-	TCase *tc = tcase_create("contracts");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = kr_check_suite("contracts", &tc);
 
-	/* One server for all cases: run them in this process, not forked. */
 	tcase_add_unchecked_fixture(tc, start_server, stop_server);
 	tcase_add_test(tc, nested_types_round_trip);
 	tcase_add_test(tc, unbuilt_operation_is_not_implemented);
 	tcase_add_test(tc, another_contract_is_not_served_here);
 	tcase_add_test(tc, service_contract_on_the_same_port);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	/* One server for all cases: run them in this process, not forked. */
+	setenv("CK_FORK", "no", 1);
+	return kr_check_run(s);
 }
