@@ -86,6 +86,7 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "WALRUS_STORAGE_DIR", F, "$KARRI_HOME/var/lib/karri/walrus", 0, 0, NULL, "Walrus: where objects live" },
 	{ "WALRUS_BUCKET_QUOTA", I, "0", 0, BIG, NULL, "Walrus: MiB of object data per bucket (0: no limit)" },
 	{ "WALRUS_USER_QUOTA", I, "0", 0, BIG, NULL, "Walrus: MiB of object data per user, over all their buckets (0: no limit)" },
+	{ "WALRUS_IMAGE_CACHE_SIZE", I, "20480", 0, BIG, NULL, "Walrus: MiB of decrypted images kept for the nodes (least recently used go first)" },
 	{ "WALRUS_DB", F, "$KARRI_HOME/var/lib/karri/walrus.db", 0, 0, NULL, "Walrus: the sqlite database of buckets, objects and uploads" },
 	{ "USERS_DB", F, "$KARRI_HOME/var/lib/karri/users.db", 0, 0, NULL, "front end: the users and access keys database (CLC, Walrus, karri user)" },
 	{ "KARRI_CLOUD_CERT", F, "$KARRI_HOME/var/lib/karri/keys/cloud-cert.pem", 0, 0, NULL, "the cloud's X.509 certificate (PEM): image bundles are encrypted to it" },

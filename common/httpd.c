@@ -84,6 +84,8 @@ struct kr_httpd_conn {
 	bool responded;
 	int file_fd;
 	off_t file_off, file_left;
+	off_t file_ready;		/* bytes of the file that exist (a growing file) */
+	bool file_stalled;		/* everything ready was queued: wait for more */
 	kr_httpd_done_fn on_done;
 	void *done_ctx;
 };
@@ -574,6 +576,13 @@ queue_file(struct kr_httpd_conn *c)
 	off_t n = c->file_left < (off_t)FILE_CHUNK ? c->file_left : (off_t)FILE_CHUNK;
 	struct evbuffer_file_segment *seg;
 
+	/* Never past what the writer of a growing file has written. */
+	if (n > c->file_ready - c->file_off)
+		n = c->file_ready - c->file_off;
+	c->file_stalled = n <= 0;
+	if (n <= 0)
+		return 0;
+
 	seg = evbuffer_file_segment_new(c->file_fd, c->file_off, n, 0);
 	if (!seg || evbuffer_add_file_segment(out, seg, 0, n) < 0) {
 		if (seg)
@@ -862,6 +871,7 @@ kr_httpd_respond_file(struct kr_httpd_req *r, int status, const char *content_ty
 		c->file_fd = fd;
 		c->file_off = offset;
 		c->file_left = len;
+		c->file_ready = offset + len;
 		bufferevent_setwatermark(c->bev, EV_WRITE, FILE_LOW_WATER, 0);
 	} else {
 		if (fd >= 0)
@@ -870,6 +880,45 @@ kr_httpd_respond_file(struct kr_httpd_req *r, int status, const char *content_ty
 	}
 	bufferevent_enable(c->bev, EV_WRITE);
 	bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+void
+kr_httpd_respond_growing_file(struct kr_httpd_req *r, int status, const char *content_type,
+    int fd, off_t offset, off_t len, off_t ready)
+{
+	struct kr_httpd_conn *c = r->conn;
+
+	kr_httpd_respond_file(r, status, content_type, fd, offset, len);
+	if (c->file_fd == fd && fd >= 0)
+		c->file_ready = ready;
+}
+
+void
+kr_httpd_file_grown(struct kr_httpd_req *r, off_t ready)
+{
+	struct kr_httpd_conn *c = r->conn;
+
+	if (c->file_fd < 0 || ready <= c->file_ready)
+		return;
+	c->file_ready = ready;
+	if (c->file_stalled && c->file_left > 0) {
+		/* The write callback will not come by itself: nothing is queued. */
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS |
+		    BEV_TRIG_IGNORE_WATERMARKS);
+	}
+}
+
+void
+kr_httpd_abort(struct kr_httpd_req *r)
+{
+	kr_log_info("%s: answer abandoned", r->conn->peer);
+	conn_free(r->conn, false);
+}
+
+struct event_base *
+kr_httpd_base(const struct kr_httpd_req *r)
+{
+	return r->conn->srv->base;
 }
 
 static void

@@ -115,4 +115,24 @@ void kr_httpd_respond_file(struct kr_httpd_req *r, int status, const char *conte
 
 bool kr_httpd_responded(const struct kr_httpd_req *r);
 
+/*
+ * A file answer from a file still being written (Walrus's decrypted-image
+ * cache): only the bytes below `ready` (a file offset) are sent; the writer
+ * calls kr_httpd_file_grown() as it writes more.  While the reader waits
+ * nothing is queued, so no write timeout runs.
+ */
+void kr_httpd_respond_growing_file(struct kr_httpd_req *r, int status, const char *content_type,
+    int fd, off_t offset, off_t len, off_t ready);
+void kr_httpd_file_grown(struct kr_httpd_req *r, off_t ready);
+
+/*
+ * Drop the connection mid-answer (a growing file's writer failed), so the
+ * client sees a short body instead of waiting; the request's done callback
+ * runs.  Not from inside a callback of this request's own kr_httpd calls.
+ */
+void kr_httpd_abort(struct kr_httpd_req *r);
+
+/* The event base the server runs on (for a handler's own timers). */
+struct event_base *kr_httpd_base(const struct kr_httpd_req *r);
+
 #endif

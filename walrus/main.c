@@ -47,6 +47,8 @@ main(int argc, char **argv)
 	snprintf(w.storage, sizeof(w.storage), "%s", kr_config_get(d.cfg, "WALRUS_STORAGE_DIR"));
 	w.bucket_quota = (uint64_t)kr_config_int(d.cfg, "WALRUS_BUCKET_QUOTA") << 20;
 	w.user_quota = (uint64_t)kr_config_int(d.cfg, "WALRUS_USER_QUOTA") << 20;
+	w.image_cache_max = (uint64_t)kr_config_int(d.cfg, "WALRUS_IMAGE_CACHE_SIZE") << 20;
+	snprintf(w.cloud_key, sizeof(w.cloud_key), "%s", kr_config_get(d.cfg, "KARRI_CLOUD_KEY"));
 	ensure_parent(users);
 	ensure_parent(db);
 	if (kr_userdb_open(users, &w.users) < 0) {
@@ -56,6 +58,10 @@ main(int argc, char **argv)
 	if (wl_store_open(&w, db) < 0) {
 		snprintf(why, sizeof(why), "Walrus storage (%s, %s): %s", db, w.storage,
 		    kr_error_message());
+		kr_daemon_fatal(&d, why);
+	}
+	if (wl_image_cache_open(&w) < 0) {
+		snprintf(why, sizeof(why), "image cache in %s: %s", w.storage, kr_error_message());
 		kr_daemon_fatal(&d, why);
 	}
 	kr_log_info("objects in %s, quotas: bucket %llu MiB, user %llu MiB (0: none)", w.storage,

@@ -1,7 +1,9 @@
 /*
  * route.c - where an HTTP request to Walrus goes.
  *
- * SOAP on /services/Karri reaches DescribeService.  Everything else is S3,
+ * SOAP on /services/Karri reaches DescribeService; /services/Karri/manifest
+ * and /services/Karri/image are the internal image operations (image.c).
+ * Everything else is S3,
  * path-style, served on /, /services/Walrus and /services/objectstorage:
  * /bucket/key?subresource.  A request is parsed, authenticated (auth.c),
  * checked against the bucket, and handed to one handler by method and
@@ -229,6 +231,12 @@ wl_route(struct kr_httpd_req *http, void *arg)
 	kr_error_clear();
 	if (kr_form_parse(http->query, strlen(http->query), NULL, &rq->query) < 0) {
 		wl_error(rq, 400, "InvalidArgument", "%s", kr_error_message());
+		return;
+	}
+	if (wl_is_internal(http)) {
+		/* /services/Karri/{manifest,image}: image.c, admin only. */
+		if (wl_auth(rq) == 0)
+			wl_internal_route(rq);
 		return;
 	}
 	if (parse_path(rq) < 0 || wl_auth(rq) < 0)

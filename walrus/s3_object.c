@@ -112,9 +112,8 @@ wl_object_put_op(struct wl_req *rq, const struct wl_bucket *b)
 	wl_upload_start(rq, room, put_done, NULL);
 }
 
-/* Parse "bytes=a-b" against size: 1 a range, 0 none (whole object), -1 unsatisfiable. */
-static int
-parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+int
+wl_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
 	unsigned long long a, b;
 	char *end;
@@ -250,7 +249,7 @@ wl_object_get_op(struct wl_req *rq, const struct wl_bucket *b)
 	}
 	kr_httpd_add_header(rq->http, "Accept-Ranges", "bytes");
 	len = o.size;
-	r = parse_range(kr_httpd_header(rq->http, "Range"), o.size, &off, &len);
+	r = wl_parse_range(kr_httpd_header(rq->http, "Range"), o.size, &off, &len);
 	if (r < 0) {
 		kr_httpd_add_header(rq->http, "Content-Range", "bytes */%llu",
 		    (unsigned long long)o.size);

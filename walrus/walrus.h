@@ -17,9 +17,12 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+
+struct event_base;
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "bundle.h"
 #include "form.h"
 #include "httpd.h"
 #include "sig.h"
@@ -39,6 +42,21 @@ struct walrus {
 	char storage[900];		/* WALRUS_STORAGE_DIR */
 	uint64_t bucket_quota;		/* bytes, 0: none */
 	uint64_t user_quota;
+	/* image bundles (image.c, image_cache.c) */
+	char cloud_key[1024];		/* KARRI_CLOUD_KEY: decrypts bundles' AES keys */
+	char image_dir[1000];		/* WALRUS_STORAGE_DIR/image-cache */
+	uint64_t image_cache_max;	/* bytes (WALRUS_IMAGE_CACHE_SIZE) */
+	struct wl_image_job *image_jobs;	/* decryptions in progress */
+	unsigned long image_decryptions;	/* since start, for the log and tests */
+};
+
+/* A bundle found in the store: its parsed manifest and its parts' blobs. */
+struct wl_bundle_src {
+	char bucket[256];
+	char key[WL_MAX_KEY + 1];
+	char id[65];			/* cache id: SHA-256 of the manifest's and parts' ETags */
+	struct wl_manifest m;
+	char (*blobs)[40];		/* blob id of part i */
 };
 
 /* The requester: anonymous, or a user who signed the request. */
@@ -200,5 +218,22 @@ int wl_quota_room(struct wl_req *rq, const struct wl_bucket *b, uint64_t *room);
 /* Content-MD5 against md5: 0, or -1 having answered (InvalidDigest / BadDigest). */
 int wl_check_content_md5(struct wl_req *rq, const unsigned char md5[16]);
 
+/* Parse "bytes=a-b" against size: 1 a range, 0 none (whole object), -1 unsatisfiable. */
+int wl_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
+
+/* image.c: the internal /services/Karri/manifest and /services/Karri/image operations */
+bool wl_is_internal(const struct kr_httpd_req *http);
+void wl_internal_route(struct wl_req *rq);
+
+/* image_cache.c */
+struct wl_image_job;
+int wl_image_cache_open(struct walrus *w);
+int wl_image_cache_lookup(struct walrus *w, const char *id);	/* fd, or -1: not cached */
+struct wl_image_job *wl_image_job_find(struct walrus *w, const char *id);
+struct wl_image_job *wl_image_job_start(struct walrus *w, struct event_base *base,
+    struct wl_bundle_src *src, const unsigned char key[16], const unsigned char iv[16]);
+int wl_image_job_join(struct wl_image_job *j, struct wl_req *rq, int status, uint64_t off,
+    uint64_t len);
+void wl_bundle_src_free(struct wl_bundle_src *s);
 
 #endif

@@ -19,19 +19,25 @@ def quickstart(*args, timeout=180):
                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KARRI_BUILD": BUILD})
 
 
-def kq_leftovers():
+def kq_namespaces():
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    procs = subprocess.run(["pgrep", "-a", "-f", "karri-(clc|cc|nc|ebs|walrus)|socat TCP-LISTEN:87"],
-                           capture_output=True, text=True).stdout
-    return [l for l in netns.splitlines() if l.startswith("kq-")] + \
-        [l for l in procs.splitlines() if "<defunct>" not in l]
+    return [l.split()[0] for l in netns.splitlines() if l.startswith("kq-")]
+
+
+def alive(pid):
+    """True while pid runs (a zombie waiting for PID 1 to reap it counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.fixture
 def no_running_quickstart():
     if os.geteuid() != 0:
         pytest.skip("needs root")
-    if kq_leftovers():
+    if kq_namespaces():
         pytest.skip("a quickstart cloud is running on this machine; not touching it")
     yield
     quickstart("stop")
@@ -66,6 +72,9 @@ def test_quickstart_up_use_again_and_stop(no_running_quickstart):
 
     stop = quickstart("stop")
     assert stop.returncode == 0
-    assert kq_leftovers() == []
+    assert kq_namespaces() == []
+    assert [p for p in pids if alive(int(p))] == [], "daemons left running"
+    socats = subprocess.run(["pgrep", "-f", "socat TCP-LISTEN:87"], capture_output=True, text=True)
+    assert socats.stdout == "", "forwarders left running"
     status = quickstart("status")
     assert status.returncode == 1 and "not running" in status.stdout
