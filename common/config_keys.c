@@ -83,6 +83,8 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "EBS_STORAGE_INTERFACE", S, NULL, 0, 0, NULL, "EBS: NIC that serves AoE (shares a segment with the nodes)" },
 	{ "EBS_MAX_VOLUME_SIZE", I, "1024", 1, BIG, NULL, "EBS: largest volume in GiB" },
 	{ "EBS_MAX_TOTAL_SIZE", I, "0", 0, BIG, NULL, "EBS: GiB of all volumes together (0: free space)" },
+	{ "EBS_AOE_WORKERS", I, "8", 1, 64, NULL, "EBS: threads doing the AoE target's file I/O" },
+	{ "EBS_DIRECT_IO", B, "N", 0, 0, NULL, "EBS: open volume files O_DIRECT (bypass the front end's page cache)" },
 	{ "WALRUS_STORAGE_DIR", F, "$KARRI_HOME/var/lib/karri/walrus", 0, 0, NULL, "Walrus: where objects live" },
 	{ "WALRUS_BUCKET_QUOTA", I, "0", 0, BIG, NULL, "Walrus: MiB of object data per bucket (0: no limit)" },
 	{ "WALRUS_USER_QUOTA", I, "0", 0, BIG, NULL, "Walrus: MiB of object data per user, over all their buckets (0: no limit)" },

@@ -1,13 +1,89 @@
 /*
  * main.c - karri-ebs: Karri elastic block storage: volumes exported over ATA-over-Ethernet
  *
- * Start-up, the SOAP listener and shut-down; the operations of the
- * ebs contract live in their own files.
+ * Start-up (database, crash leftovers, the AoE target, re-exports), the
+ * SOAP listener and shut-down; the operations of the ebs contract live in
+ * volume.c, export.c and snapshot.c, the data plane in aoe_target.c.
  */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "karriH.h"
 #include "daemon.h"
+#include "db.h"
 #include "dispatch.h"
+#include "ebs.h"
+#include "error.h"
+#include "log.h"
 #include "soap_server.h"
+
+struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Remove what a crash left half-made: the caller never got a success for it. */
+static void
+recover(void)
+{
+	const char *q[] = { "SELECT id FROM volumes WHERE status = 'creating'",
+	    "SELECT id FROM snapshots WHERE status = 'pending'" };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *st = NULL;
+
+		if (kr_db_prepare(ebs_state.db, q[i], &st) < 0)
+			continue;
+		while (kr_db_step(st) == 1) {
+			const char *id = (const char *)sqlite3_column_text(st, 0);
+			char path[1100], tmp[1200];
+
+			if ((i == 0 ? ebs_volume_path(id, path, sizeof(path)) :
+			    ebs_snapshot_path(id, path, sizeof(path))) < 0)
+				continue;
+			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+			(void)unlink(tmp);
+			kr_log_warnx("removing %s, left half-made by a crash", id);
+		}
+		sqlite3_finalize(st);
+	}
+	(void)kr_db_exec(ebs_state.db, "DELETE FROM volumes WHERE status = 'creating';"
+	    "DELETE FROM snapshots WHERE status = 'pending';");
+}
+
+static void
+ebs_init(struct kr_daemon *d)
+{
+	char db_path[1024];
+	const char *ifname = kr_config_get(d->cfg, "EBS_STORAGE_INTERFACE");
+
+	ebs_state.cfg = d->cfg;
+	if ((size_t)snprintf(ebs_state.volumes_dir, sizeof(ebs_state.volumes_dir), "%s",
+	    kr_config_get(d->cfg, "EBS_VOLUMES_DIR")) >= sizeof(ebs_state.volumes_dir) ||
+	    (size_t)snprintf(ebs_state.snapshots_dir, sizeof(ebs_state.snapshots_dir),
+	    "%s/snapshots", ebs_state.volumes_dir) >= sizeof(ebs_state.snapshots_dir))
+		kr_daemon_fatal(d, "EBS_VOLUMES_DIR is too long");
+	ebs_state.max_volume_gib = kr_config_int(d->cfg, "EBS_MAX_VOLUME_SIZE");
+	ebs_state.max_total_gib = kr_config_int(d->cfg, "EBS_MAX_TOTAL_SIZE");
+	ebs_state.direct_io = kr_config_bool(d->cfg, "EBS_DIRECT_IO");
+	if (kr_mkdir_p(ebs_state.snapshots_dir) < 0)
+		kr_daemon_fatal(d, kr_error_message());
+	if (kr_daemon_path(d, "var/lib/karri", db_path, sizeof(db_path)) < 0 ||
+	    kr_mkdir_p(db_path) < 0 ||
+	    kr_daemon_path(d, "var/lib/karri/ebs.db", db_path, sizeof(db_path)) < 0 ||
+	    ebs_db_open(db_path, &ebs_state.db) < 0)
+		kr_daemon_fatal(d, kr_error_message());
+	recover();
+	if (ifname != NULL && ifname[0] != '\0') {
+		ebs_state.target = ebs_target_start(ifname,
+		    (int)kr_config_int(d->cfg, "EBS_AOE_WORKERS"));
+		if (ebs_state.target == NULL)
+			kr_daemon_fatal(d, kr_error_message());
+	} else {
+		kr_log_warnx("EBS_STORAGE_INTERFACE is not set: volumes cannot be exported");
+	}
+	if (ebs_export_restore() < 0)
+		kr_daemon_fatal(d, kr_error_message());
+}
 
 int
 main(int argc, char **argv)
@@ -22,5 +98,11 @@ main(int argc, char **argv)
 		.internal = true,
 	};
 
-	return kr_soap_daemon_main(&d, dispatchers, argc, argv);
+	kr_daemon_start(&d, argc, argv);
+	ebs_init(&d);
+	kr_soap_server_serve_daemon(&d, dispatchers);
+	ebs_target_stop(ebs_state.target);
+	kr_db_close(ebs_state.db);
+	kr_daemon_finish(&d);
+	return 0;
 }

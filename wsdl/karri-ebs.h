@@ -4,6 +4,20 @@
  * Volume and snapshot ids are chosen by the CLC; AoE shelf.slot numbers are
  * allocated by EBS itself (never by probing the network) and returned by
  * ExportVolume.
+ *
+ * Errors: every operation answers HTTP 200; a refusal is return=false with
+ * statusMessage "Code: message", the code an EC2 error name the CLC can pass
+ * on: InvalidParameterValue, InvalidVolume.NotFound, InvalidVolume.Duplicate,
+ * InvalidSnapshot.NotFound, InvalidSnapshot.Duplicate, VolumeInUse,
+ * IncorrectState, VolumeLimitExceeded (over EBS_MAX_VOLUME_SIZE),
+ * InsufficientCapacity (over EBS_MAX_TOTAL_SIZE or the free space),
+ * InvalidConfiguration (no EBS_STORAGE_INTERFACE), InternalError.  SOAP
+ * faults are only for requests gSOAP cannot read.
+ *
+ * Retries are safe: CreateVolume and CreateSnapshot with an id that exists
+ * and matches answer success; ExportVolume of an exported volume keeps its
+ * address and replaces its MACs; UnexportVolume of an unexported one succeeds.
+ * CreateSnapshot answers once the copy is complete (status "completed").
  */
 
 #import "karri-types.h"
@@ -83,7 +97,7 @@ struct _ebs__ExportVolume {
 	char *userId;
 	char *volumeId;
 	int __sizeallowedMacs;
-	char **allowedMacs;		/* initiators allowed to read and write */
+	char **allowedMacs;		/* initiators allowed to read and write: 1..16 unicast MACs */
 };
 struct _ebs__ExportVolumeResponse {
 	char *correlationId;

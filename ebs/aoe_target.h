@@ -1,0 +1,120 @@
+/*
+ * aoe_target.h - the AoE target's private parts, shared by its three files.
+ *
+ * Karri's AoE target serves exported volumes on the storage NIC, built to
+ * keep a full window of requests moving, which vblade (one thread, one
+ * frame at a time, 16 buffers) cannot:
+ *
+ *   rx thread   (aoe_threads.c) recvmmsg() batches of frames from one
+ *               AF_PACKET socket straight into request buffers from a fixed
+ *               pool; serves at once what cannot block -- Query Config, MAC
+ *               mask, page-cache reads and writes -- and queues the rest.
+ *   workers     (aoe_threads.c) do what blocks -- FLUSH (fdatasync), O_DIRECT
+ *               I/O, reads that miss the page cache, writes to a volume
+ *               paused for a snapshot -- several in flight at once, and send
+ *               their answers with one sendmmsg().
+ *   answers     (aoe_answer.c) what the target says to each frame.
+ *   life cycle  (aoe_target.c) start/stop and the table of exports.
+ *
+ * A write is acknowledged only after pwrite() returned: the data is in the
+ * page cache (or on disk with O_DIRECT), so killing the daemon loses nothing
+ * acknowledged; FLUSH answers only after fdatasync().  Nothing is dropped
+ * for lack of room: when the pool is empty the rx thread waits for a buffer
+ * and the kernel's socket queue (sized for it) holds new frames meanwhile.
+ *
+ * Security: an export answers only the MACs the control plane allowed
+ * (ExportVolume); frames from anyone else get no answer at all, not even to
+ * Query Config.  The MAC mask list can be read over AoE but not edited: the
+ * control plane owns it.  Likewise the config string (the volume id).
+ */
+#ifndef KARRI_EBS_AOE_TARGET_H
+#define KARRI_EBS_AOE_TARGET_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "aoe.h"
+#include "ebs.h"
+
+#define AOE_POOL 1024		/* request buffers */
+#define AOE_BUFCNT 256		/* outstanding requests we invite each initiator to keep */
+#define AOE_BATCH 32
+/* Answers per sendmmsg() from the rx thread.  Small: measured on veth in a
+ * 2-vCPU VM, answering sooner (the initiator refills its window meanwhile)
+ * beats saving system calls; 1, 2 and 4 were within the noise of each other,
+ * the end of a 32-frame batch was clearly worse. */
+#define AOE_SEND_EVERY 2
+#define AOE_EXPORTS_MAX 256
+#define AOE_FIRMWARE 0x4011
+#define AOE_ALIGN 4096		/* frame data lands on this boundary, for O_DIRECT */
+#define AOE_BUF_SIZE (AOE_ALIGN + KR_AOE_FRAME_MAX)
+
+struct ebs_export {
+	char volume_id[KR_ID_MAX];
+	uint16_t shelf;
+	uint8_t slot;
+	int fd;
+	uint64_t sectors;
+	uint8_t macs[EBS_MACS_MAX][6];
+	unsigned nmacs;
+	pthread_rwlock_t io;	/* writes hold it shared; a snapshot holds it exclusive */
+	bool quiesced;
+	bool direct;		/* O_DIRECT: every read and write waits for the disk */
+	atomic_bool nowait_writes;	/* the file system takes RWF_NOWAIT buffered writes */
+};
+
+struct ebs_req {
+	uint8_t *base;		/* aligned allocation */
+	uint8_t *frame;		/* base + AOE_ALIGN - KR_AOE_ATA_LEN: data is aligned */
+	size_t len;		/* received, then the answer's length */
+	struct ebs_req *next;
+};
+
+struct ebs_target {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	uint8_t mac[6];
+	atomic_int mtu;
+	atomic_uint spf;
+	int fd;
+	atomic_bool stop;
+
+	pthread_rwlock_t table_lock;
+	struct ebs_export *exports[AOE_EXPORTS_MAX];
+
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;		/* work queued */
+	pthread_cond_t fcond;		/* a buffer was freed */
+	struct ebs_req *free_list;
+	struct ebs_req *qhead, *qtail;
+	unsigned qlen;
+
+	struct ebs_req reqs[AOE_POOL];
+	pthread_t rx_thread;
+	pthread_t *workers;
+	int nworkers;
+};
+
+#define AOE_DEFER ((size_t)-1)	/* ebs_aoe_answer_ata: hand the frame to a worker */
+#define AOE_IO_DEFER ((ssize_t)-2)	/* file_io: the same; -1 stays "failed" */
+
+/* aoe_answer.c */
+void ebs_aoe_refresh_mtu(struct ebs_target *t);
+struct ebs_export *ebs_aoe_find_export(struct ebs_target *t, uint16_t shelf, uint8_t slot);
+bool ebs_aoe_mac_allowed(const struct ebs_export *e, const uint8_t mac[6]);
+void ebs_aoe_send_frame(struct ebs_target *t, const uint8_t *f, size_t len);
+void ebs_aoe_pad(struct ebs_req *r);
+size_t ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_t len,
+    bool nowait);
+size_t ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r);
+
+/* aoe_threads.c */
+void *ebs_aoe_rx_main(void *arg);
+void *ebs_aoe_worker_main(void *arg);
+
+#endif

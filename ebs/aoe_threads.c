@@ -1,0 +1,258 @@
+/*
+ * aoe_threads.c - the AoE target's rx thread and workers: moving frames.
+ *
+ * See aoe_target.h for who does what.  Buffers come from a fixed pool and
+ * go back to it after their answer is sent; the queue to the workers is
+ * bounded by the pool.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aoe_initiator.h"
+#include "aoe_target.h"
+#include "error.h"
+#include "log.h"
+
+static void
+release(struct ebs_target *t, struct ebs_req **rs, unsigned n)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&t->qlock);
+	for (i = 0; i < n; i++) {
+		rs[i]->next = t->free_list;
+		t->free_list = rs[i];
+	}
+	pthread_cond_signal(&t->fcond);
+	pthread_mutex_unlock(&t->qlock);
+}
+
+void *
+ebs_aoe_worker_main(void *arg)
+{
+	struct ebs_target *t = arg;
+	struct ebs_req *rs[AOE_BATCH];
+	struct mmsghdr msgs[AOE_BATCH];
+	struct iovec iov[AOE_BATCH];
+
+	for (;;) {
+		unsigned n = 0, k, out = 0;
+
+		pthread_mutex_lock(&t->qlock);
+		while (t->qhead == NULL && !atomic_load(&t->stop))
+			pthread_cond_wait(&t->qcond, &t->qlock);
+		if (t->qhead == NULL) {
+			pthread_mutex_unlock(&t->qlock);
+			return NULL;
+		}
+		/* Take a fair share, so that one worker does not swallow a whole
+		 * window of O_DIRECT reads while the others sleep. */
+		{
+			unsigned share = t->qlen / (unsigned)t->nworkers + 1;
+
+			while (t->qhead && n < AOE_BATCH && n < share) {
+				rs[n++] = t->qhead;
+				t->qhead = t->qhead->next;
+				t->qlen--;
+			}
+			if (t->qhead == NULL)
+				t->qtail = NULL;
+			else
+				pthread_cond_signal(&t->qcond);
+		}
+		pthread_mutex_unlock(&t->qlock);
+
+		pthread_rwlock_rdlock(&t->table_lock);
+		for (k = 0; k < n; k++) {
+			uint8_t *f = rs[k]->frame;
+			struct kr_aoe_hdr h;
+			struct ebs_export *e;
+			size_t len = 0;
+
+			/* Looked up again here: the export may have gone (or its
+			 * MAC list changed) since the frame was queued. */
+			if (kr_aoe_parse_hdr(f, rs[k]->len, &h) == 0 &&
+			    (e = ebs_aoe_find_export(t, h.major, h.minor)) != NULL && ebs_aoe_mac_allowed(e, h.src))
+				len = ebs_aoe_answer_ata(t, e, f, rs[k]->len, false);
+			if (len == 0)
+				continue;
+			rs[k]->len = len;
+			ebs_aoe_pad(rs[k]);
+			iov[out].iov_base = f;
+			iov[out].iov_len = rs[k]->len;
+			memset(&msgs[out], 0, sizeof(msgs[out]));
+			msgs[out].msg_hdr.msg_iov = &iov[out];
+			msgs[out].msg_hdr.msg_iovlen = 1;
+			out++;
+		}
+		pthread_rwlock_unlock(&t->table_lock);
+		for (k = 0; k < out;) {
+			int r = sendmmsg(t->fd, msgs + k, out - k, 0);
+
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				break;	/* the initiator retransmits */
+			}
+			k += (unsigned)r;
+		}
+		release(t, rs, n);
+	}
+}
+
+static void
+enqueue(struct ebs_target *t, struct ebs_req **rs, unsigned n)
+{
+	unsigned i;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&t->qlock);
+	for (i = 0; i < n; i++) {
+		rs[i]->next = NULL;
+		if (t->qtail)
+			t->qtail->next = rs[i];
+		else
+			t->qhead = rs[i];
+		t->qtail = rs[i];
+		t->qlen++;
+	}
+	pthread_cond_signal(&t->qcond);
+	pthread_mutex_unlock(&t->qlock);
+}
+
+/* Take up to `want` free buffers, waiting (bounded by `stop`) for at least one. */
+static unsigned
+take_buffers(struct ebs_target *t, struct ebs_req **rs, unsigned want)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&t->qlock);
+	while (t->free_list == NULL && !atomic_load(&t->stop)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&t->fcond, &t->qlock, &ts);
+	}
+	while (t->free_list && n < want) {
+		rs[n++] = t->free_list;
+		t->free_list = t->free_list->next;
+	}
+	pthread_mutex_unlock(&t->qlock);
+	return n;
+}
+
+static void
+send_batch(struct ebs_target *t, struct ebs_req **rs, unsigned n)
+{
+	struct mmsghdr msgs[AOE_BATCH];
+	struct iovec iov[AOE_BATCH];
+	unsigned k;
+
+	memset(msgs, 0, sizeof(msgs[0]) * n);
+	for (k = 0; k < n; k++) {
+		ebs_aoe_pad(rs[k]);
+		iov[k].iov_base = rs[k]->frame;
+		iov[k].iov_len = rs[k]->len;
+		msgs[k].msg_hdr.msg_iov = &iov[k];
+		msgs[k].msg_hdr.msg_iovlen = 1;
+	}
+	for (k = 0; k < n;) {
+		int r = sendmmsg(t->fd, msgs + k, n - k, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;	/* the initiator retransmits */
+		}
+		k += (unsigned)r;
+	}
+}
+
+/*
+ * The rx thread: a batch in with one recvmmsg(), what can be served without
+ * blocking served at once (page-cache reads and writes: no thread hand-off,
+ * which is what a single-threaded vblade is good at), the answers out with
+ * one sendmmsg(), and only what would block (FLUSH, disk reads, a volume
+ * paused for a snapshot) queued for the workers.
+ */
+void *
+ebs_aoe_rx_main(void *arg)
+{
+	struct ebs_target *t = arg;
+	struct ebs_req *rs[AOE_BATCH], *work[AOE_BATCH], *out[AOE_BATCH], *done[AOE_BATCH];
+	struct mmsghdr msgs[AOE_BATCH];
+	struct iovec iov[AOE_BATCH];
+	time_t last_mtu = time(NULL);
+
+	while (!atomic_load(&t->stop)) {
+		unsigned n, k, nwork = 0, nout = 0, ndone = 0;
+		int r;
+
+		if (time(NULL) != last_mtu) {	/* an admin may change the MTU at any time */
+			last_mtu = time(NULL);
+			ebs_aoe_refresh_mtu(t);
+		}
+		n = take_buffers(t, rs, AOE_BATCH);
+		if (n == 0)
+			continue;
+		memset(msgs, 0, sizeof(msgs[0]) * n);
+		for (k = 0; k < n; k++) {
+			iov[k].iov_base = rs[k]->frame;
+			iov[k].iov_len = KR_AOE_FRAME_MAX;
+			msgs[k].msg_hdr.msg_iov = &iov[k];
+			msgs[k].msg_hdr.msg_iovlen = 1;
+		}
+		/* Blocks for the first frame (SO_RCVTIMEO bounds it, so `stop`
+		 * is seen), then takes whatever else is queued. */
+		r = recvmmsg(t->fd, msgs, n, MSG_WAITFORONE, NULL);
+		if (r > 0)
+			pthread_rwlock_rdlock(&t->table_lock);
+		for (k = 0; k < n; k++) {
+			size_t len = 0;
+
+			if (r > 0 && k < (unsigned)r && !(msgs[k].msg_hdr.msg_flags & MSG_TRUNC)) {
+				rs[k]->len = msgs[k].msg_len;
+				len = ebs_aoe_serve_inline(t, rs[k]);
+			}
+			if (len == AOE_DEFER) {
+				work[nwork++] = rs[k];
+			} else if (len > 0) {
+				rs[k]->len = len;
+				out[nout++] = rs[k];
+			} else {
+				done[ndone++] = rs[k];
+			}
+			/* Answers leave in small groups, not at the end of the
+			 * batch: the initiator (another CPU) refills its window
+			 * while we serve the rest. */
+			if (nout >= AOE_SEND_EVERY) {
+				send_batch(t, out, nout);
+				release(t, out, nout);
+				nout = 0;
+			}
+		}
+		if (r > 0)
+			pthread_rwlock_unlock(&t->table_lock);
+		send_batch(t, out, nout);
+		enqueue(t, work, nwork);
+		release(t, out, nout);
+		release(t, done, ndone);
+	}
+	return NULL;
+}

@@ -1,0 +1,39 @@
+/*
+ * db.c - the EBS database: schema and its migrations.
+ *
+ * Volumes carry their AoE address while exported; UNIQUE (shelf, slot) is
+ * what makes the allocation race-free (two exports can never be handed the
+ * same address, even by two daemons sharing the file by mistake), which is
+ * the property OpenStack's probing AoE driver lacked.
+ */
+#include "db.h"
+#include "ebs.h"
+
+static const struct kr_db_migration migrations[] = {
+	{ 1,
+	  "CREATE TABLE volumes ("
+	  "  id TEXT PRIMARY KEY,"
+	  "  size_gib INTEGER NOT NULL CHECK (size_gib > 0),"
+	  "  snapshot_id TEXT,"
+	  "  status TEXT NOT NULL,"		/* creating, available, in-use */
+	  "  create_time INTEGER NOT NULL,"
+	  "  shelf INTEGER,"			/* NULL unless exported */
+	  "  slot INTEGER,"
+	  "  UNIQUE (shelf, slot));"
+	  "CREATE TABLE volume_macs ("
+	  "  volume_id TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,"
+	  "  mac TEXT NOT NULL,"
+	  "  PRIMARY KEY (volume_id, mac));"
+	  "CREATE TABLE snapshots ("
+	  "  id TEXT PRIMARY KEY,"
+	  "  volume_id TEXT NOT NULL,"		/* no foreign key: a snapshot outlives its volume */
+	  "  size_gib INTEGER NOT NULL,"
+	  "  status TEXT NOT NULL,"		/* pending, completed */
+	  "  start_time INTEGER NOT NULL);" },
+};
+
+int
+ebs_db_open(const char *path, sqlite3 **db)
+{
+	return kr_db_open(path, migrations, sizeof(migrations) / sizeof(migrations[0]), db);
+}

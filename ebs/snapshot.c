@@ -1,0 +1,297 @@
+/*
+ * snapshot.c - CreateSnapshot, DeleteSnapshot, DescribeSnapshots.
+ *
+ * A snapshot is a point-in-time copy taken while the volume stays exported:
+ * the target pauses the volume's writes (the ones in flight finish first,
+ * new ones wait in the workers), the file is copied -- a reflink where the
+ * file system has them, else an in-kernel copy -- and writes resume.  So
+ * every write acknowledged before CreateSnapshot answered is in the copy
+ * and none that arrived after the request is.  The cost is that writes to
+ * that volume wait for the copy; a copy-on-write scheme would remove the
+ * wait and is the next step.  Snapshots live under
+ * EBS_VOLUMES_DIR/snapshots until Walrus stores them.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "karriH.h"
+#include "db.h"
+#include "ebs.h"
+#include "error.h"
+#include "log.h"
+#include "soap_server.h"
+
+int
+ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen)
+{
+	if ((size_t)snprintf(out, outlen, "%s/%s.snap", ebs_state.snapshots_dir, snapshot_id) >=
+	    outlen) {
+		kr_error("InternalError", "snapshot path too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_snapshot(struct soap *soap, sqlite3_stmt *st, struct ebs__snapshotType *s)
+{
+	const char *status = (const char *)sqlite3_column_text(st, 3);
+
+	memset(s, 0, sizeof(*s));
+	s->snapshotId = soap_strdup(soap, (const char *)sqlite3_column_text(st, 0));
+	s->volumeId = soap_strdup(soap, (const char *)sqlite3_column_text(st, 1));
+	s->volumeSize = sqlite3_column_int(st, 2);
+	s->status = soap_strdup(soap, status);
+	s->progress = soap_strdup(soap, strcmp(status, "completed") == 0 ? "100%" : "0%");
+	s->startTime = (long)sqlite3_column_int64(st, 4);
+	return 0;
+}
+
+#define SNAP_COLUMNS "SELECT id, volume_id, size_gib, status, start_time FROM snapshots"
+
+static int
+find_snapshot(struct soap *soap, const char *id, struct ebs__snapshotType *s)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, SNAP_COLUMNS " WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	if (r == 1 && s != NULL)
+		load_snapshot(soap, st, s);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+exec_id(const char *sql, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, sql, &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	return r < 0 ? -1 : 0;
+}
+
+/* Copy the volume file while its writes are paused; 0 or -1 + kr_error. */
+static int
+copy_volume(const char *volume_id, const char *dst_path, uint64_t bytes)
+{
+	char src_path[1100], tmp[1200];
+	int src = -1, dst = -1, paused = 0, rc = -1;
+
+	if (ebs_volume_path(volume_id, src_path, sizeof(src_path)) < 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst_path);
+	src = open(src_path, O_RDONLY | O_CLOEXEC);
+	dst = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (src < 0 || dst < 0) {
+		kr_error_errno("InternalError", "open for snapshot");
+		goto cleanup;
+	}
+	if (ebs_state.target != NULL)
+		paused = ebs_target_quiesce(ebs_state.target, volume_id);
+	rc = ebs_file_copy(src, dst, bytes);
+	if (paused)
+		ebs_target_resume(ebs_state.target, volume_id);
+	if (rc == 0 && (fsync(dst) < 0 || rename(tmp, dst_path) < 0)) {
+		kr_error_errno("InternalError", "finish snapshot %s", dst_path);
+		rc = -1;
+	}
+cleanup:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static int
+create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
+    struct ebs__snapshotType **out)
+{
+	char status[32], path[1100];
+	sqlite3_stmt *st = NULL;
+	long size;
+	int r;
+
+	if (!kr_id_valid(req->volumeId, "vol") || !kr_id_valid(req->snapshotId, "snap")) {
+		kr_error("InvalidParameterValue", "need volumeId vol-XXXXXXXX and snapshotId snap-XXXXXXXX");
+		return -1;
+	}
+	*out = soap_malloc(soap, sizeof(**out));
+	r = find_snapshot(soap, req->snapshotId, *out);
+	if (r < 0)
+		return -1;
+	if (r == 1) {		/* a retried call is a success; another volume is not */
+		if (strcmp((*out)->volumeId, req->volumeId) != 0) {
+			kr_error("InvalidSnapshot.Duplicate", "the snapshot '%s' already exists",
+			    req->snapshotId);
+			return -1;
+		}
+		return 0;
+	}
+	r = ebs_volume_lookup(req->volumeId, &size, status, sizeof(status));
+	if (r == 0)
+		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", req->volumeId);
+	if (r != 1)
+		return -1;
+	if (strcmp(status, "creating") == 0) {
+		kr_error("IncorrectState", "the volume '%s' is still being created", req->volumeId);
+		return -1;
+	}
+	if (ebs_snapshot_path(req->snapshotId, path, sizeof(path)) < 0 ||
+	    kr_db_prepare(ebs_state.db, "INSERT INTO snapshots (id, volume_id, size_gib, status, "
+	    "start_time) VALUES (?, ?, ?, 'pending', ?)", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, req->snapshotId, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, req->volumeId, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, size);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return -1;
+	if (copy_volume(req->volumeId, path, (uint64_t)size * EBS_GIB) < 0) {
+		struct kr_err saved = *kr_error_last();
+
+		(void)exec_id("DELETE FROM snapshots WHERE id = ?", req->snapshotId);
+		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+		return -1;
+	}
+	if (exec_id("UPDATE snapshots SET status = 'completed' WHERE id = ?", req->snapshotId) < 0)
+		return -1;
+	kr_log_info("snapshot %s of %s completed", req->snapshotId, req->volumeId);
+	return find_snapshot(soap, req->snapshotId, *out) == 1 ? 0 : -1;
+}
+
+int
+__ebs__CreateSnapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
+    struct _ebs__CreateSnapshotResponse *resp)
+{
+	int r;
+
+	KR_SOAP_ECHO(resp, req);
+	pthread_mutex_lock(&ebs_state.lock);
+	r = create_snapshot(soap, req, &resp->snapshot);
+	pthread_mutex_unlock(&ebs_state.lock);
+	resp->_return = r == 0 ? true_ : false_;
+	if (r < 0) {
+		resp->snapshot = NULL;
+		resp->statusMessage = ebs_status_message(soap);
+	}
+	return SOAP_OK;
+}
+
+static int
+delete_snapshot(const char *id)
+{
+	char path[1100];
+	int r;
+
+	if (!kr_id_valid(id, "snap")) {
+		kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
+		return -1;
+	}
+	r = find_snapshot(NULL, id, NULL);
+	if (r == 0)
+		kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
+	if (r != 1 || ebs_snapshot_path(id, path, sizeof(path)) < 0 ||
+	    exec_id("DELETE FROM snapshots WHERE id = ?", id) < 0)
+		return -1;
+	if (unlink(path) < 0)
+		kr_log_warn("delete %s", path);
+	kr_log_info("deleted snapshot %s", id);
+	return 0;
+}
+
+int
+__ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
+    struct _ebs__DeleteSnapshotResponse *resp)
+{
+	int r;
+
+	KR_SOAP_ECHO(resp, req);
+	pthread_mutex_lock(&ebs_state.lock);
+	r = delete_snapshot(req->snapshotId);
+	pthread_mutex_unlock(&ebs_state.lock);
+	resp->_return = r == 0 ? true_ : false_;
+	if (r < 0)
+		resp->statusMessage = ebs_status_message(soap);
+	return SOAP_OK;
+}
+
+static int
+describe_snapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
+    struct _ebs__DescribeSnapshotsResponse *resp)
+{
+	sqlite3_stmt *st = NULL;
+	int i, n = 0, r, cap;
+
+	if (req->__sizesnapshotIds > 1000) {
+		kr_error("InvalidParameterValue", "at most 1000 snapshot ids");
+		return -1;
+	}
+	if (req->__sizesnapshotIds > 0) {
+		resp->snapshots = soap_malloc(soap, (size_t)req->__sizesnapshotIds *
+		    sizeof(*resp->snapshots));
+		for (i = 0; i < req->__sizesnapshotIds; i++) {
+			const char *id = req->snapshotIds[i];
+
+			if (!kr_id_valid(id, "snap")) {
+				kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
+				return -1;
+			}
+			r = find_snapshot(soap, id, &resp->snapshots[n]);
+			if (r == 0)
+				kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
+			if (r != 1)
+				return -1;
+			n++;
+		}
+		resp->__sizesnapshots = n;
+		return 0;
+	}
+	if (kr_db_prepare(ebs_state.db, "SELECT count(*) FROM snapshots", &st) < 0)
+		return -1;
+	cap = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	resp->snapshots = soap_malloc(soap, ((size_t)cap + 1) * sizeof(*resp->snapshots));
+	if (kr_db_prepare(ebs_state.db, SNAP_COLUMNS " ORDER BY id", &st) < 0)
+		return -1;
+	while (n < cap && (r = kr_db_step(st)) == 1)
+		load_snapshot(soap, st, &resp->snapshots[n++]);
+	sqlite3_finalize(st);
+	resp->__sizesnapshots = n;
+	return 0;
+}
+
+int
+__ebs__DescribeSnapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
+    struct _ebs__DescribeSnapshotsResponse *resp)
+{
+	int r;
+
+	KR_SOAP_ECHO(resp, req);
+	pthread_mutex_lock(&ebs_state.lock);
+	r = describe_snapshots(soap, req, resp);
+	pthread_mutex_unlock(&ebs_state.lock);
+	resp->_return = r == 0 ? true_ : false_;
+	if (r < 0) {
+		resp->__sizesnapshots = 0;
+		resp->snapshots = NULL;
+		resp->statusMessage = ebs_status_message(soap);
+	}
+	return SOAP_OK;
+}

@@ -1,0 +1,381 @@
+/*
+ * volume.c - CreateVolume, DeleteVolume, DescribeVolumes.
+ *
+ * Limits are checked before any space is taken: EBS_MAX_VOLUME_SIZE per
+ * volume (VolumeLimitExceeded), EBS_MAX_TOTAL_SIZE over all volumes, or the
+ * file system's free space when that is 0 (InsufficientCapacity).  The row
+ * is written as "creating" first and turned "available" when the file is
+ * complete; a row still "creating" at start-up is the trace of a crash and
+ * is removed with its temporary file (the caller never got a success).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "karriH.h"
+#include "db.h"
+#include "ebs.h"
+#include "error.h"
+#include "log.h"
+#include "soap_server.h"
+
+int
+ebs_volume_path(const char *volume_id, char *out, size_t outlen)
+{
+	if ((size_t)snprintf(out, outlen, "%s/%s.img", ebs_state.volumes_dir, volume_id) >= outlen) {
+		kr_error("InternalError", "volume path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 found (size and status filled), 0 not found, -1 error. */
+int
+ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, volume_id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	if (r == 1) {
+		*size_gib = sqlite3_column_int64(st, 0);
+		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Fill a volumeType from the database; 0, or -1 + kr_error (not found too). */
+static int
+load_volume(struct soap *soap, const char *id, struct ebs__volumeType *v)
+{
+	sqlite3_stmt *st = NULL;
+	int r, n = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (kr_db_prepare(ebs_state.db, "SELECT id, size_gib, snapshot_id, status, create_time, "
+	    "shelf, slot FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	if (r == 0)
+		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", id);
+	if (r == 1) {
+		v->volumeId = soap_strdup(soap, (const char *)sqlite3_column_text(st, 0));
+		v->size = sqlite3_column_int(st, 1);
+		v->snapshotId = soap_strdup(soap, (const char *)sqlite3_column_text(st, 2));
+		v->status = soap_strdup(soap, (const char *)sqlite3_column_text(st, 3));
+		v->createTime = (long)sqlite3_column_int64(st, 4);
+		v->shelf = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		v->slot = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
+	}
+	sqlite3_finalize(st);
+	if (r != 1)
+		return -1;
+	if (kr_db_prepare(ebs_state.db, "SELECT mac FROM volume_macs WHERE volume_id = ? "
+	    "ORDER BY mac", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	v->allowedMacs = soap_malloc(soap, EBS_MACS_MAX * sizeof(char *));
+	while ((r = kr_db_step(st)) == 1 && n < EBS_MACS_MAX)
+		v->allowedMacs[n++] = soap_strdup(soap, (const char *)sqlite3_column_text(st, 0));
+	v->__sizeallowedMacs = n;
+	sqlite3_finalize(st);
+	return r < 0 ? -1 : 0;
+}
+
+/* Refuse sizes over the limits, before taking any space. */
+static int
+check_limits(long size_gib)
+{
+	sqlite3_stmt *st = NULL;
+	long used = 0;
+	int64_t free_bytes;
+
+	if (size_gib > ebs_state.max_volume_gib) {
+		kr_error("VolumeLimitExceeded", "a volume of %ld GiB is larger than "
+		    "EBS_MAX_VOLUME_SIZE (%ld GiB)", size_gib, ebs_state.max_volume_gib);
+		return -1;
+	}
+	if (kr_db_prepare(ebs_state.db, "SELECT coalesce(sum(size_gib), 0) FROM volumes", &st) < 0)
+		return -1;
+	if (kr_db_step(st) == 1)
+		used = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (ebs_state.max_total_gib > 0 && used + size_gib > ebs_state.max_total_gib) {
+		kr_error("InsufficientCapacity", "%ld GiB more would pass EBS_MAX_TOTAL_SIZE "
+		    "(%ld GiB, %ld in use)", size_gib, ebs_state.max_total_gib, used);
+		return -1;
+	}
+	free_bytes = ebs_file_free_bytes(ebs_state.volumes_dir);
+	if (free_bytes < 0)
+		return -1;
+	if ((uint64_t)free_bytes < (uint64_t)size_gib * EBS_GIB) {
+		kr_error("InsufficientCapacity", "%ld GiB do not fit the %lld GiB free in %s",
+		    size_gib, (long long)(free_bytes / (int64_t)EBS_GIB), ebs_state.volumes_dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* The snapshot a volume is made from: its size and file; 0 or -1 + kr_error. */
+static int
+snapshot_source(const char *snap_id, long *size_gib, char *path, size_t pathlen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status FROM snapshots WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, snap_id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	if (r == 1 && strcmp((const char *)sqlite3_column_text(st, 1), "completed") != 0) {
+		kr_error("IncorrectState", "the snapshot '%s' is not completed", snap_id);
+		r = -1;
+	} else if (r == 1) {
+		*size_gib = sqlite3_column_int(st, 0);
+	} else if (r == 0) {
+		kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", snap_id);
+		r = -1;
+	}
+	sqlite3_finalize(st);
+	if (r < 0)
+		return -1;
+	return ebs_snapshot_path(snap_id, path, pathlen);
+}
+
+static int
+set_status(const char *id, const char *status)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, "UPDATE volumes SET status = ? WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	return r < 0 ? -1 : 0;
+}
+
+static int
+create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__volumeType **out)
+{
+	char path[1100], snap_path[1100];
+	long size = req->size, snap_size = 0, existing;
+	char status[32];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (!kr_id_valid(req->volumeId, "vol")) {
+		kr_error("InvalidParameterValue", "volumeId must be vol-XXXXXXXX");
+		return -1;
+	}
+	if (req->snapshotId != NULL && req->snapshotId[0] != '\0') {
+		if (!kr_id_valid(req->snapshotId, "snap")) {
+			kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
+			return -1;
+		}
+		if (snapshot_source(req->snapshotId, &snap_size, snap_path, sizeof(snap_path)) < 0)
+			return -1;
+		if (size == 0)
+			size = snap_size;
+		if (size < snap_size) {
+			kr_error("InvalidParameterValue", "size %ld GiB is smaller than the snapshot "
+			    "(%ld GiB)", size, snap_size);
+			return -1;
+		}
+	} else {
+		req->snapshotId = NULL;
+	}
+	if (size <= 0) {
+		kr_error("InvalidParameterValue", "size must be at least 1 GiB");
+		return -1;
+	}
+	/* The CLC may retry a call it timed out on: the same request is a success. */
+	r = ebs_volume_lookup(req->volumeId, &existing, status, sizeof(status));
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		if (existing != size || strcmp(status, "creating") == 0) {
+			kr_error("InvalidVolume.Duplicate", "the volume '%s' already exists",
+			    req->volumeId);
+			return -1;
+		}
+		goto answer;
+	}
+	if (check_limits(size) < 0 || ebs_volume_path(req->volumeId, path, sizeof(path)) < 0)
+		return -1;
+	if (kr_db_prepare(ebs_state.db, "INSERT INTO volumes (id, size_gib, snapshot_id, status, "
+	    "create_time) VALUES (?, ?, ?, 'creating', ?)", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, req->volumeId, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, size);
+	sqlite3_bind_text(st, 3, req->snapshotId, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return -1;
+	if (ebs_file_create(path, (uint64_t)size * EBS_GIB, req->snapshotId ? snap_path : NULL,
+	    (uint64_t)snap_size * EBS_GIB) < 0) {
+		struct kr_err saved = *kr_error_last();
+
+		if (kr_db_prepare(ebs_state.db, "DELETE FROM volumes WHERE id = ?", &st) == 0) {
+			sqlite3_bind_text(st, 1, req->volumeId, -1, SQLITE_STATIC);
+			(void)kr_db_step(st);
+			sqlite3_finalize(st);
+		}
+		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+		return -1;
+	}
+	if (set_status(req->volumeId, "available") < 0)
+		return -1;
+	kr_log_info("created %s: %ld GiB%s%s", req->volumeId, size,
+	    req->snapshotId ? " from " : "", req->snapshotId ? req->snapshotId : "");
+answer:
+	*out = soap_malloc(soap, sizeof(**out));
+	return load_volume(soap, req->volumeId, *out);
+}
+
+int
+__ebs__CreateVolume(struct soap *soap, struct _ebs__CreateVolume *req,
+    struct _ebs__CreateVolumeResponse *resp)
+{
+	int r;
+
+	KR_SOAP_ECHO(resp, req);
+	pthread_mutex_lock(&ebs_state.lock);
+	r = create_volume(soap, req, &resp->volume);
+	pthread_mutex_unlock(&ebs_state.lock);
+	resp->_return = r == 0 ? true_ : false_;
+	if (r < 0) {
+		resp->volume = NULL;
+		resp->statusMessage = ebs_status_message(soap);
+	}
+	return SOAP_OK;
+}
+
+static int
+delete_volume(const char *id)
+{
+	char path[1100], status[32];
+	sqlite3_stmt *st = NULL;
+	long size;
+	int r;
+
+	if (!kr_id_valid(id, "vol")) {
+		kr_error("InvalidParameterValue", "volumeId must be vol-XXXXXXXX");
+		return -1;
+	}
+	r = ebs_volume_lookup(id, &size, status, sizeof(status));
+	if (r == 0) {
+		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", id);
+		return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (strcmp(status, "in-use") == 0) {
+		kr_error("VolumeInUse", "the volume '%s' is exported; unexport it first", id);
+		return -1;
+	}
+	if (ebs_volume_path(id, path, sizeof(path)) < 0)
+		return -1;
+	/* The row goes first: a crash after it leaves an orphan file, which
+	 * wastes space but never a row pointing at nothing. */
+	if (kr_db_prepare(ebs_state.db, "DELETE FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return -1;
+	if (unlink(path) < 0)
+		kr_log_warn("delete %s", path);
+	kr_log_info("deleted %s", id);
+	return 0;
+}
+
+int
+__ebs__DeleteVolume(struct soap *soap, struct _ebs__DeleteVolume *req,
+    struct _ebs__DeleteVolumeResponse *resp)
+{
+	int r;
+
+	KR_SOAP_ECHO(resp, req);
+	pthread_mutex_lock(&ebs_state.lock);
+	r = delete_volume(req->volumeId);
+	pthread_mutex_unlock(&ebs_state.lock);
+	resp->_return = r == 0 ? true_ : false_;
+	if (r < 0)
+		resp->statusMessage = ebs_status_message(soap);
+	return SOAP_OK;
+}
+
+static int
+describe_volumes(struct soap *soap, struct _ebs__DescribeVolumes *req,
+    struct _ebs__DescribeVolumesResponse *resp)
+{
+	sqlite3_stmt *st = NULL;
+	int i, n = 0, r, cap;
+
+	if (req->__sizevolumeIds > 0) {
+		if (req->__sizevolumeIds > 1000) {
+			kr_error("InvalidParameterValue", "at most 1000 volume ids");
+			return -1;
+		}
+		resp->volumes = soap_malloc(soap, (size_t)req->__sizevolumeIds * sizeof(*resp->volumes));
+		for (i = 0; i < req->__sizevolumeIds; i++) {
+			if (!kr_id_valid(req->volumeIds[i], "vol")) {
+				kr_error("InvalidParameterValue", "volumeId must be vol-XXXXXXXX");
+				return -1;
+			}
+			if (load_volume(soap, req->volumeIds[i], &resp->volumes[n]) < 0)
+				return -1;
+			n++;
+		}
+		resp->__sizevolumes = n;
+		return 0;
+	}
+	if (kr_db_prepare(ebs_state.db, "SELECT count(*) FROM volumes", &st) < 0)
+		return -1;
+	cap = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	resp->volumes = soap_malloc(soap, ((size_t)cap + 1) * sizeof(*resp->volumes));
+	if (kr_db_prepare(ebs_state.db, "SELECT id FROM volumes ORDER BY id", &st) < 0)
+		return -1;
+	while (n < cap && (r = kr_db_step(st)) == 1) {
+		char id[KR_ID_MAX];
+
+		snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 0));
+		if (load_volume(soap, id, &resp->volumes[n]) == 0)
+			n++;
+	}
+	sqlite3_finalize(st);
+	resp->__sizevolumes = n;
+	return 0;
+}
+
+int
+__ebs__DescribeVolumes(struct soap *soap, struct _ebs__DescribeVolumes *req,
+    struct _ebs__DescribeVolumesResponse *resp)
+{
+	int r;
+
+	KR_SOAP_ECHO(resp, req);
+	pthread_mutex_lock(&ebs_state.lock);
+	r = describe_volumes(soap, req, resp);
+	pthread_mutex_unlock(&ebs_state.lock);
+	resp->_return = r == 0 ? true_ : false_;
+	if (r < 0) {
+		resp->__sizevolumes = 0;
+		resp->volumes = NULL;
+		resp->statusMessage = ebs_status_message(soap);
+	}
+	return SOAP_OK;
+}
