@@ -2,11 +2,92 @@
  * main.c - karri-clc: the cloud controller.
  *
  * Users reach the CLC with EC2 tools over HTTP; other daemons and the admin
- * CLI reach its DescribeService over SOAP on the same port.
+ * CLI reach its DescribeService over SOAP on the same port.  The CLC runs
+ * its own evhttp loop (rather than kr_http_serve_daemon) because it also
+ * owns a timer, the reconciliation of instance state with the CCs, and an
+ * HTTPS listener (listen.c).
  */
-#include "daemon.h"
-#include "http_server.h"
+#include <signal.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
 #include "clc.h"
+#include "config.h"
+#include "daemon.h"
+#include "db.h"
+#include "error.h"
+#include "http_server.h"
+#include "log.h"
+
+static void
+on_stop_signal(evutil_socket_t sig, short events, void *arg)
+{
+	(void)events;
+	kr_log_info("signal %d: stopping", (int)sig);
+	kr_daemon_request_stop();
+	event_base_loopbreak(arg);
+}
+
+static void
+on_reconcile(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	clc_reconcile(arg);
+}
+
+static void
+open_state(struct clc *clc)
+{
+	const char *path = kr_config_get(clc->cfg, "CLC_DB");
+	const char *users = kr_config_get(clc->cfg, "USERS_DB");
+	char dir[1024], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		kr_mkdir_p(dir);
+	}
+	if (clc_db_open(path, &clc->db) < 0 || kr_userdb_open(users, &clc->users) < 0)
+		kr_daemon_fatal(clc->daemon, kr_error_message());
+	if (clc_addresses_sync(clc) < 0)
+		kr_daemon_fatal(clc->daemon, kr_error_message());
+}
+
+static void
+serve(struct clc *clc)
+{
+	struct kr_daemon *d = clc->daemon;
+	struct evhttp *http, *https;
+	struct event *sigterm, *sigint, *timer;
+	struct timeval every = { .tv_sec = CLC_RECONCILE_S };
+	SSL_CTX *tls;
+
+	if ((clc->base = event_base_new()) == NULL)
+		kr_daemon_fatal(d, "cannot set up the event loop");
+	http = clc_http_new(clc, d->port);
+	https = clc_https_new(clc, &tls);
+	sigterm = evsignal_new(clc->base, SIGTERM, on_stop_signal, clc->base);
+	sigint = evsignal_new(clc->base, SIGINT, on_stop_signal, clc->base);
+	timer = event_new(clc->base, -1, EV_PERSIST, on_reconcile, clc);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_add(timer, &every);
+	event_active(timer, EV_TIMEOUT, 0);	/* first poll now, not in CLC_RECONCILE_S */
+	if (!kr_daemon_stopping())
+		event_base_dispatch(clc->base);
+	event_free(timer);
+	event_free(sigterm);
+	event_free(sigint);
+	if (https)
+		evhttp_free(https);
+	SSL_CTX_free(tls);
+	evhttp_free(http);
+	event_base_free(clc->base);
+}
 
 int
 main(int argc, char **argv)
@@ -16,7 +97,17 @@ main(int argc, char **argv)
 		.port_key = "CLC_PORT",
 		.summary = "Karri cloud controller: the EC2 API, users and all persistent cloud state",
 	};
-	const struct kr_http_opts opts = { .max_body = CLC_MAX_REQUEST };
+	struct clc clc = { .daemon = &d, .out = KR_BUF_INIT };
 
-	return kr_http_daemon_main(&d, &opts, clc_route, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	kr_daemon_start(&d, argc, argv);
+	clc.cfg = d.cfg;
+	clc.soap_timeout = (int)kr_config_int(d.cfg, "SOAP_TIMEOUT");
+	open_state(&clc);
+	serve(&clc);
+	kr_buf_free(&clc.out);
+	kr_db_close(clc.db);
+	kr_userdb_close(clc.users);
+	kr_daemon_finish(&d);
+	return 0;
 }

@@ -2,9 +2,11 @@
  * route.c - where an HTTP request to the CLC goes.
  *
  * EC2 clients use the paths /services/Eucalyptus (with or without a trailing
- * slash) and /; SOAP calls on any of them go to gSOAP.  The EC2 Query API is
- * not built in this version: it answers with EC2's own "Unsupported" error
- * rather than pretending.
+ * slash) and /; SOAP calls on any of them go to gSOAP, where only Karri's
+ * DescribeService is served: an EC2 action over SOAP gets a SOAP fault
+ * saying so (EC2's SOAP API is not built).  Instances' metadata requests
+ * (/latest/..., /2009-04-04/..., redirected here by the CC) go to
+ * metadata.c.
  */
 #include <string.h>
 
@@ -16,7 +18,22 @@
 #include "http_server.h"
 #include "soap_http.h"
 
-static const kr_soap_dispatch_fn soap_dispatchers[] = { svc_serve_request, NULL };
+static int ec2_soap_refuse(struct soap *soap);
+
+static const kr_soap_dispatch_fn soap_dispatchers[] = { svc_serve_request, ec2_soap_refuse,
+	NULL };
+
+/*
+ * Any SOAP element DescribeService did not take: an honest fault, not
+ * "unknown element" (which reads like a client bug).
+ */
+static int
+ec2_soap_refuse(struct soap *soap)
+{
+	return soap_sender_fault(soap, "UnsupportedOperation",
+	    "the EC2 SOAP API is not supported by Karri: use the EC2 Query API "
+	    "(awscli, boto, euca2ools) on the same URL");
+}
 
 static int
 is_api_path(const char *path)
@@ -25,37 +42,23 @@ is_api_path(const char *path)
 	    strcmp(path, "/services/Eucalyptus/") == 0 || strcmp(path, "/services/Karri") == 0;
 }
 
-/* An EC2 error response, as awscli, boto and euca2ools parse it. */
-static void
-send_ec2_error(struct evhttp_request *req, int status, const char *code, const char *message)
-{
-	struct kr_buf body = KR_BUF_INIT;
-	char request_id[37];
-
-	kr_http_request_id(request_id);
-	kr_buf_add(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>");
-	kr_buf_add_xml_elem(&body, "Code", code);
-	kr_buf_add_xml_elem(&body, "Message", message);
-	kr_buf_add(&body, "</Error></Errors>");
-	kr_buf_add_xml_elem(&body, "RequestID", request_id);
-	kr_buf_add(&body, "</Response>\n");
-	kr_http_reply(req, status, "text/xml; charset=UTF-8", &body);
-	kr_buf_free(&body);
-}
-
 void
 clc_route(struct evhttp_request *req, void *arg)
 {
+	struct clc *clc = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 
+	if (path && clc_metadata_path(path)) {
+		clc_metadata_handle(clc, req);
+		return;
+	}
 	if (path == NULL || !is_api_path(path)) {
-		send_ec2_error(req, 404, "InvalidURI", "no EC2 service at this path");
+		clc_send_error(req, "InvalidURI", "no EC2 service at this path");
 		return;
 	}
 	if (kr_soap_http_is_soap(req)) {
-		kr_soap_http_handle(req, soap_dispatchers, arg);
+		kr_soap_http_handle(req, soap_dispatchers, clc->daemon);
 		return;
 	}
-	send_ec2_error(req, 400, "Unsupported",
-	    "the EC2 Query API is not available in this Karri version yet");
+	clc_query_handle(clc, req);
 }

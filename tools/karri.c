@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "soap_server.h"
 #include "userdb.h"
+#include "karri_cmds.h"
 
 #define CALL_TIMEOUT_S 5
 
@@ -131,6 +132,7 @@ cmd_status(const struct options *o)
 	}
 	kr_config_list_free(nodes, nnodes);
 	soap_free(soap);
+	down += karri_status_cloud(cfg);	/* clusters, capacity, instances (karri_status.c) */
 	kr_config_free(cfg);
 	return down ? 1 : 0;
 }
@@ -243,6 +245,25 @@ cmd_user(const struct options *o, int argc, char **argv)
 	return rc;
 }
 
+/* The CLC's commands (karri_register.c, karri_credentials.c) */
+static int
+cmd_clc(const struct options *o, const char *cmd, int argc, char **argv)
+{
+	struct kr_config *cfg = load_config(o);
+	int rc;
+
+	if (cfg == NULL)
+		return 2;
+	if (strcmp(cmd, "instance-type") == 0)
+		rc = karri_cmd_instance_type(cfg, argc, argv);
+	else if (strcmp(cmd, "credentials") == 0)
+		rc = karri_cmd_credentials(cfg, o->host, argc, argv);
+	else
+		rc = karri_cmd_register(cfg, cmd, argc, argv);
+	kr_config_free(cfg);
+	return rc;
+}
+
 static void
 usage(FILE *out)
 {
@@ -254,7 +275,13 @@ usage(FILE *out)
 	    "  user add NAME [--admin] add a user with an access key (printed)\n"
 	    "  user delete NAME        delete a user and its keys\n"
 	    "  user list               every user: name, account id, admin, enabled\n"
-	    "  user keys NAME          a user's access and secret keys\n\n"
+	    "  user keys NAME          a user's access and secret keys\n"
+	    "  credentials USER DIR    eucarc, X.509 pair and cloud cert for a user\n"
+	    "  register-cluster|register-walrus|register-ebs NAME HOST[:PORT]\n"
+	    "  deregister-cluster|deregister-walrus|deregister-ebs NAME\n"
+	    "  register-nodes|deregister-nodes CLUSTER HOST[:PORT]...\n"
+	    "  describe-services       registered clusters, Walrus, EBS and nodes\n"
+	    "  instance-type list | set NAME CORES MEM_MIB DISK_GIB standard|io\n\n"
 	    "  -f, --config FILE       configuration (default $KARRI_HOME/etc/karri/karri.conf)\n"
 	    "  -H, --host HOST         the front end's address (default 127.0.0.1)\n"
 	    "  -V, --version           print the version\n");
@@ -294,6 +321,10 @@ main(int argc, char **argv)
 		return cmd_describe_service(argv[optind + 1]);
 	if (strcmp(cmd, "user") == 0)
 		return cmd_user(&o, argc - optind - 1, argv + optind + 1);
+	if (strncmp(cmd, "register-", 9) == 0 || strncmp(cmd, "deregister-", 11) == 0 ||
+	    strcmp(cmd, "describe-services") == 0 || strcmp(cmd, "instance-type") == 0 ||
+	    strcmp(cmd, "credentials") == 0)
+		return cmd_clc(&o, cmd, argc - optind - 1, argv + optind + 1);
 	fprintf(stderr, "karri: '%s' is not a command of this version (see karri --help)\n", cmd);
 	return 2;
 }

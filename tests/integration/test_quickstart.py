@@ -63,7 +63,7 @@ def test_quickstart_up_use_again_and_stop(no_running_quickstart):
     assert env["EC2_URL"] == "http://127.0.0.1:8773/services/Eucalyptus"
     aws = subprocess.run(["/usr/bin/aws", "--endpoint-url", env["EC2_URL"], "ec2", "describe-regions"],
                          capture_output=True, text=True, env=env, timeout=60)
-    assert "(Unsupported)" in aws.stderr, aws.stderr   # answered by the CLC in kq-front
+    assert "(AuthFailure)" in aws.stderr, aws.stderr   # answered by the CLC in kq-front
 
     again = quickstart("up")
     assert again.returncode == 0 and "already running" in again.stdout

@@ -1,0 +1,212 @@
+/*
+ * action_attach.c - AttachVolume and DetachVolume.
+ *
+ * Attach: EBS ExportVolume (the target's AoE shelf.slot, storage NIC and
+ * MAC), then the instance's CC AttachVolume with remoteDev
+ * "aoe:<iface>:<target mac>:e<shelf>.<slot>"; the CC answers with the
+ * node's storage MAC, which is then allowed on the export (a second
+ * ExportVolume naming it).  Only when both agreed is the attachment
+ * recorded; otherwise the export is withdrawn.  Detach goes the other way.
+ * End-to-end behaviour needs the real EBS and CC; until they implement
+ * these operations the user gets "Unsupported" naming which one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_actions.h"
+#include "clc_volume.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+static int
+ebs_export(struct clc_req *r, const char *url, const char *vol, const char *mac,
+    char *remote, size_t len)
+{
+	struct soap *soap = clc_ebs_soap(r->clc);
+	char corr[37], user[16], *macs[1] = { (char *)mac };
+	struct _ebs__ExportVolume req = { corr, user, (char *)vol, mac ? 1 : 0, macs };
+	struct _ebs__ExportVolumeResponse resp = { 0 };
+	int rc = -1;
+
+	if (soap == NULL)
+		return -1;
+	clc_cc_ids(corr, user);
+	if (clc_soap_check(soap, soap_call___ebs__ExportVolume(soap, url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError", "ExportVolume",
+	    url) == 0) {
+		snprintf(remote, len, "aoe:%s:%s:e%d.%d", resp.interface ? resp.interface : "",
+		    resp.targetMac ? resp.targetMac : "", resp.shelf, resp.slot);
+		rc = 0;
+	}
+	clc_cc_done(soap);
+	return rc;
+}
+
+static void
+ebs_unexport(struct clc_req *r, const char *url, const char *vol)
+{
+	struct soap *soap = clc_ebs_soap(r->clc);
+	char corr[37], user[16];
+	struct _ebs__UnexportVolume req = { corr, user, (char *)vol };
+	struct _ebs__UnexportVolumeResponse resp = { 0 };
+
+	if (soap == NULL)
+		return;
+	clc_cc_ids(corr, user);
+	if (soap_call___ebs__UnexportVolume(soap, url, NULL, &req, &resp) != SOAP_OK ||
+	    resp._return != true_)
+		kr_log_warnx("UnexportVolume %s failed: the export stays until EBS is told", vol);
+	clc_cc_done(soap);
+}
+
+static int
+cc_attach(struct clc_req *r, const char *cc_url, const char *inst, const char *vol,
+    const char *remote, const char *dev, char *node_mac, size_t len)
+{
+	struct soap *soap = clc_cc_soap(r->clc);
+	char corr[37], user[16];
+	struct _cc__AttachVolume req = { corr, user, (char *)inst, (char *)vol, (char *)remote,
+		(char *)dev };
+	struct _cc__AttachVolumeResponse resp = { 0 };
+	int rc = -1;
+
+	if (soap == NULL)
+		return -1;
+	clc_cc_ids(corr, user);
+	if (clc_soap_check(soap, soap_call___cc__AttachVolume(soap, cc_url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError", "AttachVolume",
+	    cc_url) == 0) {
+		snprintf(node_mac, len, "%s", resp.nodeMac ? resp.nodeMac : "");
+		rc = 0;
+	}
+	clc_cc_done(soap);
+	return rc;
+}
+
+/* The instance's zone, if the caller owns it and it runs. */
+static struct clc_cluster *
+running_instance_cluster(struct clc_req *r, const char *inst)
+{
+	sqlite3_stmt *st;
+	char zone[64] = "";
+	int rc;
+
+	if (clc_check_id("InstanceId", inst, "i", "InvalidInstanceID.Malformed") < 0 ||
+	    kr_db_prepare(r->db, "SELECT zone FROM instances WHERE id = ? AND owner = ?"
+	    " AND state = 'running'", &st) < 0)
+		return NULL;
+	sqlite3_bind_text(st, 1, inst, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->account, -1, SQLITE_STATIC);
+	if ((rc = kr_db_step(st)) == 1)
+		snprintf(zone, sizeof(zone), "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc == 0)
+		kr_error("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist or "
+		    "is not running", inst);
+	return rc == 1 ? clc_cluster_find(r->clc, zone) : NULL;
+}
+
+static int
+record(struct clc_req *r, const char *vol, const char *inst, const char *dev)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(r->db, inst ? "UPDATE volumes SET status = 'in-use', instance_id = ?2,"
+	    " device = ?3, attach_status = 'attached', attached = ?4 WHERE id = ?1" :
+	    "UPDATE volumes SET status = 'available', instance_id = NULL, device = NULL,"
+	    " attach_status = NULL, attached = NULL WHERE id = ?1", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, vol, -1, SQLITE_STATIC);
+	if (inst) {
+		sqlite3_bind_text(st, 2, inst, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, dev, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, r->now);
+	}
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+attachment_xml(struct clc_req *r, const char *vol, const char *inst, const char *dev,
+    const char *status)
+{
+	clc_xml_elem(r->out, "volumeId", vol);
+	clc_xml_elem(r->out, "instanceId", inst);
+	clc_xml_elem(r->out, "device", dev);
+	clc_xml_elem(r->out, "status", status);
+	clc_xml_time(r->out, "attachTime", r->now);
+}
+
+int
+clc_attach_volume(struct clc_req *r)
+{
+	static const char *const known[] = { "VolumeId", "InstanceId", "Device", NULL };
+	const char *vol, *inst, *dev;
+	char status[32], cur[32], ebs[300], remote[300], mac[64];
+	struct clc_cluster *c;
+
+	if (clc_param_check_known(r, known) < 0 || !(vol = clc_param_required(r, "VolumeId")) ||
+	    !(inst = clc_param_required(r, "InstanceId")) ||
+	    !(dev = clc_param_required(r, "Device")) ||
+	    clc_check_name("Device", dev, 32) < 0 ||
+	    clc_volume_owned(r, vol, status, sizeof(status), cur, sizeof(cur)) < 0)
+		return -1;
+	if (strcmp(status, "available") != 0) {
+		kr_error("IncorrectState", "volume %s is %s, not available", vol, status);
+		return -1;
+	}
+	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
+	    ebs_export(r, ebs, vol, NULL, remote, sizeof(remote)) < 0)
+		return -1;
+	if (cc_attach(r, c->url, inst, vol, remote, dev, mac, sizeof(mac)) < 0 ||
+	    (*mac && ebs_export(r, ebs, vol, mac, remote, sizeof(remote)) < 0)) {
+		ebs_unexport(r, ebs, vol);
+		return -1;
+	}
+	if (record(r, vol, inst, dev) < 0)
+		return -1;
+	attachment_xml(r, vol, inst, dev, "attaching");
+	return 0;
+}
+
+int
+clc_detach_volume(struct clc_req *r)
+{
+	static const char *const known[] = { "VolumeId", "InstanceId", "Device", "Force", NULL };
+	char status[32], inst[32], ebs[300], corr[37], user[16];
+	struct _cc__DetachVolume req = { corr, user, NULL, NULL, NULL, NULL, NULL };
+	struct _cc__DetachVolumeResponse resp = { 0 };
+	struct clc_cluster *c;
+	struct soap *soap;
+	const char *vol;
+	int rc = -1;
+
+	if (clc_param_check_known(r, known) < 0 || !(vol = clc_param_required(r, "VolumeId")) ||
+	    clc_volume_owned(r, vol, status, sizeof(status), inst, sizeof(inst)) < 0)
+		return -1;
+	if (!*inst) {
+		kr_error("IncorrectState", "Volume %s is not attached", vol);
+		return -1;
+	}
+	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
+	    !(soap = clc_cc_soap(r->clc)))
+		return -1;
+	clc_cc_ids(corr, user);
+	req.instanceId = inst;
+	req.volumeId = (char *)vol;
+	rc = clc_soap_check(soap, soap_call___cc__DetachVolume(soap, c->url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "DetachVolume", c->url);
+	clc_cc_done(soap);
+	if (rc < 0)
+		return -1;
+	ebs_unexport(r, ebs, vol);
+	if (record(r, vol, NULL, NULL) < 0)
+		return -1;
+	attachment_xml(r, vol, inst, "", "detaching");
+	return 0;
+}

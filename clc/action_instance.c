@@ -1,0 +1,212 @@
+/*
+ * action_instance.c - TerminateInstances, RebootInstances, StartInstances,
+ * StopInstances, GetConsoleOutput.
+ *
+ * Termination is recorded first (shutting-down) and then asked of the CC;
+ * a CC that cannot be reached is asked again on every poll (reconcile.c)
+ * until it reports the instance gone, so a termination is never lost.
+ * Karri's instances are instance-store, so Start/Stop answer as EC2 does
+ * for such instances: UnsupportedOperation.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_actions.h"
+#include "clc_instance.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#define MAX_IDS 1000
+
+bool
+clc_instance_known(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "SELECT 1 FROM instances WHERE id = ?", &st) < 0)
+		return true;	/* unsure: never treat it as an orphan */
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc != 0;
+}
+
+/* A well-formed id of the caller's instance (any instance, for the admin). */
+static int
+owned_one(struct clc_req *r, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (clc_check_id("InstanceId", id, "i", "InvalidInstanceID.Malformed") < 0 ||
+	    kr_db_prepare(r->db, "SELECT 1 FROM instances WHERE id = ? AND (owner = ? OR ?)",
+	    &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->account, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->admin);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	if (rc == 0)
+		kr_error("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id);
+	return rc == 1 ? 0 : -1;
+}
+
+/* InstanceId.N, each owned_one(). */
+static int
+owned_ids(struct clc_req *r, const char **ids, size_t *n)
+{
+	if (clc_param_list_checked(r, "InstanceId", NULL, ids, MAX_IDS, n) < 0)
+		return -1;
+	if (*n == 0) {
+		kr_error("MissingParameter", "the request must contain the parameter InstanceId");
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++)
+		if (owned_one(r, ids[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+instance_zone(struct clc_req *r, const char *id, char *state, size_t slen, char *zone,
+    size_t zlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(r->db, "SELECT state, zone FROM instances WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = kr_db_step(st)) == 1) {
+		snprintf(state, slen, "%s", sqlite3_column_text(st, 0));
+		snprintf(zone, zlen, "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return rc == 1 ? 0 : -1;
+}
+
+static int
+set_shutting_down(struct clc_req *r, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(r->db, "UPDATE instances SET state = 'shutting-down',"
+	    " state_changed = ?2, state_reason = 'User initiated' WHERE id = ?1"
+	    " AND state IN ('pending', 'running')", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->now);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+clc_terminate_instances(struct clc_req *r)
+{
+	static const char *const known[] = { "InstanceId", NULL };
+	const char *ids[MAX_IDS];
+	char prev[32], zone[64];
+	size_t n;
+
+	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0)
+		return -1;
+	kr_buf_add(r->out, "<instancesSet>");
+	for (size_t i = 0; i < n; i++) {
+		const char *now;
+		struct clc_cluster *c;
+
+		if (instance_zone(r, ids[i], prev, sizeof(prev), zone, sizeof(zone)) < 0 ||
+		    set_shutting_down(r, ids[i]) < 0)
+			return -1;
+		now = strcmp(prev, "terminated") == 0 ? "terminated" : "shutting-down";
+		if (strcmp(prev, "terminated") != 0 && (c = clc_cluster_find(r->clc, zone)) &&
+		    clc_cc_terminate(r->clc, c->url, &ids[i], 1) < 0)
+			kr_log_warnx("TerminateInstances %s: %s (asked again on the next poll)",
+			    ids[i], kr_error_message());
+		kr_error_clear();
+		kr_buf_add(r->out, "<item>");
+		clc_xml_elem(r->out, "instanceId", ids[i]);
+		kr_buf_addf(r->out, "<currentState><code>%d</code><name>%s</name></currentState>"
+		    "<previousState><code>%d</code><name>%s</name></previousState>",
+		    clc_state_code(now), now, clc_state_code(prev), prev);
+		kr_buf_add(r->out, "</item>");
+	}
+	kr_buf_add(r->out, "</instancesSet>");
+	return 0;
+}
+
+int
+clc_reboot_instances(struct clc_req *r)
+{
+	static const char *const known[] = { "InstanceId", NULL };
+	const char *ids[MAX_IDS];
+	char state[32], zone[64];
+	struct clc_cluster *c;
+	size_t n;
+
+	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (instance_zone(r, ids[i], state, sizeof(state), zone, sizeof(zone)) < 0)
+			return -1;
+		if (strcmp(state, "running") != 0) {
+			kr_error("IncorrectState", "instance %s is %s, not running", ids[i], state);
+			return -1;
+		}
+		if (!(c = clc_cluster_find(r->clc, zone)) ||
+		    clc_cc_reboot(r->clc, c->url, &ids[i], 1) < 0)
+			return -1;
+	}
+	return clc_return_true(r);
+}
+
+static int
+instance_store(struct clc_req *r, const char *verb)
+{
+	static const char *const known[] = { "InstanceId", "Force", "Hibernate",
+		"AdditionalInfo", NULL };
+	const char *ids[MAX_IDS];
+	size_t n;
+
+	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0)
+		return -1;
+	kr_error("UnsupportedOperation", "The instance '%s' does not have an 'ebs' root device "
+	    "type and cannot be %s.", ids[0], verb);
+	return -1;
+}
+
+int
+clc_start_instances(struct clc_req *r)
+{
+	return instance_store(r, "started");
+}
+
+int
+clc_stop_instances(struct clc_req *r)
+{
+	return instance_store(r, "stopped");
+}
+
+int
+clc_get_console_output(struct clc_req *r)
+{
+	static const char *const known[] = { "InstanceId", "Latest", NULL };
+	const char *id;
+	char state[32], zone[64];
+	struct clc_cluster *c;
+
+	if (clc_param_check_known(r, known) < 0 || !(id = clc_param_required(r, "InstanceId")))
+		return -1;
+	if (owned_one(r, id) < 0 ||
+	    instance_zone(r, id, state, sizeof(state), zone, sizeof(zone)) < 0)
+		return -1;
+	if (!(c = clc_cluster_find(r->clc, zone)))
+		return -1;
+	return clc_cc_console(r->clc, c->url, id, r);
+}

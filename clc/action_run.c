@@ -1,0 +1,206 @@
+/*
+ * action_run.c - RunInstances.
+ *
+ * Everything is checked first (image, type, key, groups, zone, user data,
+ * counts); then the reservation and its instances are written and the CC
+ * is asked to launch them, all inside the request's one transaction
+ * (query.c).  So a launch is complete or absent: the CC refusing or being
+ * down rolls everything back, and a CLC killed during the call leaves no
+ * rows; instances such a CC did start are orphans, which the next poll
+ * terminates (cc_instances.c).  ClientToken makes a retry return the
+ * first reservation instead of launching again.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_actions.h"
+#include "clc_instance.h"
+#include "clc_keys.h"
+#include "clc_run.h"
+#include "db.h"
+#include "error.h"
+#include "id.h"
+#include "log.h"
+
+#define MAX_INSTANCES 100	/* per RunInstances, like an EC2 account's default limit */
+#define MAX_GROUPS 16
+
+struct run {
+	struct clc_launch l;
+	const char *ids[MAX_INSTANCES], *macs[MAX_INSTANCES], *groups[MAX_GROUPS];
+	const char *group_ids[MAX_GROUPS];
+	char idbuf[MAX_INSTANCES][KR_ID_MAX], macbuf[MAX_INSTANCES][18];
+	char gidbuf[MAX_GROUPS][KR_ID_MAX], gnamebuf[MAX_GROUPS][CLC_MAX_NAME + 1];
+	char res[KR_ID_MAX], key_line[1200], image_url[1200], kernel_url[1200],
+	    ramdisk_url[1200];
+	char kernel[KR_ID_MAX], ramdisk[KR_ID_MAX];
+	const char *key_name, *token, *zone;
+	long min, max;
+	struct clc_req *r;
+	int index;
+};
+
+static int
+insert_reservation(sqlite3 *db, const char *id, void *arg)
+{
+	struct run *run = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "INSERT INTO reservations (id, owner, client_token, created)"
+	    " VALUES (?, ?, ?, ?)", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, run->r->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, run->token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, run->r->now);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+insert_instance(sqlite3 *db, const char *id, void *arg)
+{
+	struct run *run = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "INSERT INTO instances (id, reservation_id, owner, image_id,"
+	    " kernel_id, ramdisk_id, type, key_name, key_material, launch_index, state,"
+	    " zone, user_data, launched, state_changed, mac)"
+	    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,'pending',?11,?12,?13,?13,?14)", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, run->res, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, run->r->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, run->l.image_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, *run->kernel ? run->kernel : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, *run->ramdisk ? run->ramdisk : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, run->l.type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, run->key_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, run->key_name ? run->key_line : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, run->index);
+	sqlite3_bind_text(st, 11, run->zone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, run->l.user_data, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, run->r->now);
+	kr_id_mac_from_instance(id, NULL, run->macbuf[run->index]);
+	sqlite3_bind_text(st, 14, run->macbuf[run->index], -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+insert_groups(struct run *run)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (kr_db_prepare(run->r->db, "INSERT OR IGNORE INTO reservation_groups"
+	    " (reservation_id, group_id, group_name) VALUES (?, ?, ?)", &st) < 0)
+		return -1;
+	for (int i = 0; i < run->l.ngroups && rc == 0; i++) {
+		sqlite3_bind_text(st, 1, run->res, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, run->group_ids[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, run->groups[i], -1, SQLITE_STATIC);
+		rc = kr_db_step(st) < 0 ? -1 : 0;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Write the reservation and its instances, pending. */
+static int
+write_rows(struct run *run)
+{
+	sqlite3 *db = run->r->db;
+
+	if (kr_db_insert_new_id(db, "r", run->res, sizeof(run->res), insert_reservation,
+	    run) < 0 || insert_groups(run) < 0)
+		return -1;
+	for (run->index = 0; run->index < run->max; run->index++) {
+		if (kr_db_insert_new_id(db, "i", run->idbuf[run->index], KR_ID_MAX,
+		    insert_instance, run) < 0)
+			return -1;
+		run->ids[run->index] = run->idbuf[run->index];
+		run->macs[run->index] = run->macbuf[run->index];
+	}
+	return 0;
+}
+
+/* Instances beyond what the CC started are not kept. */
+static int
+drop_unstarted(struct run *run)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(run->r->db, "DELETE FROM instances WHERE reservation_id = ?"
+	    " AND launch_index >= ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, run->res, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, run->l.count);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+clc_run_instances(struct clc_req *r)
+{
+	static struct run run;	/* large; the CLC serves one request at a time */
+	struct clc_cluster *c;
+	int started = 0;
+
+	memset(&run, 0, sizeof(run));
+	run.r = r;
+	run.l.groups = run.groups;
+	if (clc_run_parse(r, &run.l, &run.min, &run.max, &run.token, &run.key_name) < 0)
+		return -1;
+	if (run.token && clc_run_replay(r, run.token) != 0)
+		return *kr_error_code() ? -1 : 0;
+	if (clc_run_check_image(r, &run.l, run.kernel, run.ramdisk, run.image_url,
+	    run.kernel_url, run.ramdisk_url) < 0 ||
+	    clc_run_key(r, run.key_name, run.key_line, sizeof(run.key_line)) < 0 ||
+	    clc_run_groups(r, run.groups, run.group_ids, run.gidbuf, run.gnamebuf, MAX_GROUPS,
+	    &run.l.ngroups) < 0)
+		return -1;
+	if (run.max > MAX_INSTANCES) {
+		kr_error("InstanceLimitExceeded", "at most %d instances per RunInstances",
+		    MAX_INSTANCES);
+		return -1;
+	}
+	run.zone = clc_param(r, "Placement.AvailabilityZone");
+	c = run.zone && *run.zone ? clc_cluster_find(r->clc, run.zone) :
+	    clc_cluster_pick(r->clc, "InsufficientInstanceCapacity");
+	if (c == NULL)
+		return -1;
+	run.zone = c->name;
+	if (write_rows(&run) < 0)
+		return -1;
+	run.l.reservation_id = run.res;
+	run.l.instance_ids = run.ids;
+	run.l.macs = run.macs;
+	run.l.count = (int)run.max;
+	run.l.min_count = (int)run.min;
+	run.l.key_material = run.key_name ? run.key_line : NULL;
+	run.l.owner = r->account;
+	if (clc_cc_run(r->clc, c->url, &run.l, r->db, &started) < 0)
+		return -1;
+	if (started < run.min) {
+		kr_error("InsufficientInstanceCapacity", "the cluster %s started %d of the %ld "
+		    "instances asked for", c->name, started, run.min);
+		if (started)
+			clc_cc_terminate(r->clc, c->url, run.ids, started);
+		return -1;
+	}
+	run.l.count = started;
+	if (drop_unstarted(&run) < 0 || clc_run_tag(r, run.ids, started) < 0)
+		return -1;
+	kr_log_info("RunInstances: %s: %d instance(s) of %s in %s for %s", run.res, started,
+	    run.l.image_id, c->name, r->account);
+	return clc_run_describe(r, run.res);
+}

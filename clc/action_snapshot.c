@@ -1,0 +1,214 @@
+/*
+ * action_snapshot.c - CreateSnapshot, DeleteSnapshot, DescribeSnapshots.
+ * Snapshots are the caller's own (Karri has no public snapshots yet); EBS
+ * makes them and stores them in Walrus; the CLC records them once EBS
+ * accepted the request, and the poll (ebs_client.c) follows their progress.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_actions.h"
+#include "clc_volume.h"
+#include "db.h"
+#include "error.h"
+#include "id.h"
+
+struct new_snap {
+	struct clc_req *r;
+	const char *volume, *description;
+	long size;
+};
+
+static int
+insert_snapshot(sqlite3 *db, const char *id, void *arg)
+{
+	struct new_snap *s = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "INSERT INTO snapshots (id, owner, volume_id, volume_size, status,"
+	    " progress, started, description) VALUES (?, ?, ?, ?, 'pending', '0%', ?, ?)", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->r->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, s->volume, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, s->size);
+	sqlite3_bind_int64(st, 5, s->r->now);
+	sqlite3_bind_text(st, 6, s->description, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+clc_snapshot_owned(struct clc_req *r, const char *id, long *size)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (clc_check_id("SnapshotId", id, "snap", "InvalidSnapshotID.Malformed") < 0 ||
+	    kr_db_prepare(r->db, "SELECT volume_size FROM snapshots WHERE id = ? AND owner = ?",
+	    &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->account, -1, SQLITE_STATIC);
+	if ((rc = kr_db_step(st)) == 1 && size && *size == 0)
+		*size = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == 0)
+		kr_error("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id);
+	return rc == 1 ? 0 : -1;
+}
+
+static int
+volume_size(struct clc_req *r, const char *vol, long *size)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(r->db, "SELECT size FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, vol, -1, SQLITE_STATIC);
+	if ((rc = kr_db_step(st)) == 1)
+		*size = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == 1 ? 0 : -1;
+}
+
+int
+clc_create_snapshot(struct clc_req *r)
+{
+	static const char *const known[] = { "VolumeId", "Description", "TagSpecification",
+		"OutpostArn", NULL };
+	struct new_snap s = { .r = r };
+	char status[32], inst[32], id[KR_ID_MAX], url[300], corr[37], user[16];
+	struct _ebs__CreateSnapshot req = { corr, user, NULL, id };
+	struct _ebs__CreateSnapshotResponse resp = { 0 };
+	struct soap *soap;
+	int rc = -1;
+
+	if (clc_param_check_known(r, known) < 0 || !(s.volume = clc_param_required(r, "VolumeId")) ||
+	    clc_volume_owned(r, s.volume, status, sizeof(status), inst, sizeof(inst)) < 0 ||
+	    volume_size(r, s.volume, &s.size) < 0)
+		return -1;
+	s.description = clc_param(r, "Description");
+	if ((s.description && clc_check_name("Description", s.description, 255) < 0) ||
+	    kr_db_insert_new_id(r->db, "snap", id, sizeof(id), insert_snapshot, &s) < 0 ||
+	    clc_tags_apply_spec(r, id, "snapshot") < 0 ||
+	    clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
+		return -1;
+	clc_cc_ids(corr, user);
+	req.volumeId = (char *)s.volume;
+	rc = clc_soap_check(soap, soap_call___ebs__CreateSnapshot(soap, url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "CreateSnapshot", url);
+	clc_cc_done(soap);
+	if (rc < 0)
+		return -1;
+	clc_xml_elem(r->out, "snapshotId", id);
+	clc_xml_elem(r->out, "volumeId", s.volume);
+	clc_xml_elem(r->out, "status", "pending");
+	clc_xml_time(r->out, "startTime", r->now);
+	clc_xml_elem(r->out, "progress", "0%");
+	clc_xml_elem(r->out, "ownerId", r->account);
+	clc_xml_elem_int(r->out, "volumeSize", s.size);
+	if (s.description)
+		clc_xml_elem(r->out, "description", s.description);
+	return 0;
+}
+
+int
+clc_delete_snapshot(struct clc_req *r)
+{
+	static const char *const known[] = { "SnapshotId", NULL };
+	char url[300], corr[37], user[16];
+	struct _ebs__DeleteSnapshot req = { corr, user, NULL };
+	struct _ebs__DeleteSnapshotResponse resp = { 0 };
+	struct soap *soap;
+	int rc = -1;
+
+	if (clc_param_check_known(r, known) < 0 ||
+	    !(req.snapshotId = (char *)clc_param_required(r, "SnapshotId")) ||
+	    clc_snapshot_owned(r, req.snapshotId, NULL) < 0 ||
+	    clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
+		return -1;
+	clc_cc_ids(corr, user);
+	rc = clc_soap_check(soap, soap_call___ebs__DeleteSnapshot(soap, url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "DeleteSnapshot", url);
+	clc_cc_done(soap);
+	if (rc < 0 ||
+	    clc_db_run(r->db, "DELETE FROM snapshots WHERE id = ?", req.snapshotId, NULL, NULL) < 0 ||
+	    clc_tags_delete_all(r->db, req.snapshotId) < 0)
+		return -1;
+	return clc_return_true(r);
+}
+
+static const char *
+snap_field(void *item, const char *name, size_t idx)
+{
+	static const struct clc_filter_col map[] = {
+		{ "snapshot-id", 0 }, { "volume-id", 1 }, { "status", 2 }, { "progress", 4 },
+		{ "owner-id", 5 }, { "volume-size", 6 }, { "description", 7 }, { NULL, 0 },
+	};
+
+	return clc_filter_column(item, map, name, idx);
+}
+
+int
+clc_describe_snapshots(struct clc_req *r)
+{
+	static const char *const known[] = { "SnapshotId", "Owner", "RestorableBy", "Filter",
+		"MaxResults", "NextToken", NULL };
+	static const char *const filters[] = { "snapshot-id", "volume-id", "status", "progress",
+		"owner-id", "volume-size", "description", NULL };
+	const char *ids[CLC_MAX_IDS];
+	char last[KR_ID_MAX] = "";
+	struct clc_filters fs;
+	struct clc_pager pg;
+	sqlite3_stmt *st;
+	size_t n;
+	int rc;
+
+	if (clc_param_check_known(r, known) < 0 ||
+	    clc_param_list_checked(r, "SnapshotId", NULL, ids, CLC_MAX_IDS, &n) < 0 ||
+	    clc_filters_parse(r, filters, &fs) < 0 || clc_pager_init(r, 5, 1000, &pg) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (clc_snapshot_owned(r, ids[i], NULL) < 0)
+			return -1;
+	if (kr_db_prepare(r->db, "SELECT id, volume_id, status, started, progress, owner,"
+	    " volume_size, description FROM snapshots WHERE owner = ? AND id > ? ORDER BY id",
+	    &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, pg.after ? pg.after : "", -1, SQLITE_STATIC);
+	kr_buf_add(r->out, "<snapshotSet>");
+	while ((rc = kr_db_step(st)) == 1) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		if ((n && !clc_in_list(id, ids, n)) || !clc_filters_match(r, &fs, id, snap_field,
+		    st))
+			continue;
+		if (!clc_pager_take(&pg))
+			break;
+		snprintf(last, sizeof(last), "%s", id);
+		kr_buf_add(r->out, "<item>");
+		clc_xml_col(r->out, "snapshotId", st, 0);
+		clc_xml_col(r->out, "volumeId", st, 1);
+		clc_xml_col(r->out, "status", st, 2);
+		clc_xml_time(r->out, "startTime", (time_t)sqlite3_column_int64(st, 3));
+		clc_xml_col(r->out, "progress", st, 4);
+		clc_xml_col(r->out, "ownerId", st, 5);
+		clc_xml_col(r->out, "volumeSize", st, 6);
+		clc_xml_col(r->out, "description", st, 7);
+		clc_tags_xml(r, id);
+		kr_buf_add(r->out, "</item>");
+	}
+	sqlite3_finalize(st);
+	kr_buf_add(r->out, "</snapshotSet>");
+	if (rc == 1)
+		clc_pager_finish(r, &pg, last);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,199 @@
+/*
+ * action_zone.c - DescribeRegions, DescribeAvailabilityZones,
+ * DescribeInstanceTypes.
+ *
+ * The cloud is one region (CLC_REGION) whose endpoint is this CLC; its
+ * zones are the registered clusters.  A zone is "available" when its CC
+ * answered the last poll, else "unavailable" with the reason as a message.
+ * ZoneName.1=verbose (euca-describe-availability-zones verbose) adds
+ * Eucalyptus' capacity lines: "|- vm types" and one line per type,
+ * "free / max  cpu  ram  disk", from the CC's DescribeResources.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_actions.h"
+#include "db.h"
+#include "error.h"
+
+static void
+region_item(struct clc_req *r)
+{
+	kr_buf_add(r->out, "<item>");
+	clc_xml_elem(r->out, "regionName", CLC_REGION);
+	kr_buf_addf(r->out, "<regionEndpoint>");
+	kr_buf_add_xml(r->out, r->host ? r->host : "localhost");
+	kr_buf_add(r->out, "</regionEndpoint><optInStatus>opt-in-not-required</optInStatus>"
+	    "</item>");
+}
+
+int
+clc_describe_regions(struct clc_req *r)
+{
+	static const char *const known[] = { "RegionName", "Filter", "AllRegions", NULL };
+	static const char *const filters[] = { "region-name", "endpoint", NULL };
+	const char *names[CLC_MAX_IDS];
+	struct clc_filters fs;
+	size_t n;
+
+	if (clc_param_check_known(r, known) < 0 ||
+	    clc_param_list_checked(r, "RegionName", NULL, names, CLC_MAX_IDS, &n) < 0 ||
+	    clc_filters_parse(r, filters, &fs) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], CLC_REGION) != 0) {
+			kr_error("InvalidParameterValue", "Invalid region: %.64s", names[i]);
+			return -1;
+		}
+	kr_buf_add(r->out, "<regionInfo>");
+	for (size_t i = 0; i < fs.n; i++)
+		for (size_t j = 0; j < fs.f[i].n; j++)
+			if (clc_wildcard_match(fs.f[i].values[j], strcmp(fs.f[i].name,
+			    "region-name") == 0 ? CLC_REGION : r->host ? r->host : ""))
+				goto show;
+	if (fs.n)
+		goto done;
+show:
+	region_item(r);
+done:
+	kr_buf_add(r->out, "</regionInfo>");
+	return 0;
+}
+
+static void
+zone_item(struct clc_req *r, const char *name, const char *state, const char *message)
+{
+	kr_buf_add(r->out, "<item>");
+	clc_xml_elem(r->out, "zoneName", name);
+	clc_xml_elem(r->out, "zoneState", state);
+	clc_xml_elem(r->out, "regionName", CLC_REGION);
+	if (message) {
+		kr_buf_add(r->out, "<messageSet><item>");
+		clc_xml_elem(r->out, "message", message);
+		kr_buf_add(r->out, "</item></messageSet>");
+	} else
+		kr_buf_add(r->out, "<messageSet/>");
+	kr_buf_add(r->out, "</item>");
+}
+
+static void
+capacity_items(struct clc_req *r, const struct clc_cluster *c)
+{
+	char name[64], line[128];
+
+	zone_item(r, "|- vm types", "free / max   cpu   ram  disk", NULL);
+	for (int i = 0; i < c->ntypes; i++) {
+		const struct clc_type_cap *t = &c->types[i];
+
+		snprintf(name, sizeof(name), "|- %s", t->name);
+		snprintf(line, sizeof(line), "%04d / %04d %4d %6d %5d", t->available, t->max,
+		    t->cores, t->memory, t->disk);
+		zone_item(r, name, line, NULL);
+	}
+}
+
+static const char *
+zone_field(void *item, const char *name, size_t idx)
+{
+	struct clc_cluster *c = item;
+
+	if (idx)
+		return NULL;
+	if (strcmp(name, "zone-name") == 0)
+		return c->name;
+	if (strcmp(name, "state") == 0)
+		return c->up ? "available" : "unavailable";
+	if (strcmp(name, "region-name") == 0)
+		return CLC_REGION;
+	return NULL;
+}
+
+int
+clc_describe_zones(struct clc_req *r)
+{
+	static const char *const known[] = { "ZoneName", "ZoneId", "Filter",
+		"AllAvailabilityZones", NULL };
+	static const char *const filters[] = { "zone-name", "state", "region-name", NULL };
+	const char *names[CLC_MAX_IDS];
+	struct clc_filters fs;
+	bool verbose = false;
+	size_t n;
+
+	if (clc_param_check_known(r, known) < 0 ||
+	    clc_param_list_checked(r, "ZoneName", NULL, names, CLC_MAX_IDS, &n) < 0 ||
+	    clc_filters_parse(r, filters, &fs) < 0)
+		return -1;
+	if (n == 1 && strcmp(names[0], "verbose") == 0) {
+		verbose = true;
+		n = 0;
+	}
+	if (r->clc->nclusters == 0 && clc_clusters_load(r->clc) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (clc_cluster_find(r->clc, names[i]) == NULL)
+			return -1;
+	kr_buf_add(r->out, "<availabilityZoneInfo>");
+	for (size_t i = 0; i < r->clc->nclusters; i++) {
+		struct clc_cluster *c = &r->clc->clusters[i];
+
+		if ((n && !clc_in_list(c->name, names, n)) ||
+		    !clc_filters_match(r, &fs, NULL, zone_field, c))
+			continue;
+		zone_item(r, c->name, c->up ? "available" : "unavailable", c->up ? NULL :
+		    c->checked ? c->why : "the cluster controller has not been polled yet");
+		if (verbose && c->up)
+			capacity_items(r, c);
+	}
+	kr_buf_add(r->out, "</availabilityZoneInfo>");
+	return 0;
+}
+
+static const char *
+type_field(void *item, const char *name, size_t idx)
+{
+	return idx == 0 && strcmp(name, "instance-type") == 0 ? item : NULL;
+}
+
+int
+clc_describe_instance_types(struct clc_req *r)
+{
+	static const char *const known[] = { "InstanceType", "Filter", "MaxResults",
+		"NextToken", NULL };
+	static const char *const filters[] = { "instance-type", NULL };
+	struct kr__virtualMachineType vm[CLC_MAX_TYPES];
+	struct clc_type_cap caps[CLC_MAX_TYPES];
+	const char *names[CLC_MAX_IDS];
+	struct clc_filters fs;
+	size_t n;
+	int nt;
+
+	if (clc_param_check_known(r, known) < 0 ||
+	    clc_param_list_checked(r, "InstanceType", NULL, names, CLC_MAX_IDS, &n) < 0 ||
+	    clc_filters_parse(r, filters, &fs) < 0 ||
+	    (nt = clc_types_load(r->db, vm, CLC_MAX_TYPES, caps)) < 0)
+		return -1;
+	kr_buf_add(r->out, "<instanceTypeSet>");
+	for (int i = 0; i < nt; i++) {
+		const char *name = caps[i].name;
+
+		if ((n && !clc_in_list(name, names, n)) ||
+		    !clc_filters_match(r, &fs, NULL, type_field, caps[i].name))
+			continue;
+		kr_buf_add(r->out, "<item>");
+		clc_xml_elem(r->out, "instanceType", name);
+		kr_buf_addf(r->out, "<currentGeneration>false</currentGeneration>"
+		    "<supportedRootDeviceTypes><item>instance-store</item>"
+		    "</supportedRootDeviceTypes><hypervisor>xen</hypervisor>"
+		    "<vCpuInfo><defaultVCpus>%d</defaultVCpus></vCpuInfo>"
+		    "<memoryInfo><sizeInMiB>%d</sizeInMiB></memoryInfo>"
+		    "<instanceStorageSupported>true</instanceStorageSupported>"
+		    "<instanceStorageInfo><totalSizeInGB>%d</totalSizeInGB></instanceStorageInfo>"
+		    "<processorInfo><supportedArchitectures><item>x86_64</item><item>i386</item>"
+		    "</supportedArchitectures></processorInfo>", caps[i].cores, caps[i].memory,
+		    caps[i].disk);
+		kr_buf_add(r->out, "</item>");
+	}
+	kr_buf_add(r->out, "</instanceTypeSet>");
+	return 0;
+}

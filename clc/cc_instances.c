@@ -1,0 +1,280 @@
+/*
+ * cc_instances.c - the CC calls about instances: RunInstances,
+ * TerminateInstances, RebootInstances, GetConsoleOutput, and the poll
+ * (DescribeInstances) that reconciles the CLC's rows with what runs.
+ *
+ * State names: the CC passes on the NC's (Eucalyptus: Pending, Extant,
+ * Teardown) or EC2's; both map to EC2's pending/running/shutting-down/
+ * terminated here.  The key pair travels as its OpenSSH public line in
+ * keyName, as Eucalyptus' CC/NC contract carried it, since the node needs
+ * the key, not its name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_instance.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#define PENDING_GRACE_S 120	/* a launch the CC does not report yet is not lost */
+
+static const char *
+ec2_state(const char *s)
+{
+	static const struct { const char *in, *out; } map[] = {
+		{ "Pending", "pending" }, { "Extant", "running" }, { "Teardown", "terminated" },
+		{ "pending", "pending" }, { "running", "running" },
+		{ "shutting-down", "shutting-down" }, { "terminated", "terminated" },
+		{ "Staging", "pending" }, { "Booting", "pending" }, { "Shutoff", "shutting-down" },
+		{ "BundlingShutdown", "shutting-down" },
+	};
+
+	for (size_t i = 0; s && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(s, map[i].in) == 0)
+			return map[i].out;
+	return NULL;
+}
+
+/* Copy what the CC knows of one instance into its row. */
+static int
+update_row(sqlite3 *db, const struct cc__instanceType *in, time_t now)
+{
+	static const char sql[] =
+		"UPDATE instances SET"
+		" state = coalesce(?2, state),"
+		" state_reason = CASE WHEN ?2 IS NOT NULL AND ?2 <> state THEN ?3"
+		"  ELSE state_reason END,"
+		" state_changed = CASE WHEN ?2 IS NOT NULL AND ?2 <> state THEN ?4"
+		"  ELSE state_changed END,"
+		" private_ip = coalesce(nullif(?5, ''), private_ip),"
+		" public_ip = coalesce(nullif(?6, ''), public_ip),"
+		" mac = coalesce(nullif(?7, ''), mac), node = coalesce(?8, node),"
+		" disk_attachment = coalesce(?9, disk_attachment),"
+		" net_attachment = coalesce(?10, net_attachment)"
+		" WHERE id = ?1 AND state <> 'terminated'";
+	const struct kr__netConfigType *net = in->netParams;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, sql, &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, in->instanceId, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ec2_state(in->stateName), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, in->stateReason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_text(st, 5, net ? net->privateIp : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, net ? net->publicIp : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, net ? net->privateMacAddress : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, in->serviceTag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, in->diskAttachment, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, in->netAttachment, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : sqlite3_changes(db);
+}
+
+int
+clc_cc_run(struct clc *clc, const char *url, const struct clc_launch *l, sqlite3 *db,
+    int *started)
+{
+	struct soap *soap = clc_cc_soap(clc);
+	struct _cc__RunInstances req = { 0 };
+	struct _cc__RunInstancesResponse resp = { 0 };
+	struct clc_type_cap cap;
+	struct kr__virtualMachineType vm;
+	char corr[37], user[16];
+	int rc = -1;
+
+	if (soap == NULL || clc_type_get(db, l->type, &cap) < 0)
+		goto done;
+	vm = (struct kr__virtualMachineType){ cap.name, cap.memory, cap.cores, cap.disk,
+		cap.io_class };
+	clc_cc_ids(corr, user);
+	req = (struct _cc__RunInstances){ .correlationId = corr, .userId = user,
+		.imageId = (char *)l->image_id, .imageURL = (char *)l->image_url,
+		.kernelId = (char *)l->kernel_id, .kernelURL = (char *)l->kernel_url,
+		.ramdiskId = (char *)l->ramdisk_id, .ramdiskURL = (char *)l->ramdisk_url,
+		.reservationId = (char *)l->reservation_id, .__sizeinstanceIds = l->count,
+		.instanceIds = (char **)l->instance_ids, .__sizenetNames = l->ngroups,
+		.netNames = (char **)l->groups, .__sizemacAddresses = l->count,
+		.macAddresses = (char **)l->macs, .vlan = -1, .minCount = l->min_count,
+		.maxCount = l->count, .keyName = (char *)l->key_material,
+		.userData = (char *)l->user_data, .instanceType = &vm,
+		.ownerId = (char *)l->owner };
+	if (clc_soap_check(soap, soap_call___cc__RunInstances(soap, url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "InsufficientInstanceCapacity",
+	    "InsufficientInstanceCapacity", "RunInstances", url) < 0)
+		goto done;
+	/* A CC that schedules asynchronously lists none: all were accepted. */
+	*started = resp.__sizeinstances ? 0 : l->count;
+	for (int i = 0; i < resp.__sizeinstances; i++) {
+		int n = update_row(db, &resp.instances[i], time(NULL));
+
+		if (n < 0)
+			goto done;
+		*started += n;
+	}
+	rc = 0;
+done:
+	clc_cc_done(soap);
+	return rc;
+}
+
+static int
+ids_call(struct clc *clc, const char *url, const char **ids, int n, bool terminate)
+{
+	struct soap *soap = clc_cc_soap(clc);
+	char corr[37], user[16];
+	int rc = -1;
+
+	if (soap == NULL)
+		return -1;
+	clc_cc_ids(corr, user);
+	if (terminate) {
+		struct _cc__TerminateInstances req = { corr, user, n, (char **)ids, NULL };
+		struct _cc__TerminateInstancesResponse resp = { 0 };
+
+		rc = clc_soap_check(soap, soap_call___cc__TerminateInstances(soap, url, NULL, &req, &resp),
+		    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+		    "TerminateInstances", url);
+	} else {
+		struct _cc__RebootInstances req = { corr, user, n, (char **)ids };
+		struct _cc__RebootInstancesResponse resp = { 0 };
+
+		rc = clc_soap_check(soap, soap_call___cc__RebootInstances(soap, url, NULL, &req, &resp),
+		    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+		    "RebootInstances", url);
+	}
+	clc_cc_done(soap);
+	return rc;
+}
+
+int
+clc_cc_terminate(struct clc *clc, const char *url, const char **ids, int n)
+{
+	return ids_call(clc, url, ids, n, true);
+}
+
+int
+clc_cc_reboot(struct clc *clc, const char *url, const char **ids, int n)
+{
+	return ids_call(clc, url, ids, n, false);
+}
+
+int
+clc_cc_console(struct clc *clc, const char *url, const char *id, struct clc_req *r)
+{
+	struct soap *soap = clc_cc_soap(clc);
+	char corr[37], user[16];
+	struct _cc__GetConsoleOutput req = { corr, user, (char *)id };
+	struct _cc__GetConsoleOutputResponse resp = { 0 };
+	int rc = -1;
+
+	if (soap == NULL)
+		return -1;
+	clc_cc_ids(corr, user);
+	if (clc_soap_check(soap, soap_call___cc__GetConsoleOutput(soap, url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "GetConsoleOutput", url) == 0) {
+		clc_xml_elem(r->out, "instanceId", id);
+		clc_xml_time(r->out, "timestamp", time(NULL));
+		clc_xml_elem(r->out, "output", resp.consoleOutput ? resp.consoleOutput : "");
+		rc = 0;
+	}
+	clc_cc_done(soap);
+	return rc;
+}
+
+/* Rows of this zone that the CC no longer reports end as terminated. */
+static int
+mark_lost(sqlite3 *db, const char *zone, const char **seen, int n, time_t now)
+{
+	sqlite3_stmt *st, *up;
+	int rc;
+
+	/* A launch the CC does not list yet gets a grace period; a termination does not. */
+	if (kr_db_prepare(db, "SELECT id FROM instances WHERE zone = ?"
+	    " AND (state = 'shutting-down' OR (state <> 'terminated' AND launched < ?))", &st) < 0)
+		return -1;
+	if (kr_db_prepare(db, "UPDATE instances SET state_changed = ?2, state_reason ="
+	    " CASE state WHEN 'shutting-down' THEN state_reason ELSE 'Server.InternalError:"
+	    " the cluster no longer reports the instance' END, state = 'terminated'"
+	    " WHERE id = ?1", &up) < 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now - PENDING_GRACE_S);
+	while ((rc = kr_db_step(st)) == 1) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		if (clc_in_list(id, seen, (size_t)n))
+			continue;
+		sqlite3_bind_text(up, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(up, 2, now);
+		kr_db_step(up);
+		sqlite3_reset(up);
+		kr_log_info("instance %s: no longer reported by cluster %s: terminated", id, zone);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	return rc < 0 ? -1 : 0;
+}
+
+/* One poll of one cluster: update known rows, terminate orphans, mark lost ones. */
+int
+clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url)
+{
+	struct soap *soap = clc_cc_soap(clc);
+	struct _cc__DescribeInstances req = { 0 };
+	struct _cc__DescribeInstancesResponse resp = { 0 };
+	const char *orphans[64], *seen[4096];
+	char corr[37], user[16];
+	int norphans = 0, nseen = 0, rc = -1;
+	time_t now = time(NULL);
+
+	if (soap == NULL)
+		return -1;
+	clc_cc_ids(corr, user);
+	req.correlationId = corr;
+	req.userId = user;
+	if (soap_call___cc__DescribeInstances(soap, url, NULL, &req, &resp) != SOAP_OK ||
+	    resp._return != true_) {
+		clc_cc_done(soap);
+		return -1;
+	}
+	if (kr_db_begin(clc->db) < 0)
+		goto done;
+	for (int i = 0; i < resp.__sizeinstances; i++) {
+		struct cc__instanceType *in = &resp.instances[i];
+		int n;
+
+		if (in->instanceId == NULL)
+			continue;
+		if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
+			seen[nseen++] = in->instanceId;
+		if ((n = update_row(clc->db, in, now)) < 0)
+			break;
+		if (n == 0 && norphans < 64 && ec2_state(in->stateName) &&
+		    strcmp(ec2_state(in->stateName), "terminated") != 0 &&
+		    !clc_instance_known(clc->db, in->instanceId))
+			orphans[norphans++] = in->instanceId;
+	}
+	/* With more instances than `seen` holds, never guess which are lost. */
+	if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
+		mark_lost(clc->db, zone, seen, nseen, now);
+	rc = kr_db_commit(clc->db);
+	if (norphans) {
+		/* Launched by a RunInstances that never committed (CLC killed mid-call). */
+		kr_log_warnx("cluster %s runs %d instance(s) the CLC never recorded: terminating",
+		    zone, norphans);
+		clc_cc_terminate(clc, url, orphans, norphans);
+	}
+done:
+	if (rc < 0)
+		kr_db_rollback(clc->db);
+	clc_cc_done(soap);
+	return rc;
+}

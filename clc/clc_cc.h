@@ -1,0 +1,54 @@
+/*
+ * clc_cc.h - the CLC's view of its clusters and the calls it makes to
+ * them (cc_client.c, cc_instances.c, clusters.c) and to EBS (ebs_client.c).
+ * Kept apart from clc.h because it needs the gSOAP types.
+ */
+#ifndef KARRI_CLC_CC_H
+#define KARRI_CLC_CC_H
+
+#include <stdbool.h>
+
+#include "karriH.h"
+#include "clc.h"
+
+struct clc_type_cap {
+	char name[32];
+	int cores, memory, disk;	/* memory MiB, disk GiB */
+	char io_class[16];
+	int available, max;		/* from the CC's DescribeResources */
+};
+
+/* A registered cluster (= availability zone) and what the CLC last heard from it. */
+struct clc_cluster {
+	char name[64];
+	char host[256];
+	int port;
+	char url[300];
+	bool up;			/* answered the last DescribeResources */
+	bool checked;			/* asked at least once */
+	char why[512];			/* why not up */
+	int ntypes;
+	struct clc_type_cap types[CLC_MAX_TYPES];
+	int nodes;
+};
+
+/* clusters.c */
+int clc_clusters_load(struct clc *clc);
+struct clc_cluster *clc_cluster_find(struct clc *clc, const char *zone);
+struct clc_cluster *clc_cluster_pick(struct clc *clc, const char *code);
+int clc_types_load(sqlite3 *db, struct kr__virtualMachineType *out, int max,
+    struct clc_type_cap *caps);
+int clc_type_get(sqlite3 *db, const char *name, struct clc_type_cap *t);
+
+/* cc_client.c */
+struct soap *clc_cc_soap(struct clc *clc);
+void clc_cc_done(struct soap *soap);
+int clc_cc_fail(struct soap *soap, const char *code, const char *what, const char *url);
+int clc_cc_refused(const char *code, const char *what, const char *status);
+int clc_soap_check(struct soap *soap, int call, const enum xsd__boolean *ret,
+    char *const *status, const char *fail_code, const char *refuse_code, const char *what,
+    const char *url);
+void clc_cc_ids(char *correlation, char *user);
+int clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c);
+
+#endif

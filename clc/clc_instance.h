@@ -1,0 +1,50 @@
+/*
+ * clc_instance.h - instances: the columns every instance query selects
+ * (instance_xml.c), their XML, and the CC calls about them (cc_instances.c).
+ */
+#ifndef KARRI_CLC_INSTANCE_H
+#define KARRI_CLC_INSTANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+struct clc_req;
+struct clc;
+
+extern const char clc_instance_cols[];
+enum { C_ID, C_RES, C_OWNER, C_IMAGE, C_KERNEL, C_RAMDISK, C_TYPE, C_KEY, C_INDEX, C_STATE,
+	C_REASON, C_ZONE, C_PRIV, C_PUB, C_LAUNCHED, C_DISK, C_NET, C_GROUPS, C_HAS_TAGS };
+
+struct kr_buf;
+int clc_state_code(const char *state);
+void clc_groups_xml(struct kr_buf *b, const char *groups);
+void clc_instance_item(const struct clc_req *r, sqlite3_stmt *st);
+bool clc_instance_known(sqlite3 *db, const char *id);
+void clc_reservation_open(const struct clc_req *r, sqlite3_stmt *st);
+void clc_reservation_close(const struct clc_req *r);
+void clc_instance_row(const struct clc_req *r, sqlite3_stmt *st, char *cur_res, size_t len);
+
+/* A launch, as RunInstances hands it to the CC. */
+struct clc_launch {
+	const char *reservation_id;
+	const char **instance_ids;
+	const char **macs;
+	int count, min_count;
+	const char *image_id, *image_url, *kernel_id, *kernel_url, *ramdisk_id, *ramdisk_url;
+	const char **groups;
+	int ngroups;
+	const char *key_material, *user_data, *owner;
+	const char *type;
+};
+
+/* cc_instances.c */
+int clc_cc_run(struct clc *clc, const char *url, const struct clc_launch *l,
+    sqlite3 *db, int *started);
+int clc_cc_terminate(struct clc *clc, const char *url, const char **ids, int n);
+int clc_cc_reboot(struct clc *clc, const char *url, const char **ids, int n);
+int clc_cc_console(struct clc *clc, const char *url, const char *id, struct clc_req *r);
+int clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url);
+
+#endif

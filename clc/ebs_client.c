@@ -1,0 +1,133 @@
+/*
+ * ebs_client.c - calling the elastic block storage service
+ * (wsdl/karri-ebs.h), and the poll that moves volumes and snapshots out
+ * of their transitional states (creating, deleting, pending).
+ *
+ * Errors a user sees: no EBS registered, or an EBS that does not implement
+ * the operation yet -> "Unsupported" (400: retrying will not help); an EBS
+ * that cannot be reached -> "Unavailable" (503) (clc_soap_check).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "clc_volume.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+int
+clc_ebs_url(struct clc *clc, char *url, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(clc->db, "SELECT host, port FROM services WHERE kind = 'ebs'"
+	    " ORDER BY name LIMIT 1", &st) < 0)
+		return -1;
+	rc = kr_db_step(st);
+	if (rc == 1)
+		snprintf(url, len, "http://%s:%d/", sqlite3_column_text(st, 0),
+		    sqlite3_column_int(st, 1));
+	sqlite3_finalize(st);
+	if (rc == 0)
+		kr_error("Unsupported", "no block storage service is registered with this cloud "
+		    "(karri register-ebs)");
+	return rc == 1 ? 0 : -1;
+}
+
+struct soap *
+clc_ebs_soap(struct clc *clc)
+{
+	return clc_cc_soap(clc);
+}
+
+static void
+set_status(sqlite3 *db, const char *table, const char *id, const char *status,
+    const char *progress)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+
+	snprintf(sql, sizeof(sql), strcmp(table, "snapshots") == 0 ?
+	    "UPDATE snapshots SET status = ?2, progress = coalesce(?3, progress) WHERE id = ?1" :
+	    "UPDATE volumes SET status = ?2 WHERE id = ?1 AND ?3 IS NULL");
+	if (kr_db_prepare(db, sql, &st) < 0)
+		return;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, progress, -1, SQLITE_STATIC);
+	kr_db_step(st);
+	sqlite3_finalize(st);
+}
+
+/* Volumes still creating: ask EBS how they are. */
+static void
+poll_volumes(struct clc *clc, struct soap *soap, const char *url)
+{
+	struct _ebs__DescribeVolumes req = { 0 };
+	struct _ebs__DescribeVolumesResponse resp = { 0 };
+	char corr[37], user[16];
+
+	clc_cc_ids(corr, user);
+	req.correlationId = corr;
+	req.userId = user;
+	if (soap_call___ebs__DescribeVolumes(soap, url, NULL, &req, &resp) != SOAP_OK ||
+	    resp._return != true_)
+		return;
+	for (int i = 0; i < resp.__sizevolumes; i++) {
+		struct ebs__volumeType *v = &resp.volumes[i];
+
+		/* in-use is the CLC's to say (it knows the attachment); the rest is EBS's. */
+		if (v->volumeId && v->status && strcmp(v->status, "in-use") != 0)
+			set_status(clc->db, "volumes", v->volumeId, v->status, NULL);
+	}
+}
+
+static void
+poll_snapshots(struct clc *clc, struct soap *soap, const char *url)
+{
+	struct _ebs__DescribeSnapshots req = { 0 };
+	struct _ebs__DescribeSnapshotsResponse resp = { 0 };
+	char corr[37], user[16];
+
+	clc_cc_ids(corr, user);
+	req.correlationId = corr;
+	req.userId = user;
+	if (soap_call___ebs__DescribeSnapshots(soap, url, NULL, &req, &resp) != SOAP_OK ||
+	    resp._return != true_)
+		return;
+	for (int i = 0; i < resp.__sizesnapshots; i++) {
+		struct ebs__snapshotType *s = &resp.snapshots[i];
+
+		if (s->snapshotId && s->status)
+			set_status(clc->db, "snapshots", s->snapshotId, s->status, s->progress);
+	}
+}
+
+void
+clc_volumes_poll(struct clc *clc)
+{
+	char url[300];
+	struct soap *soap;
+	sqlite3_stmt *st;
+	int busy;
+
+	if (kr_db_prepare(clc->db, "SELECT (SELECT count(*) FROM volumes WHERE status IN"
+	    " ('creating', 'deleting')) + (SELECT count(*) FROM snapshots WHERE status ="
+	    " 'pending')", &st) < 0)
+		return;
+	busy = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (busy == 0 || clc_ebs_url(clc, url, sizeof(url)) < 0 ||
+	    (soap = clc_ebs_soap(clc)) == NULL) {
+		kr_error_clear();
+		return;
+	}
+	if (kr_db_begin(clc->db) == 0) {
+		poll_volumes(clc, soap, url);
+		poll_snapshots(clc, soap, url);
+		kr_db_commit(clc->db);
+	}
+	clc_cc_done(soap);
+}

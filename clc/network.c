@@ -1,0 +1,118 @@
+/*
+ * network.c - pushing the security-group rules to the clusters
+ * (ConfigureNetwork), as Eucalyptus' CLC did.
+ *
+ * Every rule of every group goes in one call (the CC applies them as one
+ * firewall batch), so a CC that restarted or missed a change is simply
+ * given the whole truth again.  Rule changes mark the network dirty
+ * (clc_network_changed); the next poll pushes it to every cluster that is
+ * up, and so does a cluster coming up.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clc_cc.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#define MAX_RULES 4096
+
+struct rule_rows {
+	struct cc__networkRuleType rules[MAX_RULES];
+	char *nets[MAX_RULES], *names[MAX_RULES], *users[MAX_RULES];
+	int n;
+};
+
+static char *
+dup_col(sqlite3_stmt *st, int c)
+{
+	const char *v = (const char *)sqlite3_column_text(st, c);
+
+	return strdup(v ? v : "");
+}
+
+static int
+load_rules(sqlite3 *db, struct rule_rows *rr)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "SELECT g.name, g.owner, r.protocol, r.from_port, r.to_port,"
+	    " r.cidr, r.src_group, r.src_owner FROM group_rules r JOIN groups g"
+	    " ON g.id = r.group_id ORDER BY g.owner, g.name", &st) < 0)
+		return -1;
+	while (rr->n < MAX_RULES && (rc = kr_db_step(st)) == 1) {
+		struct cc__networkRuleType *r = &rr->rules[rr->n];
+		const char *cidr = (const char *)sqlite3_column_text(st, 5);
+
+		memset(r, 0, sizeof(*r));
+		r->type = "firewall-open";
+		r->destName = dup_col(st, 0);
+		r->destUserName = dup_col(st, 1);
+		r->protocol = dup_col(st, 2);
+		r->portRangeMin = sqlite3_column_int(st, 3);
+		r->portRangeMax = sqlite3_column_int(st, 4);
+		if (cidr && *cidr) {
+			rr->nets[rr->n] = dup_col(st, 5);
+			r->__sizesourceNets = 1;
+			r->sourceNets = &rr->nets[rr->n];
+		} else {
+			rr->names[rr->n] = dup_col(st, 6);
+			rr->users[rr->n] = dup_col(st, 7);
+			r->__sizesourceNames = r->__sizeuserNames = 1;
+			r->sourceNames = &rr->names[rr->n];
+			r->userNames = &rr->users[rr->n];
+		}
+		rr->n++;
+	}
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+free_rules(struct rule_rows *rr)
+{
+	for (int i = 0; i < rr->n; i++) {
+		free(rr->rules[i].destName);
+		free(rr->rules[i].destUserName);
+		free(rr->rules[i].protocol);
+		free(rr->nets[i]);
+		free(rr->names[i]);
+		free(rr->users[i]);
+	}
+	free(rr);
+}
+
+/* Push every rule to each cluster that is up; 0 when all took it. */
+int
+clc_network_push(struct clc *clc)
+{
+	struct rule_rows *rr = calloc(1, sizeof(*rr));
+	int failed = 0;
+
+	if (rr == NULL || load_rules(clc->db, rr) < 0) {
+		if (rr)
+			free_rules(rr);
+		return -1;
+	}
+	for (size_t i = 0; i < clc->nclusters; i++) {
+		struct clc_cluster *c = &clc->clusters[i];
+		struct soap *soap;
+		char corr[37], user[16];
+		struct _cc__ConfigureNetwork req = { corr, user, rr->n, rr->rules };
+		struct _cc__ConfigureNetworkResponse resp = { 0 };
+
+		if (!c->up || (soap = clc_cc_soap(clc)) == NULL)
+			continue;
+		clc_cc_ids(corr, user);
+		if (soap_call___cc__ConfigureNetwork(soap, c->url, NULL, &req, &resp) != SOAP_OK ||
+		    resp._return != true_) {
+			failed++;
+			kr_log_debug("ConfigureNetwork to %s did not succeed", c->name);
+		}
+		clc_cc_done(soap);
+	}
+	free_rules(rr);
+	return failed ? -1 : 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * schema.c - the CLC's sqlite state (clc.db) and its migrations.
+ *
+ * Owners are account ids (the 12 digits of users.db), not user names: a
+ * user renamed or re-created under the same name never inherits another's
+ * resources.  Nullable optional values stay NULL; columns that take part
+ * in UNIQUE constraints use '' for "none" (sqlite treats NULLs as distinct).
+ * Never edit a migration once released: add one.
+ */
+#include "clc.h"
+#include "db.h"
+
+static const char schema_v1[] =
+	"CREATE TABLE images ("
+	" id TEXT PRIMARY KEY, owner TEXT NOT NULL, location TEXT NOT NULL,"
+	" name TEXT, description TEXT,"
+	" kind TEXT NOT NULL DEFAULT 'machine' CHECK (kind IN ('machine','kernel','ramdisk')),"
+	" architecture TEXT NOT NULL DEFAULT 'x86_64', kernel_id TEXT, ramdisk_id TEXT,"
+	" state TEXT NOT NULL DEFAULT 'available', is_public INTEGER NOT NULL DEFAULT 0,"
+	" platform TEXT, virtio INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);"
+	"CREATE TABLE image_launch ("
+	" image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+	" account TEXT NOT NULL, PRIMARY KEY (image_id, account));"
+	"CREATE TABLE reservations ("
+	" id TEXT PRIMARY KEY, owner TEXT NOT NULL, client_token TEXT,"
+	" created INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX reservations_token ON reservations(owner, client_token)"
+	" WHERE client_token IS NOT NULL;"
+	"CREATE TABLE reservation_groups ("
+	" reservation_id TEXT NOT NULL REFERENCES reservations(id) ON DELETE CASCADE,"
+	" group_id TEXT NOT NULL, group_name TEXT NOT NULL,"
+	" PRIMARY KEY (reservation_id, group_id));"
+	"CREATE TABLE instances ("
+	" id TEXT PRIMARY KEY,"
+	" reservation_id TEXT NOT NULL REFERENCES reservations(id) ON DELETE CASCADE,"
+	" owner TEXT NOT NULL, image_id TEXT NOT NULL, kernel_id TEXT, ramdisk_id TEXT,"
+	" type TEXT NOT NULL, key_name TEXT, key_material TEXT, launch_index INTEGER NOT NULL,"
+	" state TEXT NOT NULL DEFAULT 'pending', state_reason TEXT, zone TEXT NOT NULL,"
+	" private_ip TEXT, public_ip TEXT, mac TEXT, node TEXT, user_data TEXT,"
+	" launched INTEGER NOT NULL, state_changed INTEGER NOT NULL,"
+	" disk_attachment TEXT, net_attachment TEXT);"
+	"CREATE INDEX instances_owner ON instances(owner, reservation_id);"
+	"CREATE INDEX instances_reservation ON instances(reservation_id);"
+	"CREATE INDEX instances_private_ip ON instances(private_ip);"
+	"CREATE TABLE key_pairs ("
+	" owner TEXT NOT NULL, name TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+	" public_key TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (owner, name));"
+	"CREATE TABLE groups ("
+	" id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
+	" description TEXT NOT NULL, UNIQUE (owner, name));"
+	"CREATE TABLE group_rules ("
+	" group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	" protocol TEXT NOT NULL, from_port INTEGER NOT NULL, to_port INTEGER NOT NULL,"
+	" cidr TEXT NOT NULL DEFAULT '', src_owner TEXT NOT NULL DEFAULT '',"
+	" src_group TEXT NOT NULL DEFAULT '',"
+	" UNIQUE (group_id, protocol, from_port, to_port, cidr, src_owner, src_group));"
+	"CREATE TABLE addresses ("
+	" public_ip TEXT PRIMARY KEY, owner TEXT, instance_id TEXT, allocated INTEGER,"
+	" in_pool INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE volumes ("
+	" id TEXT PRIMARY KEY, owner TEXT NOT NULL, size INTEGER NOT NULL, snapshot_id TEXT,"
+	" zone TEXT NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
+	" instance_id TEXT, device TEXT, attach_status TEXT, attached INTEGER);"
+	"CREATE TABLE snapshots ("
+	" id TEXT PRIMARY KEY, owner TEXT NOT NULL, volume_id TEXT NOT NULL,"
+	" volume_size INTEGER NOT NULL, status TEXT NOT NULL, progress TEXT,"
+	" started INTEGER NOT NULL, description TEXT);"
+	"CREATE TABLE tags ("
+	" resource_id TEXT NOT NULL, owner TEXT NOT NULL, key TEXT NOT NULL,"
+	" value TEXT NOT NULL DEFAULT '', PRIMARY KEY (resource_id, key));"
+	"CREATE INDEX tags_owner ON tags(owner, resource_id);"
+	/* Eucalyptus 2's five VM types and their defaults; io_class feeds the NC. */
+	"CREATE TABLE instance_types ("
+	" name TEXT PRIMARY KEY, cores INTEGER NOT NULL CHECK (cores > 0),"
+	" memory INTEGER NOT NULL CHECK (memory > 0), disk INTEGER NOT NULL CHECK (disk > 0),"
+	" io_class TEXT NOT NULL DEFAULT 'standard' CHECK (io_class IN ('standard','io')),"
+	" sort INTEGER NOT NULL);"
+	"INSERT INTO instance_types VALUES"
+	" ('m1.small', 1, 128, 2, 'standard', 1), ('c1.medium', 1, 256, 5, 'standard', 2),"
+	" ('m1.large', 2, 512, 10, 'io', 3), ('m1.xlarge', 2, 1024, 20, 'io', 4),"
+	" ('c1.xlarge', 4, 2048, 20, 'io', 5);"
+	/* Registered components; a cluster is an availability zone. */
+	"CREATE TABLE services ("
+	" kind TEXT NOT NULL CHECK (kind IN ('cluster','ebs','walrus')),"
+	" name TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,"
+	" registered INTEGER NOT NULL, PRIMARY KEY (kind, name));"
+	"CREATE TABLE nodes ("
+	" cluster TEXT NOT NULL, host TEXT NOT NULL, registered INTEGER NOT NULL,"
+	" PRIMARY KEY (cluster, host));";
+
+static const struct kr_db_migration migrations[] = {
+	{ 1, schema_v1 },
+};
+
+int
+clc_db_open(const char *path, sqlite3 **out)
+{
+	return kr_db_open(path, migrations, sizeof(migrations) / sizeof(migrations[0]), out);
+}
