@@ -1,12 +1,17 @@
 /*
  * main.c - karri-nc: Karri node controller: runs instances on this host through libvirt
  *
- * Start-up, the SOAP listener and shut-down; the operations of the
- * nc contract live in their own files.
+ * Start-up (config, the libvirt connection and hypervisor driver, the image
+ * cache check, adoption of running domains), the SOAP listener and
+ * shut-down.  Shutting down leaves instances running: a restarted NC adopts
+ * them.  The operations of the nc contract live in ops_*.c.
  */
 #include "karriH.h"
 #include "daemon.h"
 #include "dispatch.h"
+#include "error.h"
+#include "log.h"
+#include "nc.h"
 #include "soap_server.h"
 
 int
@@ -22,5 +27,11 @@ main(int argc, char **argv)
 		.internal = true,
 	};
 
-	return kr_soap_daemon_main(&d, dispatchers, argc, argv);
+	kr_daemon_start(&d, argc, argv);
+	if (nc_node_init(d.cfg) < 0 || (nc_node.ready && nc_adopt() < 0) ||
+	    nc_monitor_start() < 0)
+		kr_daemon_fatal(&d, kr_error_message());
+	kr_soap_server_serve_daemon(&d, dispatchers);
+	kr_daemon_finish(&d);
+	return 0;
 }

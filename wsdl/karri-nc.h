@@ -59,6 +59,10 @@ struct _nc__ncRunInstance {
 	char **groupNames;
 	enum xsd__boolean *imageHasVirtio;	/* Karri: absent = yes */
 	char *platform;			/* Karri: "linux" or "windows" */
+	char *imageDigest;		/* Karri: sha256 (hex) of the image; absent: not checked */
+	char *kernelDigest;		/* Karri: sha256 (hex) of the kernel */
+	char *ramdiskDigest;		/* Karri: sha256 (hex) of the ramdisk */
+	char *kernelParams;		/* Karri: extra kernel command-line words (printable, no quotes) */
 };
 struct _nc__ncRunInstanceResponse {
 	char *correlationId;

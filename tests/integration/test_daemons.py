@@ -104,7 +104,6 @@ def test_internal_services_refuse_plain_http_without_the_dev_flag(name, home):
 
 
 @pytest.mark.parametrize("name,prefix,op", [
-    ("karri-nc", "nc", "ncRunInstance"),
     ("karri-cc", "cc", "RunInstances"),
 ])
 def test_operations_not_built_yet_answer_not_implemented(name, prefix, op, home):

@@ -1,0 +1,398 @@
+/*
+ * nc.h - the node controller's one private header.
+ *
+ * karri-nc runs instances on this host through libvirt.  The pieces, one
+ * file each (prototypes grouped below under the file that defines them):
+ *
+ *   attach_policy.c  the per-instance attachment choice (pure function)
+ *   domain_xml.c     instance spec -> libvirt domain / disk XML (pure)
+ *   hypervisor.c     the driver table: qemu, kvm, lxc, xen
+ *   kvm_probe.c      can KVM here run a stock kernel?
+ *   fetch.c          HTTP download with limits (libcurl)
+ *   image_cache.c    the image cache: single-flight, digest, LRU
+ *   disk.c           root/ephemeral disks: qcow2 overlay, pre-allocated raw
+ *   loopdev.c        loop devices through ioctl
+ *   phydev.c         the pool of spare devices (NC_PHY_DEVICES)
+ *   instance.c       the instance table, states and metadata files
+ *   launch.c         the background launch and the teardown
+ *   monitor.c        restart adoption and the domain watcher
+ *   volume.c         hot-plugged volumes
+ *   ops_*.c          the SOAP operations of the NC contract
+ */
+#ifndef KARRI_NC_H
+#define KARRI_NC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "buf.h"
+#include "config.h"
+
+#define NC_ID_MAX 40
+#define NC_NAME_MAX 64
+#define NC_PATH_MAX 512
+#define NC_URL_MAX 2048
+#define NC_DIGEST_HEX 65		/* sha256 hex + NUL */
+#define NC_PARAMS_MAX 512
+#define NC_REASON_MAX 512
+#define NC_MAX_VOLUMES 16
+#define NC_MAX_INSTANCES 256
+#define NC_MAX_DISKS 4
+#define NC_CONSOLE_TAIL (64 * 1024)	/* bytes of console returned */
+#define NC_SWAP_MIB 512			/* swap disk, when the type's disk has room */
+
+/* --- attach_policy.c ---------------------------------------------------- */
+
+enum nc_bus { NC_BUS_VIRTIO, NC_BUS_SCSI, NC_BUS_IDE, NC_BUS_NONE };
+enum nc_backing { NC_BACKING_TAP, NC_BACKING_PHY, NC_BACKING_FS };
+enum nc_store {
+	NC_STORE_OVERLAY,	/* tap: qcow2 overlay on the cached base, O(1) */
+	NC_STORE_RAW,		/* tap: pre-allocated raw file */
+	NC_STORE_LOOP,		/* phy: loop device over a pre-allocated raw file */
+	NC_STORE_DEVICE,	/* phy: a spare device from NC_PHY_DEVICES */
+	NC_STORE_FSIMAGE,	/* containers: a filesystem image, loop-mounted by libvirt */
+};
+enum nc_cachemode { NC_CACHE_NONE, NC_CACHE_WRITEBACK };
+enum nc_io { NC_IO_NATIVE, NC_IO_THREADS };
+enum nc_nic { NC_NIC_VIRTIO, NC_NIC_E1000, NC_NIC_VETH };
+
+struct nc_attach_input {
+	bool container;		/* the hypervisor runs containers (lxc): no disks */
+	int image_has_virtio;	/* -1: not said (yes, unless platform=windows), 0, 1 */
+	const char *platform;	/* NULL, "linux", "windows" */
+	const char *io_class;	/* NULL, "standard", "io" */
+	bool use_virtio_root;
+	bool use_virtio_net;
+	const char *disk_attach;	/* "auto", "tap" or "phy" */
+	int phy_free;		/* spare NC_PHY_DEVICES free now */
+	bool loop_ok;		/* loop devices can be made here */
+	bool direct_io_ok;	/* INSTANCE_PATH accepts O_DIRECT (cache=none) */
+};
+
+struct nc_attach {
+	enum nc_bus bus;
+	enum nc_backing backing;
+	enum nc_store store;
+	enum nc_cachemode cache;
+	enum nc_io io;
+	enum nc_nic nic;
+	char why[NC_REASON_MAX];	/* one line: the reasons, for the log */
+};
+
+/* 0, or -1 + kr_error("InsufficientInstanceCapacity") when the config
+ * demands what the node cannot give (NC_DISK_ATTACH=phy, nothing free). */
+int nc_attach_decide(const struct nc_attach_input *in, struct nc_attach *out);
+/* "bus=virtio backing=tap store=qcow2 cache=none io=native" */
+void nc_attach_disk_string(const struct nc_attach *a, char *out, size_t len);
+/* "model=virtio" */
+void nc_attach_net_string(const struct nc_attach *a, char *out, size_t len);
+/* Parse the two strings back (restart); 0/-1. */
+int nc_attach_parse(const char *disk, const char *net, struct nc_attach *out);
+const char *nc_bus_name(enum nc_bus b);
+const char *nc_store_name(enum nc_store s);
+const char *nc_nic_name(enum nc_nic n);
+/* libvirt target name of disk `index` (0: a) on a bus: vda, sda, hda. */
+int nc_bus_target(enum nc_bus b, int index, char *out, size_t len);
+/* The device the guest kernel names it: /dev/vda, /dev/sda (ide too). */
+int nc_bus_guest_dev(enum nc_bus b, int index, char *out, size_t len);
+
+/* --- domain_xml.c --------------------------------------------------------- */
+
+enum nc_disk_src { NC_SRC_FILE, NC_SRC_BLOCK, NC_SRC_NBD };
+
+struct nc_disk_spec {
+	enum nc_disk_src src;
+	const char *path;	/* file, block device, or the NBD unix socket */
+	const char *export_name;	/* NBD export, NULL: the default one */
+	const char *format;	/* "raw" or "qcow2" */
+	const char *target;	/* vda, sda, hda */
+	enum nc_bus bus;
+	enum nc_cachemode cache;
+	enum nc_io io;
+	const char *serial;	/* shown to the guest (volume id); NULL: none */
+};
+
+struct nc_domain_spec {
+	const char *type;	/* libvirt domain type: qemu, kvm, lxc, xen */
+	const char *name;
+	long memory_mib;
+	int vcpus;
+	const char *kernel;	/* NULL: boot the first disk */
+	const char *ramdisk;
+	const char *cmdline;
+	const char *init;	/* containers: the program to run */
+	const char *rootfs;	/* containers: the root filesystem image (raw) */
+	const char *console;	/* file the serial console goes to (hvm) */
+	struct nc_disk_spec disks[NC_MAX_DISKS];
+	int ndisks;
+	const char *bridge;	/* NULL: no NIC */
+	const char *mac;
+	const char *tap;	/* tap device name */
+	enum nc_nic nic;
+};
+
+/* Append the domain XML; 0, or -1 + kr_error for an impossible spec. */
+int nc_domain_xml(const struct nc_domain_spec *s, struct kr_buf *out);
+int nc_disk_xml(const struct nc_disk_spec *d, struct kr_buf *out);
+
+/* --- hypervisor.c --------------------------------------------------------- */
+
+struct nc_hv {
+	const char *name;		/* HYPERVISOR value */
+	const char *domain_type;	/* <domain type=...> */
+	const char *default_uri;
+	bool container;			/* no disks, buses or serial file */
+	/* Can this host run guests of this kind?  0, or -1 with the reason in
+	 * kr_error.  NULL: assume yes. */
+	int (*probe)(virConnectPtr conn);
+	/* The driver to use instead when the probe fails (kvm -> qemu). */
+	const char *fallback;
+	/* Reboot a running domain; NULL: unsupported. */
+	int (*reboot)(virDomainPtr dom);
+	/* Hot-plug disks; false: attach/detach answer Unsupported. */
+	bool hotplug;
+	/* Power the host down; NULL: unsupported here. */
+	int (*power_down)(void);
+};
+
+const struct nc_hv *nc_hv_lookup(const char *name);
+
+/* --- kvm_probe.c ---------------------------------------------------------- */
+
+/* Run a tiny 64-bit guest doing cmpxchg16b; 0, or -1 + kr_error. */
+int nc_kvm_probe_run(void);
+
+/* --- fetch.c -------------------------------------------------------------- */
+
+/* GET url into the new file dest (mode 0644), at most max_bytes; sha256 of
+ * what arrived as hex into digest.  0, or -1 + kr_error naming the URL. */
+int nc_fetch(const char *url, const char *dest, long long max_bytes,
+    char digest[NC_DIGEST_HEX], long long *size);
+int nc_fetch_global_init(void);
+/* sha256 of a whole file as hex; 0/-1. */
+int nc_sha256_file(const char *path, char digest[NC_DIGEST_HEX], long long *size);
+bool nc_url_valid(const char *url);
+
+/* --- image_cache.c -------------------------------------------------------- */
+
+struct nc_cache;
+
+struct nc_image_ref {
+	const char *id;		/* emi-..., eki-..., eri-... */
+	const char *url;
+	const char *digest;	/* expected sha256 hex, NULL/"": not given */
+};
+
+/* Open (and check) the cache in dir; NULL + kr_error. */
+struct nc_cache *nc_cache_open(const char *dir, long long max_bytes, long long max_image);
+void nc_cache_free(struct nc_cache *c);
+/* Make sure the image is cached (downloading it once however many callers
+ * ask at the same time) and hard-link it to dest.  0/-1 + kr_error. */
+int nc_cache_link(struct nc_cache *c, const struct nc_image_ref *img, const char *dest);
+/* How many downloads the cache made since it was opened. */
+long nc_cache_downloads(struct nc_cache *c);
+
+/* --- disk.c --------------------------------------------------------------- */
+
+/* "raw" or "qcow2" from the file's first bytes; NULL + kr_error. */
+const char *nc_disk_format(const char *path);
+long long nc_disk_virtual_size(const char *path, const char *format);
+/* A qcow2 overlay on base (absolute path), size bytes (0: the base's). */
+int nc_disk_overlay(const char *base, const char *base_format, const char *dest,
+    long long size);
+/* A new file of size bytes, allocated (posix_fallocate), never sparse. */
+int nc_disk_prealloc(const char *path, long long size);
+/* Copy a raw image into an existing file or device (no truncation). */
+int nc_disk_copy(const char *src, const char *dst);
+/* Zero a whole block device (BLKZEROOUT: the device may offload it). */
+int nc_disk_wipe_device(const char *dev);
+/* Does the directory accept O_DIRECT? */
+bool nc_disk_direct_ok(const char *dir);
+
+/* --- loopdev.c ------------------------------------------------------------ */
+
+bool nc_loop_available(void);
+/* Attach a loop device over file (direct I/O when it can); dev "/dev/loopN". */
+int nc_loop_attach(const char *file, char *dev, size_t len);
+int nc_loop_detach(const char *dev);
+/* The loop device whose backing file is `file`, 0 found, 1 none, -1. */
+int nc_loop_find(const char *file, char *dev, size_t len);
+
+/* --- phydev.c ------------------------------------------------------------- */
+
+int nc_phy_init(const struct kr_config *cfg);
+/* Take a free spare device; 0, or -1 when none is free. */
+int nc_phy_claim(char *dev, size_t len);
+/* Mark a device as used (restart); 0, -1 when not in the pool. */
+int nc_phy_mark(const char *dev);
+void nc_phy_release(const char *dev);
+int nc_phy_free_count(void);
+
+/* --- instance.c ----------------------------------------------------------- */
+
+enum nc_state { NC_ST_STAGING, NC_ST_BOOTING, NC_ST_RUNNING, NC_ST_SHUTDOWN, NC_ST_TEARDOWN };
+
+struct nc_volume {
+	char id[NC_ID_MAX];
+	char remote[NC_PATH_MAX];
+	char local[16];		/* asked for: sdf, vdb ... */
+	char target[16];	/* what libvirt got: vdb, sdb */
+	char attachment[16];	/* phy, file, nbd */
+};
+
+struct nc_instance {
+	char id[NC_ID_MAX];
+	char reservation[NC_ID_MAX];
+	char user[NC_NAME_MAX];
+	char image_id[NC_ID_MAX], kernel_id[NC_ID_MAX], ramdisk_id[NC_ID_MAX];
+	char image_url[NC_URL_MAX], kernel_url[NC_URL_MAX], ramdisk_url[NC_URL_MAX];
+	char image_digest[NC_DIGEST_HEX], kernel_digest[NC_DIGEST_HEX], ramdisk_digest[NC_DIGEST_HEX];
+	char kernel_params[NC_PARAMS_MAX];
+	char launch_index[16];
+	char platform[16];
+	int image_has_virtio;	/* -1 not said */
+	/* instance type */
+	char type_name[NC_NAME_MAX];
+	int memory_mib, cores, disk_gib;
+	char io_class[16];
+	/* network */
+	char mac[18], ip[16], public_ip[16], bridge[16];
+	int vlan, network_index;
+	/* state */
+	enum nc_state state;
+	char reason[NC_REASON_MAX];
+	time_t launch_time;
+	int failed;		/* the launch failed; resources are gone */
+	bool terminating;
+	bool busy;		/* a launch or teardown thread owns it */
+	/* the attachment choice and what it made */
+	struct nc_attach attach;
+	int attach_decided;
+	char disk_attachment[128], net_attachment[64];
+	char dir[NC_PATH_MAX];
+	char root_dev[NC_PATH_MAX];	/* loop or spare device (phy) */
+	char tap[16];
+	struct nc_volume volumes[NC_MAX_VOLUMES];
+	int nvolumes;
+};
+
+const char *nc_state_name(enum nc_state s);	/* Pending, Extant, Teardown */
+const char *nc_state_detail(enum nc_state s);	/* STAGING ... TEARDOWN */
+
+/* The table: a fixed array under one lock; entries are referenced by
+ * pointer only while the lock is held or while `busy` is set. */
+void nc_table_lock(void);
+void nc_table_unlock(void);
+struct nc_instance *nc_table_find(const char *id);	/* lock held */
+/* Add a new instance (copied); -1 + kr_error when full or a duplicate. */
+struct nc_instance *nc_table_add(const struct nc_instance *in);	/* lock held */
+void nc_table_remove(struct nc_instance *in);	/* lock held */
+int nc_table_count(void);
+struct nc_instance *nc_table_at(int i);		/* lock held; NULL for a free slot */
+/* Change the state, log it with the reason; lock held. */
+void nc_instance_set_state(struct nc_instance *in, enum nc_state st, const char *reason);
+/* Write / read the instance's metadata file (dir/meta); lock held to save. */
+int nc_instance_save(const struct nc_instance *in);
+int nc_instance_load(const char *dir, struct nc_instance *out);
+
+/* --- launch.c ------------------------------------------------------------- */
+
+/* Start the launch of a new table entry in the background (lock held). */
+int nc_launch_start(struct nc_instance *in);
+/* Tear an instance down: volumes, domain, devices, files (no lock held;
+ * in->busy set by the caller).  The entry stays, as Teardown. */
+void nc_teardown(struct nc_instance *in, const char *reason);
+/* Start a teardown in the background (lock held). */
+int nc_teardown_start(struct nc_instance *in, const char *reason);
+/* Build the domain spec of an instance and create the domain. */
+int nc_domain_create(struct nc_instance *in);
+
+/* --- monitor.c ------------------------------------------------------------ */
+
+/* Rebuild the table from instance directories and libvirt (at start). */
+int nc_adopt(void);
+/* Start the thread that notices domains that stopped. */
+int nc_monitor_start(void);
+
+/* --- volume.c ------------------------------------------------------------- */
+
+/* Parse remoteDev into a disk spec source; 0/-1 + kr_error. */
+int nc_volume_source(const char *remote, struct nc_disk_spec *d, char *sock,
+    size_t socklen, char *export_name, size_t exportlen, const char **attachment);
+int nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote,
+    const char *local, char *attachment, size_t len);
+int nc_volume_detach(struct nc_instance *in, const char *vol, bool force);
+
+/* --- ops_common.c: between gSOAP structs and the NC's ------------------ */
+
+#ifdef karriH_H		/* only where the gSOAP types are known */
+
+/* An instance as the contract shows it (lock held; strings copied). */
+void nc_soap_instance(struct soap *soap, const struct nc_instance *in,
+    struct nc__instanceType *out);
+/* A failed operation's answer from the recorded kr_error: return false and
+ * statusMessage "Code: message".  Always SOAP_OK (the call itself worked). */
+int nc_soap_fail(struct soap *soap, enum xsd__boolean *ret, char **status);
+char *nc_soap_strdup(struct soap *soap, const char *s);
+#endif
+
+/* --- ops_describe.c ------------------------------------------------------- */
+
+struct nc_resources {
+	long mem_max, mem_free;		/* MiB */
+	long cores_max, cores_free;
+	long disk_max, disk_free;	/* GiB */
+};
+
+void nc_resources_get(struct nc_resources *r);
+void nc_resources_free(long *mem, long *cores);
+
+/* --- ops_run.c ------------------------------------------------------------ */
+
+bool nc_ifname_ok(const char *name);
+
+/* --- node.c: the node's shared context --------------------------------------- */
+
+struct nc_node {
+	struct kr_config *cfg;
+	const struct nc_hv *hv;
+	char uri[NC_PATH_MAX];
+	char instances_dir[NC_PATH_MAX];	/* INSTANCE_PATH/instances */
+	char cache_dir[NC_PATH_MAX];		/* INSTANCE_PATH/cache */
+	char bridge[16];			/* default bridge */
+	struct nc_cache *cache;
+	bool direct_io_ok;
+	bool loop_ok;
+	int max_staging;
+	long long max_image;
+	bool ready;			/* hypervisor reachable and chosen */
+	char unready_why[256];
+};
+
+extern struct nc_node nc_node;
+
+/* Initialise the node (after kr_daemon_start); -1 + kr_error. */
+int nc_node_init(struct kr_config *cfg);
+/* Connect to libvirt and choose the hypervisor driver: 0, -1 (this host
+ * cannot run it), -2 (libvirt not reachable). */
+int nc_node_connect(void);
+/* Is the hypervisor there?  false + kr_error("Unavailable"). */
+bool nc_node_ready(void);
+/* The libvirt connection, reopened when it died.  NULL + kr_error. */
+virConnectPtr nc_conn(void);
+/* kr_error from the last libvirt error, prefixed with what was tried. */
+void nc_virt_error(const char *what);
+/* Staging slots: bounded concurrency of disk-heavy work. */
+void nc_staging_enter(void);
+void nc_staging_leave(void);
+/* A string safe to keep: printable ASCII, no quotes or newline, < len. */
+bool nc_safe_text(const char *s, size_t maxlen);
+/* snprintf that fails (kr_error) on truncation. */
+int nc_path(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * node.c - the node's shared context: configuration, the libvirt
+ * connection, the chosen hypervisor driver, the staging slots.
+ *
+ * One libvirt connection serves every thread (libvirt connections are
+ * thread-safe); when libvirtd restarts the connection dies, and the next
+ * caller reopens it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libvirt/virterror.h>
+
+#include "daemon.h"
+#include "error.h"
+#include "log.h"
+#include "nc.h"
+
+struct nc_node nc_node;
+
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static virConnectPtr conn;
+
+static pthread_mutex_t staging_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t staging_cond = PTHREAD_COND_INITIALIZER;
+static int staging_busy;
+
+/* libvirt prints every error to stderr by default; we report them ourselves. */
+static void
+quiet(void *ud, virErrorPtr err)
+{
+	(void)ud;
+	(void)err;
+}
+
+void
+nc_virt_error(const char *what)
+{
+	virErrorPtr e = virGetLastError();
+
+	kr_error("InternalError", "%s: %s", what, e && e->message ? e->message : "libvirt error");
+}
+
+int
+nc_path(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len) {
+		kr_error("InternalError", "path too long");
+		return -1;
+	}
+	return 0;
+}
+
+bool
+nc_safe_text(const char *s, size_t maxlen)
+{
+	size_t n = 0;
+
+	if (!s)
+		return true;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		if (c < ' ' || c >= 0x7f || c == '"' || c == '\'' || c == '\\' || c == '`')
+			return false;
+	}
+	return n < maxlen;
+}
+
+virConnectPtr
+nc_conn(void)
+{
+	virConnectPtr c;
+
+	pthread_mutex_lock(&conn_lock);
+	if (conn && virConnectIsAlive(conn) != 1) {
+		kr_log_warnx("libvirt connection to %s lost, reconnecting", nc_node.uri);
+		virConnectClose(conn);
+		conn = NULL;
+	}
+	if (!conn) {
+		conn = virConnectOpen(nc_node.uri);
+		if (!conn)
+			nc_virt_error(nc_node.uri);
+	}
+	c = conn;
+	if (c)
+		virConnectRef(c);
+	pthread_mutex_unlock(&conn_lock);
+	return c;
+}
+
+void
+nc_staging_enter(void)
+{
+	pthread_mutex_lock(&staging_lock);
+	while (staging_busy >= nc_node.max_staging)
+		pthread_cond_wait(&staging_cond, &staging_lock);
+	staging_busy++;
+	pthread_mutex_unlock(&staging_lock);
+}
+
+void
+nc_staging_leave(void)
+{
+	pthread_mutex_lock(&staging_lock);
+	staging_busy--;
+	pthread_cond_signal(&staging_cond);
+	pthread_mutex_unlock(&staging_lock);
+}
+
+/*
+ * The driver HYPERVISOR names, or its fallback when this host cannot run
+ * it.  -1: this host cannot run it at all (a configuration error); -2:
+ * libvirt is not reachable (yet): the NC serves anyway, says so, and the
+ * monitor thread tries again.
+ */
+int
+nc_node_connect(void)
+{
+	const struct nc_hv *hv = nc_hv_lookup(kr_config_get(nc_node.cfg, "HYPERVISOR"));
+	virConnectPtr c;
+	int rc = 0;
+
+	if (!hv)
+		return -1;
+	nc_node.hv = hv;
+	if (!nc_node.uri[0])
+		snprintf(nc_node.uri, sizeof(nc_node.uri), "%s", hv->default_uri);
+	if (!(c = nc_conn()))
+		return -2;
+	if (hv->probe && hv->probe(c) < 0) {
+		if (hv->fallback) {
+			kr_log_warnx("HYPERVISOR=%s cannot run guests here (%s): using %s", hv->name,
+			    kr_error_message(), hv->fallback);
+			nc_node.hv = nc_hv_lookup(hv->fallback);
+			if (nc_node.hv->probe && nc_node.hv->probe(c) < 0)
+				rc = -1;
+		} else {
+			rc = -1;
+		}
+	}
+	virConnectClose(c);
+	if (rc == 0) {
+		kr_log_info("hypervisor %s (domain type '%s') through %s", nc_node.hv->name,
+		    nc_node.hv->domain_type, nc_node.uri);
+		__atomic_store_n(&nc_node.ready, true, __ATOMIC_RELEASE);
+	}
+	return rc;
+}
+
+bool
+nc_node_ready(void)
+{
+	if (__atomic_load_n(&nc_node.ready, __ATOMIC_ACQUIRE))
+		return true;
+	kr_error("Unavailable", "the hypervisor is not reachable: %s", nc_node.unready_why);
+	return false;
+}
+
+int
+nc_node_init(struct kr_config *cfg)
+{
+	const char *ipath = kr_config_get(cfg, "INSTANCE_PATH");
+	const char *uri = kr_config_get(cfg, "NC_LIBVIRT_URI");
+	const char *bridge = kr_config_get(cfg, "VNET_BRIDGE");
+
+	virSetErrorFunc(NULL, quiet);
+	nc_node.cfg = cfg;
+	nc_node.max_staging = (int)kr_config_int(cfg, "NC_MAX_CONCURRENT_STAGING");
+	nc_node.max_image = kr_config_int(cfg, "NC_IMAGE_MAX_SIZE") * 1024LL * 1024;
+	snprintf(nc_node.uri, sizeof(nc_node.uri), "%s", uri ? uri : "");
+	snprintf(nc_node.bridge, sizeof(nc_node.bridge), "%s", bridge ? bridge : "br0");
+	if (nc_path(nc_node.instances_dir, sizeof(nc_node.instances_dir), "%s/instances", ipath) < 0 ||
+	    nc_path(nc_node.cache_dir, sizeof(nc_node.cache_dir), "%s/cache", ipath) < 0)
+		return -1;
+	if (kr_mkdir_p(nc_node.instances_dir) < 0 || kr_mkdir_p(nc_node.cache_dir) < 0) {
+		kr_error_errno("InternalError", "cannot create %s", ipath);
+		return -1;
+	}
+	if (nc_fetch_global_init() < 0)
+		return -1;
+	nc_node.direct_io_ok = nc_disk_direct_ok(nc_node.instances_dir);
+	nc_node.loop_ok = nc_loop_available();
+	kr_log_info("INSTANCE_PATH %s: O_DIRECT %s, loop devices %s", ipath,
+	    nc_node.direct_io_ok ? "yes" : "no", nc_node.loop_ok ? "yes" : "no");
+	nc_phy_init(cfg);
+	nc_node.cache = nc_cache_open(nc_node.cache_dir,
+	    kr_config_int(cfg, "NC_CACHE_SIZE") * 1024LL * 1024, nc_node.max_image);
+	if (!nc_node.cache)
+		return -1;
+	switch (nc_node_connect()) {
+	case 0:
+		return 0;
+	case -2:
+		snprintf(nc_node.unready_why, sizeof(nc_node.unready_why), "%s", kr_error_message());
+		kr_log_warnx("libvirt is not reachable (%s): serving, and trying again",
+		    nc_node.unready_why);
+		return 0;
+	default:
+		return -1;
+	}
+}

@@ -1,0 +1,354 @@
+/*
+ * volume.c - hot-plugging volumes into running domains.
+ *
+ * remoteDev says where the volume is on this node:
+ *   /dev/...  or another absolute path   a local block device (attached as
+ *             phy) or file (as a file through QEMU), only from the
+ *             directories of NC_VOLUME_PATHS (symlinks resolved first)
+ *   nbd+unix:///[EXPORT]?socket=/path    an NBD export on a unix socket: what
+ *             Karri's userspace AoE initiator serves; QEMU talks to it
+ *             directly, no host block layer in the way
+ *   aoe:IFACE:eS.L  (or /dev/etherd/eS.L)  kernel AoE when the node has it
+ *             (/dev/etherd/eS.L exists), else an honest Unsupported until the
+ *             userspace initiator hands out an NBD socket
+ * Every volume carries its id as the disk serial, so a guest can tell which
+ * disk is which.  The bus is virtio (USE_VIRTIO_DISK) or virtio-scsi.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "id.h"
+#include "log.h"
+#include "nc.h"
+
+#define DETACH_WAIT_MS 15000
+
+static int
+parse_nbd(const char *remote, char *sock, size_t socklen, char *export_name, size_t exportlen)
+{
+	const char *p = remote + strlen("nbd+unix://");
+	const char *q = strchr(p, '?');
+
+	if (*p != '/' || !q || strncmp(q, "?socket=", 8) != 0) {
+		kr_error("InvalidParameterValue", "NBD remoteDev must be nbd+unix:///[export]?socket=/path");
+		return -1;
+	}
+	if ((size_t)(q - p - 1) >= exportlen || strlen(q + 8) >= socklen || q[8] != '/') {
+		kr_error("InvalidParameterValue", "NBD export or socket path too long or not absolute");
+		return -1;
+	}
+	snprintf(export_name, exportlen, "%.*s", (int)(q - p - 1), p + 1);
+	snprintf(sock, socklen, "%s", q + 8);
+	return 0;
+}
+
+/*
+ * The real path of `path` (into out) when it lies in one of NC_VOLUME_PATHS.
+ * A path that does not exist yet is checked as given (stat then fails).
+ */
+static bool
+path_allowed(const char *path, char *out, size_t len)
+{
+	char real[PATH_MAX], **dirs = NULL;
+	size_t n = nc_node.cfg ? kr_config_list(nc_node.cfg, "NC_VOLUME_PATHS", &dirs) : 0;
+	bool ok = false;
+
+	if (!realpath(path, real))
+		snprintf(real, sizeof(real), "%s", path);
+	for (size_t i = 0; i < n && !ok; i++) {
+		size_t l = strlen(dirs[i]);
+
+		while (l > 1 && dirs[i][l - 1] == '/')
+			l--;
+		ok = strncmp(real, dirs[i], l) == 0 && (real[l] == '/' || l == 1);
+	}
+	kr_config_list_free(dirs, n);
+	if (!ok || strlen(real) >= len) {
+		kr_error("InvalidParameterValue", "remoteDev %s is not in NC_VOLUME_PATHS", path);
+		return false;
+	}
+	snprintf(out, len, "%s", real);
+	return true;
+}
+
+int
+nc_volume_source(const char *remote, struct nc_disk_spec *d, char *sock, size_t socklen,
+    char *export_name, size_t exportlen, const char **attachment)
+{
+	char aoe[NC_PATH_MAX];
+	struct stat st;
+
+	if (!remote || !*remote || !nc_safe_text(remote, NC_PATH_MAX)) {
+		kr_error("InvalidParameterValue", "remoteDev missing or malformed");
+		return -1;
+	}
+	memset(d, 0, sizeof(*d));
+	d->format = "raw";
+	if (strncmp(remote, "nbd+unix://", 11) == 0) {
+		if (parse_nbd(remote, sock, socklen, export_name, exportlen) < 0)
+			return -1;
+		d->src = NC_SRC_NBD;
+		d->path = sock;
+		d->export_name = *export_name ? export_name : NULL;
+		*attachment = "nbd";
+		return 0;
+	}
+	if (strncmp(remote, "aoe:", 4) == 0) {
+		const char *shelf = strrchr(remote, ':') + 1;
+
+		if (shelf[0] != 'e' || nc_path(aoe, sizeof(aoe), "/dev/etherd/%s", shelf) < 0) {
+			kr_error("InvalidParameterValue", "AoE remoteDev must end in :eS.L");
+			return -1;
+		}
+		remote = aoe;
+	}
+	if (remote[0] != '/' || strstr(remote, "/../")) {
+		kr_error("InvalidParameterValue", "remoteDev %s is not an absolute path", remote);
+		return -1;
+	}
+	/* /dev/etherd/eS.L is made from the AoE address: no caller-given path */
+	if (remote == aoe)
+		snprintf(sock, socklen, "%s", aoe);
+	else if (!path_allowed(remote, sock, socklen))
+		return -1;
+	remote = sock;
+	if (stat(remote, &st) < 0) {
+		if (strncmp(remote, "/dev/etherd/", 12) == 0)
+			kr_error("Unsupported", "%s: no kernel AoE on this node and no NBD export given",
+			    remote);
+		else
+			kr_error_errno("InvalidParameterValue", "remoteDev %s", remote);
+		return -1;
+	}
+	d->path = sock;
+	if (S_ISBLK(st.st_mode)) {
+		d->src = NC_SRC_BLOCK;
+		*attachment = "phy";
+	} else if (S_ISREG(st.st_mode)) {
+		d->src = NC_SRC_FILE;
+		*attachment = "file";
+	} else {
+		kr_error("InvalidParameterValue", "remoteDev %s is neither a block device nor a file",
+		    remote);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is disk index `idx` on `bus` taken by the root, ephemeral, swap or a volume? */
+static bool
+index_taken(const struct nc_instance *in, enum nc_bus bus, int idx)
+{
+	char t[8], eph[NC_PATH_MAX];
+
+	if (nc_bus_target(bus, idx, t, sizeof(t)) < 0)
+		return true;
+	if (idx == 0)
+		return bus == in->attach.bus;
+	if ((idx == 1 || idx == 2) && bus == in->attach.bus &&
+	    nc_path(eph, sizeof(eph), "%s/%s", in->dir, idx == 1 ? "ephemeral.raw" : "swap.raw") == 0 &&
+	    access(eph, F_OK) == 0)
+		return true;
+	for (int i = 0; i < in->nvolumes; i++)
+		if (strcmp(in->volumes[i].target, t) == 0)
+			return true;
+	return false;
+}
+
+static int
+pick_target(const struct nc_instance *in, enum nc_bus bus, const char *local, char *out,
+    size_t len)
+{
+	size_t l = local ? strlen(local) : 0;
+	int want = l >= 3 && local[l - 1] >= 'b' && local[l - 1] <= 'z' ? local[l - 1] - 'a' : -1;
+
+	if (want > 0 && !index_taken(in, bus, want))
+		return nc_bus_target(bus, want, out, len);
+	for (int i = 1; i < 26; i++)
+		if (!index_taken(in, bus, i))
+			return nc_bus_target(bus, i, out, len);
+	kr_error("InsufficientInstanceCapacity", "no free disk name left");
+	return -1;
+}
+
+static void
+disk_modes(struct nc_disk_spec *d)
+{
+	if (d->src == NC_SRC_BLOCK || (d->src == NC_SRC_FILE && nc_node.direct_io_ok)) {
+		d->cache = NC_CACHE_NONE;
+		d->io = NC_IO_NATIVE;
+	} else {
+		/* NBD: QEMU's own client, no host page cache to bypass */
+		d->cache = d->src == NC_SRC_NBD ? NC_CACHE_NONE : NC_CACHE_WRITEBACK;
+		d->io = NC_IO_THREADS;
+	}
+}
+
+static virDomainPtr
+lookup(const char *id, virConnectPtr *c)
+{
+	virDomainPtr dom;
+
+	if (!(*c = nc_conn()))
+		return NULL;
+	dom = virDomainLookupByName(*c, id);
+	if (!dom)
+		nc_virt_error(id);
+	return dom;
+}
+
+int
+nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, const char *local,
+    char *attachment, size_t len)
+{
+	struct nc_disk_spec d;
+	struct kr_buf xml = KR_BUF_INIT;
+	char sock[NC_PATH_MAX], exp[NC_NAME_MAX], target[8];
+	const char *how;
+	virConnectPtr c = NULL;
+	virDomainPtr dom = NULL;
+	enum nc_bus bus;
+	int rc = -1;
+
+	if (!kr_id_valid(vol, "vol") || (local && !nc_safe_text(local, 16))) {
+		kr_error("InvalidParameterValue", "bad volumeId or localDev");
+		return -1;
+	}
+	if (in->nvolumes >= NC_MAX_VOLUMES) {
+		kr_error("VolumeLimitExceeded", "%d volumes attached already", NC_MAX_VOLUMES);
+		return -1;
+	}
+	for (int i = 0; i < in->nvolumes; i++) {
+		if (strcmp(in->volumes[i].id, vol) == 0) {
+			kr_error("VolumeInUse", "%s is attached to %s already", vol, in->id);
+			return -1;
+		}
+	}
+	if (in->attach.bus == NC_BUS_IDE) {
+		kr_error("Unsupported", "the image has no virtio drivers: no disk hot-plug");
+		return -1;
+	}
+	if (nc_volume_source(remote, &d, sock, sizeof(sock), exp, sizeof(exp), &how) < 0)
+		return -1;
+	bus = kr_config_bool(nc_node.cfg, "USE_VIRTIO_DISK") ? NC_BUS_VIRTIO : NC_BUS_SCSI;
+	if (bus == NC_BUS_SCSI && in->attach.bus != NC_BUS_SCSI) {
+		/* a scsi disk needs the controller, which only scsi roots have */
+		bus = NC_BUS_VIRTIO;
+	}
+	if (pick_target(in, bus, local, target, sizeof(target)) < 0)
+		return -1;
+	d.target = target;
+	d.bus = bus;
+	d.serial = vol;
+	disk_modes(&d);
+	if (nc_disk_xml(&d, &xml) < 0 || !(dom = lookup(in->id, &c)))
+		goto cleanup;
+	if (virDomainAttachDeviceFlags(dom, kr_buf_str(&xml), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		nc_virt_error("attaching the volume");
+		goto cleanup;
+	}
+	nc_table_lock();
+	{
+		struct nc_volume *v = &in->volumes[in->nvolumes++];
+
+		memset(v, 0, sizeof(*v));
+		snprintf(v->id, sizeof(v->id), "%s", vol);
+		snprintf(v->remote, sizeof(v->remote), "%s", remote);
+		snprintf(v->local, sizeof(v->local), "%s", local ? local : "");
+		snprintf(v->target, sizeof(v->target), "%s", target);
+		snprintf(v->attachment, sizeof(v->attachment), "%s", how);
+		nc_instance_save(in);
+	}
+	nc_table_unlock();
+	snprintf(attachment, len, "%s", how);
+	kr_log_info("%s: %s attached as %s (%s, %s)", in->id, vol, target, how, remote);
+	rc = 0;
+cleanup:
+	kr_buf_free(&xml);
+	if (dom)
+		virDomainFree(dom);
+	if (c)
+		virConnectClose(c);
+	return rc;
+}
+
+/* Does the live domain still have a disk with that target? */
+static bool
+has_target(virDomainPtr dom, const char *target)
+{
+	char *xml = virDomainGetXMLDesc(dom, 0), needle[48];
+	bool found;
+
+	if (!xml)
+		return false;
+	snprintf(needle, sizeof(needle), "<target dev='%s'", target);
+	found = strstr(xml, needle) != NULL;
+	free(xml);
+	return found;
+}
+
+int
+nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
+{
+	struct nc_volume v;
+	struct nc_disk_spec d;
+	struct kr_buf xml = KR_BUF_INIT;
+	char sock[NC_PATH_MAX], exp[NC_NAME_MAX];
+	const char *how;
+	virConnectPtr c = NULL;
+	virDomainPtr dom = NULL;
+	int idx = -1, rc = -1;
+	bool src_ok;
+
+	for (int i = 0; i < in->nvolumes; i++)
+		if (strcmp(in->volumes[i].id, vol) == 0)
+			idx = i;
+	if (idx < 0) {
+		kr_error("IncorrectState", "%s is not attached to %s", vol, in->id);
+		return -1;
+	}
+	v = in->volumes[idx];
+	src_ok = nc_volume_source(v.remote, &d, sock, sizeof(sock), exp, sizeof(exp), &how) == 0;
+	dom = lookup(in->id, &c);
+	if (dom && virDomainIsActive(dom) == 1 && has_target(dom, v.target)) {
+		d.target = v.target;
+		d.bus = v.target[0] == 'v' ? NC_BUS_VIRTIO : NC_BUS_SCSI;
+		disk_modes(&d);
+		/* the source may be gone already: then by target alone */
+		if (!src_ok || nc_disk_xml(&d, &xml) < 0)
+			kr_buf_addf(&xml, "<disk type='file' device='disk'><target dev='%s'/></disk>",
+			    v.target);
+		if (virDomainDetachDeviceFlags(dom, kr_buf_str(&xml), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			nc_virt_error("detaching the volume");
+			if (!force)
+				goto cleanup;
+		}
+		for (int ms = 0; ms < DETACH_WAIT_MS && has_target(dom, v.target); ms += 200)
+			usleep(200 * 1000);
+		if (has_target(dom, v.target) && !force) {
+			kr_error("IncorrectState", "the guest has not released %s yet", v.target);
+			goto cleanup;
+		}
+	}
+	nc_table_lock();
+	for (int i = idx; i + 1 < in->nvolumes; i++)
+		in->volumes[i] = in->volumes[i + 1];
+	in->nvolumes--;
+	if (in->dir[0])
+		nc_instance_save(in);
+	nc_table_unlock();
+	kr_log_info("%s: %s detached from %s", in->id, vol, v.target);
+	rc = 0;
+cleanup:
+	kr_buf_free(&xml);
+	if (dom)
+		virDomainFree(dom);
+	if (c)
+		virConnectClose(c);
+	return rc;
+}
