@@ -85,13 +85,20 @@ kr_daemon_path(const struct kr_daemon *d, const char *rel, char *out, size_t out
 	return 0;
 }
 
-/* Print to stderr and, once it is open, the log; then exit 1. */
+/*
+ * Print to stderr and, once it is open, the log; then exit 1.  _exit, not
+ * exit: a daemon may have threads running by now, and atexit handlers
+ * (OpenSSL's, sqlite's) tearing down under them crash the process.
+ */
 _Noreturn void
 kr_daemon_fatal(const struct kr_daemon *d, const char *what)
 {
 	fprintf(stderr, "%s: %s\n", d->name, what);
 	kr_log_errorx("%s", what);
-	exit(1);
+	if (d->pid_path[0])
+		unlink(d->pid_path);
+	fflush(NULL);
+	_exit(1);
 }
 
 static void

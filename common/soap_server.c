@@ -298,8 +298,8 @@ kr_soap_server_free(struct kr_soap_server *srv)
 	free(srv);
 }
 
-void
-kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers)
+struct kr_soap_server *
+kr_soap_daemon_listen(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers)
 {
 	struct kr_soap_server_opts opts = {
 		.bind_address = d->bind_address,
@@ -312,9 +312,21 @@ kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *disp
 
 	if (srv == NULL)
 		kr_daemon_fatal(d, kr_error_message());
+	return srv;
+}
+
+void
+kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv)
+{
 	kr_log_info("serving SOAP on %s:%d", d->bind_address ? d->bind_address : "0.0.0.0", d->port);
 	kr_soap_server_run(srv);
 	kr_soap_server_free(srv);
+}
+
+void
+kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers)
+{
+	kr_soap_daemon_serve(d, kr_soap_daemon_listen(d, dispatchers));
 }
 
 int

@@ -58,10 +58,17 @@ int kr_soap_not_implemented(struct soap *soap, const char *operation);
 struct kr_daemon;
 
 /*
- * The whole serving life of a CC, NC or EBS: listen on the daemon's port
- * (exit 1 with a clear message when it is taken), serve until SIGTERM, then
- * stop the workers.  Returns when the daemon should exit.
+ * Listen on the daemon's port, or exit 1 saying why (e.g. it is taken).  A
+ * daemon calls this before it starts anything else (threads, dnsmasq,
+ * domains), so a second copy started by mistake changes nothing.
  */
+struct kr_soap_server *kr_soap_daemon_listen(struct kr_daemon *d,
+    const kr_soap_dispatch_fn *dispatchers);
+
+/* Serve until SIGTERM, stop the workers and free the server. */
+void kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv);
+
+/* Both of the above, for a daemon with nothing to start in between. */
 void kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers);
 
 /* main() of a SOAP daemon: start, serve, finish; returns the exit status. */

@@ -91,6 +91,7 @@ main(int argc, char **argv)
 	static const kr_soap_dispatch_fn dispatchers[] = {
 		ebs_serve_request, svc_serve_request, NULL
 	};
+	struct kr_soap_server *srv;
 	struct kr_daemon d = {
 		.name = "karri-ebs",
 		.port_key = "EBS_PORT",
@@ -99,8 +100,10 @@ main(int argc, char **argv)
 	};
 
 	kr_daemon_start(&d, argc, argv);
+	/* The port first: a second copy must fail before it touches anything. */
+	srv = kr_soap_daemon_listen(&d, dispatchers);
 	ebs_init(&d);
-	kr_soap_server_serve_daemon(&d, dispatchers);
+	kr_soap_daemon_serve(&d, srv);
 	ebs_target_stop(ebs_state.target);
 	kr_db_close(ebs_state.db);
 	kr_daemon_finish(&d);

@@ -20,6 +20,7 @@ main(int argc, char **argv)
 	static const kr_soap_dispatch_fn dispatchers[] = {
 		nc_serve_request, svc_serve_request, NULL
 	};
+	struct kr_soap_server *srv;
 	struct kr_daemon d = {
 		.name = "karri-nc",
 		.port_key = "NC_PORT",
@@ -28,10 +29,12 @@ main(int argc, char **argv)
 	};
 
 	kr_daemon_start(&d, argc, argv);
+	/* The port first: a second copy must fail before it touches anything. */
+	srv = kr_soap_daemon_listen(&d, dispatchers);
 	if (nc_node_init(d.cfg) < 0 || (nc_node.ready && nc_adopt() < 0) ||
 	    nc_monitor_start() < 0)
 		kr_daemon_fatal(&d, kr_error_message());
-	kr_soap_server_serve_daemon(&d, dispatchers);
+	kr_soap_daemon_serve(&d, srv);
 	kr_daemon_finish(&d);
 	return 0;
 }
