@@ -1,13 +1,46 @@
 /*
- * main.c - karri-cc: Karri cluster controller: nodes, scheduling and the virtual network of one cluster
+ * main.c - karri-cc: Karri cluster controller: nodes, scheduling and the
+ * virtual network of one cluster.
  *
- * Start-up, the SOAP listener and shut-down; the operations of the
- * cc contract live in their own files.
+ * Start-up (config, cc.db, node registry, the network re-applied over what
+ * a previous run left), the pollers, the SOAP listener, and shut-down.  A
+ * clean shutdown (SIGTERM) removes everything the CC made on this host;
+ * a killed CC leaves it all in place for the next start to adopt.  The
+ * operations of the cc contract live in their own files.
  */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
 #include "karriH.h"
+#include "cc.h"
 #include "daemon.h"
 #include "dispatch.h"
+#include "error.h"
+#include "log.h"
 #include "soap_server.h"
+
+struct cc cc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+settings(struct kr_daemon *d)
+{
+	long soap_timeout = kr_config_int(d->cfg, "SOAP_TIMEOUT");
+	struct rlimit rl;
+
+	cc.cfg = d->cfg;
+	cc.nc_port = (int)kr_config_int(d->cfg, "NC_PORT");
+	cc.poll_s = (int)kr_config_int(d->cfg, "NC_POLLING_FREQUENCY");
+	/* A poll must end before the next one is due: a hung node costs one period. */
+	cc.poll_timeout_s = cc.poll_s < soap_timeout ? cc.poll_s : (int)soap_timeout;
+	cc.call_timeout_s = (int)soap_timeout;
+	/* One kept-alive connection per node. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+}
 
 int
 main(int argc, char **argv)
@@ -15,12 +48,32 @@ main(int argc, char **argv)
 	static const kr_soap_dispatch_fn dispatchers[] = {
 		cc_serve_request, svc_serve_request, NULL
 	};
+	struct kr_soap_server *srv;
 	struct kr_daemon d = {
 		.name = "karri-cc",
 		.port_key = "CC_PORT",
 		.summary = "Karri cluster controller: nodes, scheduling and the virtual network of one cluster",
 		.internal = true,
 	};
+	char dir[1024], db[1100];
 
-	return kr_soap_daemon_main(&d, dispatchers, argc, argv);
+	kr_daemon_start(&d, argc, argv);
+	/* The port first: a second copy must fail before it touches anything. */
+	srv = kr_soap_daemon_listen(&d, dispatchers);
+	settings(&d);
+	if (kr_daemon_path(&d, "var/lib/karri", dir, sizeof(dir)) < 0 || kr_mkdir_p(dir) < 0)
+		kr_daemon_fatal(&d, kr_error_message());
+	snprintf(db, sizeof(db), "%s/cc.db", dir);
+	if (cc_state_open(db) < 0 || cc_registry_load() < 0)
+		kr_daemon_fatal(&d, kr_error_message());
+	if (cc_vnet_init() < 0)
+		kr_daemon_fatal(&d, kr_error_message());
+	if (cc_poller_start() < 0)
+		kr_daemon_fatal(&d, kr_error_message());
+	kr_soap_daemon_serve(&d, srv);
+	cc_poller_stop();
+	cc_vnet_shutdown();
+	cc_state_close();
+	kr_daemon_finish(&d);
+	return 0;
 }

@@ -92,7 +92,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(kr_config_int(cfg, "CLC_PORT"), 8773);
 	ck_assert_str_eq(kr_config_get(cfg, "SCHEDPOLICY"), "ROUNDROBIN");
 	ck_assert_str_eq(kr_config_get(cfg, "HYPERVISOR"), "qemu");
-	ck_assert_str_eq(kr_config_get(cfg, "VNET_MODE"), "MANAGED-NOVLAN");
+	ck_assert_str_eq(kr_config_get(cfg, "VNET_MODE"), "SYSTEM");
 	ck_assert_str_eq(kr_config_get(cfg, "INSTANCE_PATH"), "/var/lib/karri/instances");
 	ck_assert_str_eq(kr_config_get(cfg, "CLC_DB"), "/var/lib/karri/clc.db");
 	ck_assert(kr_config_bool(cfg, "USE_VIRTIO_ROOT"));

@@ -42,7 +42,7 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "USE_VIRTIO_DISK", B, "Y", 0, 0, NULL, "NC: EBS volumes on virtio" },
 	{ "USE_VIRTIO_NET", B, "Y", 0, 0, NULL, "NC: virtio NICs (else e1000)" },
 	{ "MANUAL_INSTANCES_CLEANUP", B, "N", 0, 0, NULL, "NC: keep a terminated instance's files for inspection" },
-	{ "VNET_MODE", E, "MANAGED-NOVLAN", 0, 0, "SYSTEM|STATIC|MANAGED-NOVLAN|MANAGED", "cluster networking mode" },
+	{ "VNET_MODE", E, "SYSTEM", 0, 0, "SYSTEM|STATIC|MANAGED-NOVLAN|MANAGED", "cluster networking mode" },
 	{ "VNET_PUBINTERFACE", S, "eth0", 0, 0, NULL, "interface towards the public network" },
 	{ "VNET_PRIVINTERFACE", S, "eth0", 0, 0, NULL, "interface towards the nodes" },
 	{ "VNET_BRIDGE", S, NULL, 0, 0, NULL, "NC: bridge instances join (SYSTEM and STATIC modes)" },

@@ -8,6 +8,7 @@ host's KARRI_HOME (front/, node1/, ...), the forwarders' pids and the eucarc.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ NODES = 2
 PORTS = {"CLC_PORT": 8773, "WALRUS_PORT": 8779, "CC_PORT": 8774, "NC_PORT": 8775, "EBS_PORT": 8776}
 FRONT_DAEMONS = [("karri-clc", "clc"), ("karri-walrus", "walrus"), ("karri-ebs", "ebs"), ("karri-cc", "cc")]
 FORWARDED = [8773, 8779]          # what users on this machine reach at 127.0.0.1
+ZONE = "zone1"                    # the one cluster, and so availability zone
 FORWARDER_PIDS = os.path.join(QS, "forwarders.pids")
 
 
@@ -42,12 +44,20 @@ def write_config(home, values):
 
 
 def cloud_config(sim):
+    """One karri.conf for every host, as an admin would write it (eucalyptus.conf names)."""
     return {**PORTS,
             "NODES": " ".join(n.priv_ip for n in sim.nodes),
             "HYPERVISOR": "qemu",
             "SCHEDPOLICY": "ROUNDROBIN",
+            # Instances get 10.100.x.y by DHCP from the CC; elastic IPs come from the
+            # private network's top, so the front end reaches them directly.
             "VNET_MODE": "MANAGED-NOVLAN",
-            # No certificates yet (they come with `karri register-*`): plain HTTP inside.
+            "VNET_SUBNET": "10.100.0.0", "VNET_NETMASK": "255.255.0.0", "VNET_ADDRSPERNET": 32,
+            "VNET_PRIVINTERFACE": "eth0", "VNET_PUBINTERFACE": "eth0", "VNET_BRIDGE": "br0",
+            "VNET_PUBLICIPS": "10.81.0.200-10.81.0.209",
+            "VNET_CLOUDIP": sim.front.priv_ip, "VNET_DHCPUSER": "dnsmasq",
+            "EBS_STORAGE_INTERFACE": "eth1",
+            # No certificates on the wire yet (they come with `karri register-*`): plain HTTP inside.
             "KARRI_INSECURE_HTTP": "Y"}
 
 
@@ -61,15 +71,45 @@ def start_daemons(sim):
     for n in sim.nodes:
         home = os.path.join(QS, n.name)
         conf = write_config(home, {**cfg, "KARRI_BIND_ADDRESS": n.priv_ip,
+                                   "NC_LIBVIRT_URI": n.libvirt_uri,
                                    "INSTANCE_PATH": os.path.join(home, "instances")})
         n.spawn([os.path.join(BUILD, "nc", "karri-nc"), "-f", conf], env={"KARRI_HOME": home},
                 log=os.path.join(home, "karri-nc.out"))
 
 
-def karri_status(sim):
+def karri(sim, *args, host=None):
+    """The admin CLI on the front end (it works on the front end's databases)."""
     conf = os.path.join(QS, "front", "etc/karri/karri.conf")
-    return sim.front.run([os.path.join(BUILD, "tools", "karri"), "-f", conf, "-H", sim.front.priv_ip,
-                          "status"], timeout=60)
+    return sim.front.run([os.path.join(BUILD, "tools", "karri"), "-f", conf,
+                          "-H", host or sim.front.priv_ip, *args], timeout=60,
+                         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                              "KARRI_HOME": os.path.join(QS, "front")})
+
+
+def karri_status(sim):
+    return karri(sim, "status")
+
+
+def must(out, what):
+    if out.returncode != 0:
+        say(f"quickstart: {what} failed:\n{out.stdout}{out.stderr}")
+        sys.exit(1)
+    return out
+
+
+def register_cloud(sim):
+    """What an admin does after installing: services, the zone and its nodes, a user."""
+    front = sim.front.priv_ip
+    must(karri(sim, "register-walrus", "walrus", f"{front}:{PORTS['WALRUS_PORT']}"), "register-walrus")
+    must(karri(sim, "register-ebs", "ebs", f"{front}:{PORTS['EBS_PORT']}"), "register-ebs")
+    must(karri(sim, "register-cluster", ZONE, f"{front}:{PORTS['CC_PORT']}"), "register-cluster")
+    nodes = karri(sim, "register-nodes", ZONE, *(n.priv_ip for n in sim.nodes))
+    if nodes.returncode != 0:
+        # Recorded by the CLC; the CC knows the nodes from NODES in its config anyway.
+        say("  note: " + (nodes.stderr.strip().splitlines() or ["register-nodes failed"])[-1])
+    must(karri(sim, "user", "add", "admin", "--admin"), "adding the admin user")
+    # The eucarc names 127.0.0.1: the forwarders carry it to the front end.
+    must(karri(sim, "credentials", "admin", QS, host="127.0.0.1"), "writing the credentials")
 
 
 def wait_all_up(sim, timeout=30):
@@ -79,6 +119,36 @@ def wait_all_up(sim, timeout=30):
         if out.returncode == 0 or time.monotonic() > deadline:
             return out
         time.sleep(0.5)
+
+
+def eucarc_env():
+    env = {"PATH": "/usr/bin:/bin", "HOME": QS}
+    with open(os.path.join(QS, "eucarc")) as f:
+        for line in f:
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].strip().split("=", 1)
+                env[k] = v.strip("'\"")
+    return env
+
+
+def zone_available(text):
+    """`aws ec2 describe-availability-zones --output text` says ZONE is available."""
+    return any(l.split("\t")[2:4] == ["available", ZONE] for l in text.splitlines()
+               if l.startswith("AVAILABILITYZONES\t"))
+
+
+def wait_zone_available(timeout=60):
+    """The CLC picks registrations up on its next poll: wait until a user's
+    client (awscli with the admin's eucarc, through 127.0.0.1) sees the zone."""
+    env = eucarc_env()
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["/usr/bin/aws", "--endpoint-url", env["EC2_URL"], "ec2",
+                              "describe-availability-zones", "--output", "text"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        if zone_available(out.stdout) or time.monotonic() > deadline:
+            return out
+        time.sleep(1)
 
 
 def start_forwarders(sim):
@@ -113,19 +183,15 @@ def stop_forwarders():
     os.unlink(FORWARDER_PIDS)
 
 
-def write_eucarc():
-    path = os.path.join(QS, "eucarc")
-    with open(path, "w") as f:
-        f.write(f"""# Karri quickstart credentials: source this file.
-#   aws --endpoint-url "$EC2_URL" ec2 describe-instances
-# (awscli 2.9 reads no endpoint from the environment.)
-export EC2_URL=http://127.0.0.1:{PORTS['CLC_PORT']}/services/Eucalyptus
-export S3_URL=http://127.0.0.1:{PORTS['WALRUS_PORT']}/services/Walrus
-export AWS_DEFAULT_REGION=karri
-# Users and their access keys (karri user add, karri credentials) arrive with
-# the cloud controller; this version has none to write here yet.
-""")
-    return path
+def fresh_state():
+    """A fresh start begins from nothing: no old databases, keys or instances."""
+    for name in ["front"] + [f"node{k}" for k in range(1, NODES + 1)]:
+        shutil.rmtree(os.path.join(QS, name), ignore_errors=True)
+    for name in ("eucarc", "cloud-cert.pem", "admin-cert.pem", "admin-pk.pem"):
+        try:
+            os.unlink(os.path.join(QS, name))
+        except FileNotFoundError:
+            pass
 
 
 def up():
@@ -138,18 +204,30 @@ def up():
             say("quickstart: partly running; starting again")
             down(quiet=True)
         t0 = time.monotonic()
+        fresh_state()
         sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=os.path.join(QS, "sim"), host_link=True)
         say(f"  hosts: front end + {NODES} nodes in network namespaces, libvirtd per node ...")
         sim.up()
         say(f"  hosts up in {time.monotonic() - t0:.0f} s; starting the daemons ...")
         start_daemons(sim)
         start_forwarders(sim)
+        out = wait_all_up(sim)
+        if out.returncode != 0:
+            print(out.stdout, end="")
+            say("quickstart: some services did not come up; logs are under " + QS)
+            sys.exit(1)
+        say("  registering the services, the zone and its nodes; adding the admin user ...")
+        register_cloud(sim)
+        zones = wait_zone_available()
+        if not zone_available(zones.stdout):
+            say(f"quickstart: zone {ZONE} did not become available:\n{zones.stdout}{zones.stderr}")
+            sys.exit(1)
     out = wait_all_up(sim)
     print(out.stdout, end="")
     if out.returncode != 0:
-        say("quickstart: some services did not come up; logs are under " + QS)
+        say("quickstart: some services are not answering; logs are under " + QS)
         sys.exit(1)
-    eucarc = write_eucarc()
+    eucarc = os.path.join(QS, "eucarc")
     say(f"""
 Karri is up: front end {sim.front.netns} ({sim.front.priv_ip}), nodes {', '.join(n.netns for n in sim.nodes)}.
   source {eucarc}

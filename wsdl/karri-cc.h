@@ -38,6 +38,7 @@ struct cc__instanceType {
 	struct kr__volumeType *volumes;
 	char *diskAttachment;
 	char *netAttachment;
+	char *nodeState;		/* Karri: UP, DOWN, POWEREDOFF: is the node answering */
 };
 
 /* How many more instances of one type fit in the cluster. */
@@ -118,6 +119,10 @@ struct _cc__RunInstances {
 	char *ownerId;
 	enum xsd__boolean *imageHasVirtio;
 	char *platform;
+	char *imageDigest;		/* Karri: passed to ncRunInstance (see karri-nc.h) */
+	char *kernelDigest;
+	char *ramdiskDigest;
+	char *kernelParams;
 };
 struct _cc__RunInstancesResponse {
 	char *correlationId;
@@ -200,6 +205,7 @@ struct _cc__DescribeResourcesResponse {
 	struct cc__resourceType *resources;
 	int __sizenodes;
 	struct cc__nodeType *nodes;
+	int *pollCycleMs;		/* Karri: how long the last full polling cycle took */
 };
 
 struct _cc__AttachVolume {

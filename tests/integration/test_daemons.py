@@ -103,19 +103,6 @@ def test_internal_services_refuse_plain_http_without_the_dev_flag(name, home):
     assert "KARRI_INSECURE_HTTP" in err
 
 
-@pytest.mark.parametrize("name,prefix,op", [
-    ("karri-cc", "cc", "RunInstances"),
-])
-def test_operations_not_built_yet_answer_not_implemented(name, prefix, op, home):
-    with Daemon(name, home) as d:
-        status, el = soap_call(d.url, prefix, op)
-        assert status == 500
-        assert el.tag == f"{{{SOAP_ENV}}}Fault"
-        assert el.findtext("faultstring") == "NotImplemented"
-        # and the daemon is still serving
-        assert d.describe()["state"] == "ENABLED"
-
-
 def test_garbage_is_a_fault_and_the_daemon_survives(home):
     with Daemon("karri-nc", home) as d:
         for body in [b"not xml at all", b"<a><b></a>", b"<?xml version='1.0'?><x/>", b"\x00\xff" * 100]:

@@ -52,18 +52,25 @@ def test_quickstart_up_use_again_and_stop(no_running_quickstart):
     assert all("ENABLED" in r for r in rows)
     assert "source /var/lib/karri/quickstart/eucarc" in up.stdout
 
-    # The eucarc points the user's tools at the host's loopback, and that works.
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "AWS_ACCESS_KEY_ID": "x",
-           "AWS_SECRET_ACCESS_KEY": "y"}
+    # The eucarc holds the admin's own keys and points the user's tools at the
+    # host's loopback: the CLC in kq-front answers, the zone and its nodes are up.
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
     with open(os.path.join(QS, "eucarc")) as f:
         for line in f:
-            if line.startswith("export "):
+            if line.startswith("export ") and "${" not in line:
                 k, v = line[len("export "):].strip().split("=", 1)
-                env[k] = v
+                env[k] = v.strip("'\"")
     assert env["EC2_URL"] == "http://127.0.0.1:8773/services/Eucalyptus"
-    aws = subprocess.run(["/usr/bin/aws", "--endpoint-url", env["EC2_URL"], "ec2", "describe-regions"],
+    assert env["AWS_ACCESS_KEY_ID"].startswith("AKI")
+    aws = subprocess.run(["/usr/bin/aws", "--endpoint-url", env["EC2_URL"], "ec2",
+                          "describe-availability-zones", "--zone-names", "verbose", "--output", "text"],
                          capture_output=True, text=True, env=env, timeout=60)
-    assert "(AuthFailure)" in aws.stderr, aws.stderr   # answered by the CLC in kq-front
+    assert aws.returncode == 0, aws.stderr
+    assert "AVAILABILITYZONES\tkarri\tavailable\tzone1" in aws.stdout.splitlines()
+    assert "m1.small" in aws.stdout          # verbose: capacity per instance type
+    s3 = subprocess.run(["/usr/bin/aws", "--endpoint-url", "http://127.0.0.1:8779", "s3", "mb",
+                         "s3://quickstart-test"], capture_output=True, text=True, env=env, timeout=60)
+    assert s3.returncode == 0, s3.stderr
 
     again = quickstart("up")
     assert again.returncode == 0 and "already running" in again.stdout

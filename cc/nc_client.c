@@ -1,0 +1,101 @@
+/*
+ * nc_client.c - calling a node controller: one kept-alive connection per
+ * node, lent to whichever thread calls it.
+ *
+ * gSOAP keeps a connection open per context, not per peer, and a context
+ * (with its 64 KiB buffer) per node would cost a thousand contexts at 1,000
+ * nodes.  So each node owns only a socket; a caller (a polling worker or an
+ * operation) puts it into its own context for one call and takes it back.
+ * gSOAP reuses an open socket when keep-alive is on and the endpoint's host
+ * and port equal the context's last ones, which is what cc_nc_begin sets up.
+ * When the connection is lent already (a poll and a RunInstances at once),
+ * the second caller simply opens a connection of its own for that call.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "karriH.h"
+#include "cc.h"
+#include "error.h"
+#include "log.h"
+#include "soap_server.h"
+
+struct soap *
+cc_nc_soap_new(int timeout_s)
+{
+	struct soap *soap = soap_new();
+
+	if (!soap) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	kr_soap_setup(soap, timeout_s);
+	soap->transfer_timeout = 2 * timeout_s;	/* one bound on the whole call */
+	/* A node on the LAN accepts in milliseconds; a dead one should cost little. */
+	soap->connect_timeout = timeout_s < 3 ? timeout_s : 3;
+	return soap;
+}
+
+bool
+cc_nc_begin(struct soap *soap, struct cc_node *n)
+{
+	bool borrowed = false;
+	int fd = -1;
+
+	pthread_mutex_lock(&cc.lock);
+	cc_node_hold(n);
+	if (!n->busy) {
+		n->busy = borrowed = true;
+		fd = n->fd;
+		n->fd = -1;
+	}
+	pthread_mutex_unlock(&cc.lock);
+	soap->socket = fd >= 0 ? fd : SOAP_INVALID_SOCKET;
+	if (fd >= 0) {
+		/* gSOAP reuses the socket only for the same host and port as before. */
+		soap->keep_alive = -1;
+		snprintf(soap->host, sizeof(soap->host), "%s", n->host);
+		soap->port = n->port;
+	} else {
+		soap->keep_alive = 0;
+	}
+	return borrowed;
+}
+
+void
+cc_nc_end(struct soap *soap, struct cc_node *n, bool borrowed, bool ok)
+{
+	int fd = soap_valid_socket(soap->socket) ? soap->socket : -1;
+	bool keep = borrowed && ok && fd >= 0 && soap->keep_alive != 0;
+
+	soap->socket = SOAP_INVALID_SOCKET;
+	if (fd >= 0 && !keep)
+		close(fd);
+	pthread_mutex_lock(&cc.lock);
+	if (borrowed) {
+		n->busy = false;
+		if (keep && !n->removed)
+			n->fd = fd;
+		else if (keep)
+			close(fd);
+	}
+	cc_node_release(n);
+	pthread_mutex_unlock(&cc.lock);
+	soap_destroy(soap);
+	soap_end(soap);
+}
+
+bool
+cc_nc_failed(struct soap *soap, int rc, const char *what, const char *url)
+{
+	const char **s;
+
+	if (rc == SOAP_OK)
+		return false;
+	s = soap_faultstring(soap);
+	if (rc == SOAP_EOF || rc == SOAP_TCP_ERROR || soap->errnum)
+		kr_error("InternalError", "%s on %s: node unreachable (gSOAP %d)", what, url, rc);
+	else
+		kr_error("InternalError", "%s on %s: %s", what, url, s && *s ? *s : "SOAP error");
+	return true;
+}

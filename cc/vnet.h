@@ -1,0 +1,117 @@
+/*
+ * vnet.h - the cluster's virtual network, shared by vnet.c, dhcp.c,
+ * firewall.c and addresses.c (private to the CC).
+ *
+ * Addressing (Eucalyptus' scheme): network number v of a MANAGED mode owns
+ * VNET_ADDRSPERNET addresses starting at VNET_SUBNET + v * VNET_ADDRSPERNET;
+ * its first address is the network, +1 the gateway (the CC), the last the
+ * broadcast, and instances get +2 ...  In MANAGED, v is also the VLAN id.
+ * Everything lives in V and cc.db; V.lock guards V and serializes every
+ * change applied to the host (dnsmasq, iptables, ip), so what the host has
+ * is always what V says, in one order.
+ */
+#ifndef KARRI_CC_VNET_H
+#define KARRI_CC_VNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cc.h"
+#include "vnet_bridge.h"
+
+enum vnet_mode { VNET_SYSTEM, VNET_STATIC, VNET_MANAGED_NOVLAN, VNET_MANAGED };
+
+#define VNET_NETS_MAX 4096
+#define VNET_PUBLIC_MAX 1024
+#define VNET_RULES_MAX 4096
+#define VNET_LEASES_MAX 65536
+
+struct vnet_net {
+	int vlan;
+	char user[64];
+	char name[64];
+};
+
+struct vnet_lease {
+	char id[KR_ID_MAX];
+	int vlan;
+	int index;
+	char mac[18];
+	char ip[16];
+};
+
+struct vnet_public {
+	char pub[16];
+	char priv[16];		/* "" when free */
+};
+
+struct vnet_rule {
+	char user[64];
+	char name[64];		/* the group the rule opens */
+	char protocol[8];	/* tcp, udp, icmp */
+	int port_min, port_max;
+	char source_net[20];	/* CIDR, or "" */
+	char source_user[64];
+	char source_name[64];	/* a group, or "" */
+};
+
+struct vnet_dhcp {
+	char ifname[VNET_IFNAME];
+	pid_t pid;
+	bool child;		/* ours to reap (else adopted after a restart) */
+};
+
+struct vnet {
+	pthread_mutex_t lock;
+	enum vnet_mode mode;
+	const char *mode_name;
+	uint32_t subnet, netmask;	/* host order */
+	int apn;			/* addresses per network */
+	int vlan_min, vlan_max;
+	const char *privif, *pubif, *bridge, *dhcpd, *dhcpuser;
+	char dns[16], cloudip[16], router[16], broadcast[16];
+	int clc_port;
+	const char *macprefix;
+	char dir[600];			/* $KARRI_HOME/var/lib/karri/cc-net */
+	char logdir[600];
+	struct vnet_net *nets;
+	int nnets;
+	struct vnet_lease *leases;
+	int nleases;
+	struct vnet_public *pubs;
+	int npubs;
+	struct vnet_rule *rules;
+	int nrules;
+	char (*macmap)[2][18];		/* STATIC: MAC, IP */
+	int nmacmap;
+	struct vnet_dhcp *dhcp;		/* one per serving interface */
+	int ndhcp;
+	bool applied_chains[VNET_NETS_MAX + 1];
+};
+
+extern struct vnet V;
+
+/* vnet.c */
+void vnet_ip_str(uint32_t ip, char out[16]);
+int vnet_ip_parse(const char *s, uint32_t *ip);
+int vnet_plen(void);				/* prefix length of one network */
+uint32_t vnet_net_base(int vlan);
+struct vnet_net *vnet_net_find(int vlan);
+struct vnet_net *vnet_net_by_name(const char *user, const char *name);
+bool vnet_managed(void);
+int vnet_run(const char *const argv[]);		/* spawn, log failures, 0/-1 */
+
+/* dhcp.c (V.lock held) */
+int vnet_dhcp_sync(void);		/* hosts files written, dnsmasq started or told */
+void vnet_dhcp_stop_all(void);
+
+/* firewall.c (V.lock held) */
+int vnet_firewall_apply(void);		/* the whole ruleset, one batch */
+void vnet_firewall_remove(void);
+
+/* addresses.c (V.lock held) */
+int vnet_public_load(void);
+void vnet_public_remove_all(void);
+
+#endif
