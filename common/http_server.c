@@ -94,12 +94,27 @@ on_stop_signal(evutil_socket_t sig, short events, void *arg)
 }
 
 void
+kr_http_run_loop(struct kr_daemon *d, struct event_base *base)
+{
+	struct event *sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
+	struct event *sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
+
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	kr_log_info("serving HTTP on %s:%d", d->bind_address ? d->bind_address : "0.0.0.0",
+	    d->port);
+	if (!kr_daemon_stopping())
+		event_base_dispatch(base);
+	event_free(sigterm);
+	event_free(sigint);
+}
+
+void
 kr_http_serve_daemon(struct kr_daemon *d, const struct kr_http_opts *opts,
     kr_http_handler_fn handler, void *arg)
 {
 	struct event_base *base;
 	struct evhttp *http;
-	struct event *sigterm, *sigint;
 	int fd = kr_http_listen(d->bind_address, d->port);
 
 	if (fd < 0)
@@ -114,16 +129,7 @@ kr_http_serve_daemon(struct kr_daemon *d, const struct kr_http_opts *opts,
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(http, handler, arg);
-	sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
-	sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
-	kr_log_info("serving HTTP on %s:%d", d->bind_address ? d->bind_address : "0.0.0.0",
-	    d->port);
-	if (!kr_daemon_stopping())
-		event_base_dispatch(base);
-	event_free(sigterm);
-	event_free(sigint);
+	kr_http_run_loop(d, base);
 	evhttp_free(http);
 	event_base_free(base);
 }

@@ -28,6 +28,11 @@ struct kr_http_opts {
 void kr_http_serve_daemon(struct kr_daemon *d, const struct kr_http_opts *opts,
     kr_http_handler_fn handler, void *arg);
 
+struct event_base;
+
+/* Dispatch base until SIGTERM or SIGINT (which also set kr_daemon_stopping()). */
+void kr_http_run_loop(struct kr_daemon *d, struct event_base *base);
+
 /* main() of an HTTP daemon: start, serve, finish; the handler gets the daemon as arg. */
 int kr_http_daemon_main(struct kr_daemon *d, const struct kr_http_opts *opts,
     kr_http_handler_fn handler, int argc, char **argv);

@@ -37,8 +37,21 @@
 #include "httpd.h"
 #include "log.h"
 
-#define FILE_CHUNK (1u << 20)		/* bytes of a file queued at a time */
-#define FILE_LOW_WATER (256u << 10)	/* queue more below this */
+/*
+ * File answers go out by sendfile(2), one queued segment per call.  A few
+ * segments stay queued so the output never runs dry between calls: an
+ * empty output takes the write event out of epoll and puts it back, two
+ * epoll_ctl calls per segment.  (Asking the kernel to read ahead with
+ * POSIX_FADV_WILLNEED was tried for files not in the page cache and did
+ * not beat its own readahead; bench/walrus measures that case.)
+ */
+#define FILE_CHUNK (1u << 20)		/* bytes per queued segment */
+#define FILE_QUEUE (4u << 20)		/* bytes of file kept queued */
+#define FILE_LOW_WATER (FILE_QUEUE - FILE_CHUNK)	/* top up below this */
+/* Bytes per read(2)/write(2) of a connection (libevent's default: 16 KiB). */
+#define IO_MAX_SINGLE (256u << 10)
+/* Bytes read straight from the socket per drive() while a body streams. */
+#define BODY_READ_MAX (4u << 20)
 #define LINGER_MAX (16u << 20)		/* unread body bytes drained before closing */
 #define LINGER_TIMEOUT_S 2
 #define CHUNK_LINE_MAX 1024
@@ -515,9 +528,49 @@ response_sent(struct kr_httpd_conn *c)
 	drive(c);
 }
 
+/*
+ * While a body streams, read the socket directly in IO_MAX_SINGLE pieces:
+ * libevent 2.1's bufferevent reads at most 4 KiB per read event
+ * (EVBUFFER_MAX_READ), which made a 1 GiB upload 262144 trips round the
+ * event loop, each with an ioctl, a read and a write(2) of 4 KiB.  Only up
+ * to the read high-water mark, so memory stays bounded; 1 when bytes came.
+ */
+static int
+fill_input(struct kr_httpd_conn *c, size_t *budget)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t have = evbuffer_get_length(in), want;
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (*budget == 0 || have >= c->srv->opts.read_high_water)
+		return 0;
+	want = c->srv->opts.read_high_water - have;
+	if (want > IO_MAX_SINGLE)
+		want = IO_MAX_SINGLE;
+	/* The bufferevent freezes its input's end; it thaws it the same way to read. */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, (ev_ssize_t)want, &v, 1) != 1) {
+		evbuffer_freeze(in, 0);
+		return 0;
+	}
+	n = recv(bufferevent_getfd(c->bev), v.iov_base, want < v.iov_len ? want : v.iov_len, 0);
+	if (n > 0) {
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(in, &v, 1);
+	}
+	evbuffer_freeze(in, 0);
+	/* EAGAIN, EOF or an error: the bufferevent sees it on its next read. */
+	if (n <= 0)
+		return 0;
+	*budget = (size_t)n < *budget ? *budget - (size_t)n : 0;
+	return 1;
+}
+
 static void
 drive(struct kr_httpd_conn *c)
 {
+	size_t budget = BODY_READ_MAX;	/* then back to the loop, for fairness */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	for (;;) {
@@ -541,8 +594,11 @@ drive(struct kr_httpd_conn *c)
 				}
 				return;
 			}
-			if (r == 0)
+			if (r == 0) {
+				if (fill_input(c, &budget))
+					continue;
 				return;
+			}
 			body_ended(c);
 			break;
 		case ST_LINGER: {
@@ -568,31 +624,35 @@ on_read(struct bufferevent *bev, void *arg)
 	drive(arg);
 }
 
-/* Queue the next piece of a file answer. */
+/* Queue file segments until FILE_QUEUE bytes wait (or the file, or its ready part, ends). */
 static int
 queue_file(struct kr_httpd_conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	off_t n = c->file_left < (off_t)FILE_CHUNK ? c->file_left : (off_t)FILE_CHUNK;
 	struct evbuffer_file_segment *seg;
+	off_t n;
 
-	/* Never past what the writer of a growing file has written. */
-	if (n > c->file_ready - c->file_off)
-		n = c->file_ready - c->file_off;
-	c->file_stalled = n <= 0;
-	if (n <= 0)
-		return 0;
-
-	seg = evbuffer_file_segment_new(c->file_fd, c->file_off, n, 0);
-	if (!seg || evbuffer_add_file_segment(out, seg, 0, n) < 0) {
-		if (seg)
-			evbuffer_file_segment_free(seg);
-		kr_log_warnx("%s: cannot queue file data", c->req.peer);
-		return -1;
+	c->file_stalled = false;
+	while (c->file_left > 0 && evbuffer_get_length(out) < FILE_QUEUE) {
+		n = c->file_left < (off_t)FILE_CHUNK ? c->file_left : (off_t)FILE_CHUNK;
+		/* Never past what the writer of a growing file has written. */
+		if (n > c->file_ready - c->file_off)
+			n = c->file_ready - c->file_off;
+		if (n <= 0) {
+			c->file_stalled = true;
+			break;
+		}
+		seg = evbuffer_file_segment_new(c->file_fd, c->file_off, n, 0);
+		if (!seg || evbuffer_add_file_segment(out, seg, 0, n) < 0) {
+			if (seg)
+				evbuffer_file_segment_free(seg);
+			kr_log_warnx("%s: cannot queue file data", c->req.peer);
+			return -1;
+		}
+		evbuffer_file_segment_free(seg);	/* the evbuffer holds its own reference */
+		c->file_off += n;
+		c->file_left -= n;
 	}
-	evbuffer_file_segment_free(seg);	/* the evbuffer holds its own reference */
-	c->file_off += n;
-	c->file_left -= n;
 	return 0;
 }
 
@@ -682,6 +742,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->opts.read_high_water);
+	bufferevent_set_max_single_read(c->bev, IO_MAX_SINGLE);
+	bufferevent_set_max_single_write(c->bev, IO_MAX_SINGLE);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -870,7 +932,7 @@ kr_httpd_respond_file(struct kr_httpd_req *r, int status, const char *content_ty
 	if (fd >= 0 && !is_head(r) && len > 0) {
 		c->file_fd = fd;
 		c->file_off = offset;
-		c->file_left = len;
+			c->file_left = len;
 		c->file_ready = offset + len;
 		bufferevent_setwatermark(c->bev, EV_WRITE, FILE_LOW_WATER, 0);
 	} else {
@@ -921,22 +983,12 @@ kr_httpd_base(const struct kr_httpd_req *r)
 	return r->conn->srv->base;
 }
 
-static void
-on_stop_signal(evutil_socket_t sig, short events, void *arg)
-{
-	(void)events;
-	kr_log_info("signal %d: stopping", (int)sig);
-	kr_daemon_request_stop();
-	event_base_loopbreak(arg);
-}
-
 void
 kr_httpd_serve_daemon(struct kr_daemon *d, const struct kr_httpd_opts *opts,
     kr_httpd_handler_fn handler, void *arg)
 {
 	struct event_base *base;
 	struct kr_httpd *srv;
-	struct event *sigterm, *sigint;
 	int fd = kr_http_listen(d->bind_address, d->port);
 
 	if (fd < 0)
@@ -946,16 +998,7 @@ kr_httpd_serve_daemon(struct kr_daemon *d, const struct kr_httpd_opts *opts,
 	srv = base ? kr_httpd_new(base, fd, opts, handler, arg) : NULL;
 	if (!srv)
 		kr_daemon_fatal(d, "cannot set up the HTTP server");
-	sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
-	sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
-	kr_log_info("serving HTTP on %s:%d", d->bind_address ? d->bind_address : "0.0.0.0",
-	    d->port);
-	if (!kr_daemon_stopping())
-		event_base_dispatch(base);
-	event_free(sigterm);
-	event_free(sigint);
+	kr_http_run_loop(d, base);
 	kr_httpd_free(srv);
 	event_base_free(base);
 }

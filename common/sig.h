@@ -117,6 +117,42 @@ struct kr_sig_result {
 int kr_sig_verify(const struct kr_sig_request *req, kr_sig_secret_fn lookup, void *ctx,
     time_t now, struct kr_sig_result *res);
 
+/*
+ * aws-chunked bodies (x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD):
+ * the headers carry a "seed" signature, checked by kr_sig_verify(), and the
+ * body is a run of chunks each signed with the same derived key over
+ *
+ *   AWS4-HMAC-SHA256-PAYLOAD \n date \n scope \n previous signature \n
+ *   SHA-256("") \n SHA-256(chunk data)
+ *
+ * so chunk n's signature chains from chunk n-1's (the seed for the first)
+ * and chunks cannot be dropped, reordered or replayed elsewhere.  After a
+ * successful kr_sig_verify() of such a request, kr_sig_v4_chunk_init()
+ * derives the key once (the secret is looked up again and wiped at once);
+ * the caller hashes each chunk as it streams and asks
+ * kr_sig_v4_chunk_verify() at its end; kr_sig_v4_chunk_wipe() clears the
+ * key.  Any failure also wipes it, so the chain cannot go on after one.
+ */
+struct kr_sig_chunk {
+	unsigned char key[32];		/* kDate/kRegion/kService/kSigning: the signing key */
+	char prev[65];			/* the last good signature, hex */
+	char amz_date[17];		/* YYYYMMDDTHHMMSSZ of the seed request */
+	char scope[200];		/* date/region/service/aws4_request */
+	bool ready;
+};
+
+/* 0, or -1 with kr_error(): res is not a SigV4 header-signed result, or the key is gone. */
+int kr_sig_v4_chunk_init(struct kr_sig_chunk *c, const struct kr_sig_result *res,
+    kr_sig_secret_fn lookup, void *ctx);
+/*
+ * Does `signature` (64 hex digits) sign the next chunk, whose data hashes
+ * to data_sha256?  0 yes (the chain moves on), -1 no: kr_error()
+ * SignatureDoesNotMatch (or InternalError) and the key is wiped.
+ */
+int kr_sig_v4_chunk_verify(struct kr_sig_chunk *c, const unsigned char data_sha256[32],
+    const char *signature);
+void kr_sig_v4_chunk_wipe(struct kr_sig_chunk *c);	/* NULL-safe */
+
 #ifdef KR_SIG_PRIVATE
 /*
  * Shared by sig.c, sigv4.c and sigv2.c only.
@@ -151,6 +187,10 @@ int kr_sig_canonical_query(struct kr_buf *out, const struct kr_form *a, const st
 int kr_sig_time_iso_basic(const char *s, time_t *t);
 int kr_sig_time_iso(const char *s, time_t *t);
 int kr_sig_time_http(const char *s, time_t *t);
+
+/* sigv4.c: the SigV4 signing key for a secret and scope (32 bytes). */
+int kr_sig_v4_key(const char *secret, const char *date, const char *region,
+    const char *service, unsigned char key[32], struct kr_sig_result *res);
 
 /* sigv4.c, sigv2.c */
 int kr_sig_v4_header(const struct kr_sig_request *req, const struct kr_sig_params *p,

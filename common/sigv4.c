@@ -387,14 +387,17 @@ canonical_request(const struct kr_sig_request *req, const struct kr_sig_params *
 
 /* --- signing -------------------------------------------------------------- */
 
-/* hex HMAC of the string to sign under the key derived from secret and scope. */
-static int
-sign(const char *secret, const struct v4 *v, const char *sts, char out[65],
-    struct kr_sig_result *res)
+/*
+ * kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" secret, date), region), service),
+ * "aws4_request"); shared with sigv4_chunk.c, which keeps it for a body.
+ */
+int
+kr_sig_v4_key(const char *secret, const char *date, const char *region, const char *service,
+    unsigned char key[32], struct kr_sig_result *res)
 {
 	unsigned char k[EVP_MAX_MD_SIZE], k2[EVP_MAX_MD_SIZE];
 	char first[KR_SIG_SECRET_MAX + 8];
-	const char *steps[] = { v->date, v->region, v->service, "aws4_request" };
+	const char *steps[] = { date, region, service, "aws4_request" };
 	unsigned n = 0;
 	size_t i;
 	int rc = -1;
@@ -408,14 +411,32 @@ sign(const char *secret, const struct v4 *v, const char *sts, char out[65],
 			goto cleanup;
 		memcpy(k, k2, n);
 	}
-	if (kr_sig_hmac(EVP_sha256(), k, n, sts, strlen(sts), k2, &n, res) < 0)
-		goto cleanup;
-	kr_sig_hex(k2, n, out);
+	memcpy(key, k, 32);
 	rc = 0;
 cleanup:
 	OPENSSL_cleanse(first, sizeof(first));
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(k2, sizeof(k2));
+	return rc;
+}
+
+/* hex HMAC of the string to sign under the key derived from secret and scope. */
+static int
+sign(const char *secret, const struct v4 *v, const char *sts, char out[65],
+    struct kr_sig_result *res)
+{
+	unsigned char key[32], mac[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	int rc = -1;
+
+	if (kr_sig_v4_key(secret, v->date, v->region, v->service, key, res) < 0 ||
+	    kr_sig_hmac(EVP_sha256(), key, sizeof(key), sts, strlen(sts), mac, &n, res) < 0)
+		goto cleanup;
+	kr_sig_hex(mac, n, out);
+	rc = 0;
+cleanup:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
 	return rc;
 }
 

@@ -207,6 +207,38 @@ route_object(struct wl_req *rq, const struct wl_bucket *b)
 		wl_error(rq, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
 }
 
+/*
+ * A streaming payload (x-amz-content-sha256: STREAMING-...): only the signed
+ * aws-chunked form, only for the bodies that are objects (PutObject,
+ * UploadPart), and only under a SigV4 Authorization header, which is what
+ * signs the seed of the chunk chain.  0 go on, -1 having answered.
+ */
+static int
+check_streaming(struct wl_req *rq, const char *sha)
+{
+	const struct kr_httpd_req *http = rq->http;
+
+	if (strcmp(sha, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") != 0) {
+		wl_error(rq, 501, "NotImplemented", "streaming uploads of type %s are not "
+		    "supported; send STREAMING-AWS4-HMAC-SHA256-PAYLOAD, the payload hash or "
+		    "UNSIGNED-PAYLOAD", sha);
+		return -1;
+	}
+	if (!rq->who.authenticated || rq->sig.version != 4 || rq->sig.presigned) {
+		wl_error(rq, 400, "InvalidRequest", "aws-chunked uploads must be signed with a "
+		    "SigV4 Authorization header");
+		return -1;
+	}
+	if (strcmp(http->method, "PUT") != 0 || !rq->key || wl_has_query(rq, "acl") ||
+	    kr_httpd_header(http, "x-amz-copy-source")) {
+		wl_error(rq, 501, "NotImplemented", "aws-chunked bodies are taken by PutObject "
+		    "and UploadPart only");
+		return -1;
+	}
+	rq->aws_chunked = true;
+	return 0;
+}
+
 void
 wl_route(struct kr_httpd_req *http, void *arg)
 {
@@ -242,11 +274,8 @@ wl_route(struct kr_httpd_req *http, void *arg)
 	if (parse_path(rq) < 0 || wl_auth(rq) < 0)
 		return;
 	sha = kr_httpd_header(http, "x-amz-content-sha256");
-	if (sha && strncmp(sha, "STREAMING-", 10) == 0) {
-		wl_error(rq, 501, "NotImplemented", "aws-chunked uploads (%s) are not supported; "
-		    "send the payload hash or UNSIGNED-PAYLOAD", sha);
+	if (sha && strncmp(sha, "STREAMING-", 10) == 0 && check_streaming(rq, sha) < 0)
 		return;
-	}
 	kr_log_debug("%s %s %s bucket=%s key=%s user=%s", http->peer, http->method, http->path,
 	    rq->bucket, rq->key ? rq->key : "", rq->who.authenticated ? rq->who.user.name : "-");
 	if (!rq->bucket[0]) {

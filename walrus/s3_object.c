@@ -3,7 +3,9 @@
  * DeleteObject, DeleteObjects, CopyObject and object ACLs.
  *
  * With an object, Walrus keeps the headers S3 gives back on GET: the
- * Content-Type and friends and every x-amz-meta-* header, as sent.
+ * Content-Type and friends and every x-amz-meta-* header, as sent - but
+ * for "aws-chunked" in Content-Encoding, which describes the upload's
+ * framing, not the object (S3 drops it too).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +35,31 @@ wl_etag_hex(const unsigned char md5[16], char out[80])
 	snprintf(out + 33, 47, "\"");
 }
 
+/* Content-Encoding without its aws-chunked token; nothing when that was all. */
+static void
+add_content_encoding(struct kr_buf *b, const char *v)
+{
+	bool any = false;
+
+	while (*v) {
+		size_t len = strcspn(v, ","), t = len;
+		const char *tok = v;
+
+		while (t && (*tok == ' ' || *tok == '\t'))
+			tok++, t--;
+		while (t && (tok[t - 1] == ' ' || tok[t - 1] == '\t'))
+			t--;
+		if (t && !(t == 11 && strncasecmp(tok, "aws-chunked", 11) == 0)) {
+			kr_buf_add(b, any ? "," : "Content-Encoding: ");
+			kr_buf_add_len(b, tok, t);
+			any = true;
+		}
+		v += len + (v[len] == ',');
+	}
+	if (any)
+		kr_buf_add_char(b, '\n');
+}
+
 char *
 wl_object_headers(const struct kr_httpd_req *http)
 {
@@ -41,7 +68,9 @@ wl_object_headers(const struct kr_httpd_req *http)
 	kr_buf_init(&b, 64u << 10);
 	for (size_t i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++) {
 		const char *v = kr_httpd_header(http, kept_headers[i]);
-		if (v)
+		if (v && strcmp(kept_headers[i], "Content-Encoding") == 0)
+			add_content_encoding(&b, v);
+		else if (v)
 			kr_buf_addf(&b, "%s: %s\n", kept_headers[i], v);
 	}
 	if (!kr_httpd_header(http, "Content-Type"))

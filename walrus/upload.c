@@ -8,6 +8,11 @@
  * whatever the object's size.  Only a body that arrived whole and whose
  * digests match is committed; anything else - an error, a closed
  * connection - removes the temporary file (see upload_free).
+ *
+ * An aws-chunked body (SigV4 streaming) goes through aws_chunked.c first,
+ * which strips the framing, checks each chunk's signature and hands the
+ * data on to the same write path; its size limit is then the declared
+ * x-amz-decoded-content-length rather than Content-Length.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,7 @@
 
 struct wl_upload {
 	struct wl_blob blob;
+	struct wl_chunked *chunked;	/* aws-chunked decoder, or NULL */
 	uint64_t room;
 	wl_upload_done_fn done;
 	void *done_arg;
@@ -32,6 +38,7 @@ upload_free(void *op, bool completed)
 
 	(void)completed;
 	wl_blob_abort(&u->blob);	/* no-op once committed */
+	wl_chunked_free(u->chunked);
 	free(u);
 }
 
@@ -92,13 +99,12 @@ too_large(struct wl_req *rq, uint64_t room)
 		    "allowed object size.");
 }
 
+/* Decoded body bytes: into the blob, within the room left. */
 static int
-on_data(struct kr_httpd_req *http, const void *data, size_t len, void *ctx)
+write_data(struct wl_req *rq, const void *data, size_t len)
 {
-	struct wl_req *rq = ctx;
 	struct wl_upload *u = rq->op;
 
-	(void)http;
 	if (u->blob.size + len > u->room) {
 		too_large(rq, u->room);
 		return -1;
@@ -111,6 +117,18 @@ on_data(struct kr_httpd_req *http, const void *data, size_t len, void *ctx)
 	return 0;
 }
 
+static int
+on_data(struct kr_httpd_req *http, const void *data, size_t len, void *ctx)
+{
+	struct wl_req *rq = ctx;
+	struct wl_upload *u = rq->op;
+
+	(void)http;
+	if (u->chunked)
+		return wl_chunked_feed(rq, u->chunked, data, len, write_data);
+	return write_data(rq, data, len);
+}
+
 static void
 on_end(struct kr_httpd_req *http, void *ctx)
 {
@@ -120,6 +138,8 @@ on_end(struct kr_httpd_req *http, void *ctx)
 	unsigned int n = 16;
 
 	(void)http;
+	if (u->chunked && wl_chunked_end(rq, u->chunked) < 0)
+		return;
 	if (!EVP_DigestFinal_ex(u->blob.md5, md5, &n)) {
 		wl_error(rq, 500, "InternalError", "MD5 failed");
 		return;
@@ -133,10 +153,26 @@ on_end(struct kr_httpd_req *http, void *ctx)
 	u->done(rq, &u->blob, md5);
 }
 
+/* x-amz-decoded-content-length: the size of an aws-chunked body's data. */
+static int
+decoded_length(struct wl_req *rq, uint64_t *len)
+{
+	const char *v = kr_httpd_header(rq->http, "x-amz-decoded-content-length");
+
+	if (!v || !*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 19) {
+		wl_error(rq, 411, "MissingContentLength", "aws-chunked uploads must carry "
+		    "x-amz-decoded-content-length (a decimal byte count).");
+		return -1;
+	}
+	*len = strtoull(v, NULL, 10);	/* 19 digits cannot overflow */
+	return 0;
+}
+
 void
 wl_upload_start(struct wl_req *rq, uint64_t room, wl_upload_done_fn done, void *done_arg)
 {
 	struct kr_httpd_req *http = rq->http;
+	uint64_t declared = 0;
 	struct wl_upload *u;
 
 	if (!http->chunked && kr_httpd_header(http, "Content-Length") == NULL) {
@@ -144,7 +180,15 @@ wl_upload_start(struct wl_req *rq, uint64_t room, wl_upload_done_fn done, void *
 		    "HTTP header.");
 		return;
 	}
-	if (http->content_length > 0 && (uint64_t)http->content_length > room) {
+	/* An aws-chunked body is larger than its data by the framing. */
+	if (rq->aws_chunked) {
+		if (decoded_length(rq, &declared) < 0)
+			return;
+		if (declared > room) {
+			too_large(rq, room);
+			return;
+		}
+	} else if (http->content_length > 0 && (uint64_t)http->content_length > room) {
 		too_large(rq, room);
 		return;
 	}
@@ -158,6 +202,8 @@ wl_upload_start(struct wl_req *rq, uint64_t room, wl_upload_done_fn done, void *
 	u->done_arg = done_arg;
 	rq->op = u;
 	rq->op_free = upload_free;
+	if (rq->aws_chunked && !(u->chunked = wl_chunked_new(rq, declared)))
+		return;
 	if (wl_blob_begin(rq->w, &u->blob) < 0) {
 		wl_error_from_kr(rq);
 		return;

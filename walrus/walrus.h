@@ -76,6 +76,7 @@ struct wl_req {
 	struct wl_requester who;
 	struct kr_sig_result sig;
 	EVP_MD_CTX *body_sha256;	/* set when the signed payload hash must be checked */
+	bool aws_chunked;		/* body is aws-chunked, signed per chunk (aws_chunked.c) */
 	void *op;			/* the handler's own state, freed by op_free */
 	void (*op_free)(void *op, bool completed);
 };
@@ -121,6 +122,14 @@ bool wl_has_query(const struct wl_req *rq, const char *name);
 int wl_auth(struct wl_req *rq);		/* 0, or -1 having answered */
 int wl_auth_body(struct wl_req *rq, const void *data, size_t len);
 int wl_auth_body_end(struct wl_req *rq);	/* 0, or -1 having answered */
+/* aws_chunked.c: decode a SigV4 streaming body; -1 always means answered. */
+struct wl_chunked;
+typedef int (*wl_chunked_out_fn)(struct wl_req *rq, const void *data, size_t len);
+struct wl_chunked *wl_chunked_new(struct wl_req *rq, uint64_t declared);	/* or NULL */
+int wl_chunked_feed(struct wl_req *rq, struct wl_chunked *d, const void *data, size_t len,
+    wl_chunked_out_fn out);
+int wl_chunked_end(struct wl_req *rq, struct wl_chunked *d);	/* the final chunk came */
+void wl_chunked_free(struct wl_chunked *d);	/* NULL-safe; wipes the signing key */
 /* s3v2.c: S3's own SigV2 (Authorization: AWS key:sig, or ?AWSAccessKeyId&Expires&Signature) */
 bool wl_s3v2_present(const struct kr_httpd_req *http);
 int wl_s3v2_verify(struct wl_req *rq, const char *signed_path, struct kr_sig_result *res);
