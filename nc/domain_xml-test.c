@@ -189,6 +189,34 @@ START_TEST(nbd_volume_disk)
 }
 END_TEST
 
+/* aoe:[IFACE:[MAC:]]eS.L; the NIC defaults to eth1 (no config here) */
+START_TEST(aoe_remote_dev)
+{
+	char ifn[16];
+	unsigned shelf, slot;
+	static const char *const bad[] = { "aoe:", "aoe:e1", "aoe:e1.", "aoe:e.1", "aoe:e1.2x",
+	    "aoe:e65535.1", "aoe:e1.255", "aoe:eth 1:e1.2", "aoe:eth0:zz:e1.2",
+	    "aoe:averyveryverylongname:e1.2", "aoe:eth1:", "aoe::e1.2" };
+
+	ck_assert_int_eq(nc_aoe_parse("aoe:e3.1", ifn, sizeof(ifn), &shelf, &slot), 0);
+	ck_assert_str_eq(ifn, "eth1");
+	ck_assert_uint_eq(shelf, 3);
+	ck_assert_uint_eq(slot, 1);
+	ck_assert_int_eq(nc_aoe_parse("aoe:stor0:e65534.254", ifn, sizeof(ifn), &shelf, &slot), 0);
+	ck_assert_str_eq(ifn, "stor0");
+	ck_assert_uint_eq(shelf, 65534);
+	ck_assert_uint_eq(slot, 254);
+	ck_assert_int_eq(nc_aoe_parse("aoe:eth1:00:11:22:33:44:5a:e3.1", ifn, sizeof(ifn), &shelf,
+	    &slot), 0);
+	ck_assert_str_eq(ifn, "eth1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(nc_aoe_parse(bad[i], ifn, sizeof(ifn), &shelf, &slot) == -1, "%s",
+		    bad[i]);
+		ck_assert_str_eq(kr_error_code(), "InvalidParameterValue");
+	}
+}
+END_TEST
+
 START_TEST(impossible_specs_fail)
 {
 	struct nc_domain_spec s = { .type = "qemu", .name = "x", .memory_mib = 0, .vcpus = 1 };
@@ -212,6 +240,7 @@ main(void)
 	tcase_add_loop_test(tc, golden_files, 0, n);
 	tcase_add_loop_test(tc, test_driver_accepts, 0, n);
 	tcase_add_test(tc, nbd_volume_disk);
+	tcase_add_test(tc, aoe_remote_dev);
 	tcase_add_test(tc, impossible_specs_fail);
 	return kr_check_run(s);
 }

@@ -10,6 +10,7 @@
  * Values never hold newlines (requests are validated before they get here).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,10 @@ nc_instance_save(const struct nc_instance *in)
 
 		fprintf(f, "volume=%s %s %s %s %s\n", vol->id, vol->target, vol->attachment,
 		    vol->local[0] ? vol->local : "-", vol->remote);
+		/* a line of its own: metadata of older NCs still loads */
+		if (vol->helper > 0)
+			fprintf(f, "volume_helper=%s %ld %llu\n", vol->id, (long)vol->helper,
+			    vol->helper_start);
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		kr_log_warn("%s: cannot write %s", in->id, tmp);
@@ -201,6 +206,24 @@ load_volume(struct nc_instance *in, const char *v)
 	in->nvolumes++;
 }
 
+/* "VOL PID START": the karri-aoe serving a volume loaded before. */
+static void
+load_helper(struct nc_instance *in, const char *v)
+{
+	char id[NC_ID_MAX];
+	long pid;
+	unsigned long long start;
+
+	if (sscanf(v, "%39s %ld %llu", id, &pid, &start) != 3 || pid <= 0 || pid > INT_MAX)
+		return;
+	for (int i = 0; i < in->nvolumes; i++) {
+		if (strcmp(in->volumes[i].id, id) == 0) {
+			in->volumes[i].helper = (pid_t)pid;
+			in->volumes[i].helper_start = start;
+		}
+	}
+}
+
 int
 nc_instance_load(const char *dir, struct nc_instance *out)
 {
@@ -223,6 +246,10 @@ nc_instance_load(const char *dir, struct nc_instance *out)
 		*eq = '\0';
 		if (strcmp(line, "volume") == 0) {
 			load_volume(out, eq + 1);
+			continue;
+		}
+		if (strcmp(line, "volume_helper") == 0) {
+			load_helper(out, eq + 1);
 			continue;
 		}
 		for (size_t i = 0; i < NFIELDS; i++) {

@@ -11,7 +11,12 @@
  *   - an instance that was running but whose domain is gone, or whose
  *     launch had failed, is cleaned up.
  * Afterwards a thread checks every few seconds that running instances
- * still have their domain and tears down those whose guest powered off.
+ * still have their domain and tears down those whose guest powered off,
+ * and that the karri-aoe serving an attached AoE volume still runs:
+ * one that died is started again on the same socket.  (QEMU's NBD client
+ * as libvirt 9.0 configures it does not reconnect by itself, so the disk
+ * stays in error until it is re-attached; the helper being there is what
+ * lets a re-attach, and detach's clean-up, work.)
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -92,6 +97,11 @@ adopt_dir(virConnectPtr c, const char *dir)
 		    "adopted: the domain runs");
 		nc_table_unlock();
 		kr_log_info("%s: adopted running domain (%s)", t->id, t->disk_attachment);
+		for (int i = 0; i < in.nvolumes; i++)
+			if (in.volumes[i].helper > 0)
+				kr_log_info("%s: %s: karri-aoe pid %ld %s", t->id, in.volumes[i].id,
+				    (long)in.volumes[i].helper, nc_aoe_alive(&in.volumes[i]) ?
+				    "adopted" : "gone: the monitor restarts it");
 		return;
 	}
 	if (running < 0) {
@@ -168,6 +178,48 @@ nc_adopt(void)
 	return 0;
 }
 
+/* Restart the dead karri-aoe helpers of running instance `id`. */
+static void
+watch_helpers(const char *id)
+{
+	struct nc_instance *in;
+	bool dead = false;
+
+	nc_table_lock();
+	in = nc_table_find(id);
+	for (int i = 0; in && !in->busy && in->state == NC_ST_RUNNING && i < in->nvolumes; i++)
+		dead |= in->volumes[i].helper > 0 && !nc_aoe_alive(&in->volumes[i]);
+	if (!dead || !in || in->busy || in->state != NC_ST_RUNNING) {
+		nc_table_unlock();
+		return;
+	}
+	in->busy = true;	/* attach/detach/terminate wait for us */
+	nc_table_unlock();
+	for (int i = 0; i < in->nvolumes; i++) {
+		struct nc_volume v = in->volumes[i];
+
+		if (v.helper <= 0 || nc_aoe_alive(&v))
+			continue;
+		kr_log_warnx("%s: karri-aoe pid %ld serving %s died: restarting it", in->id,
+		    (long)v.helper, v.id);
+		if (nc_aoe_start(in, &v) < 0) {
+			/* keep the old pid: tried again next round */
+			kr_log_errorx("%s: %s: %s", in->id, v.id, kr_error_message());
+			continue;
+		}
+		nc_table_lock();
+		in->volumes[i].helper = v.helper;
+		in->volumes[i].helper_start = v.helper_start;
+		nc_instance_save(in);
+		nc_table_unlock();
+	}
+	nc_table_lock();
+	in->busy = false;
+	if (in->terminating && nc_teardown_start(in, "terminated") < 0)
+		kr_log_errorx("%s: %s", in->id, kr_error_message());
+	nc_table_unlock();
+}
+
 static void
 check_running(void)
 {
@@ -196,6 +248,8 @@ check_running(void)
 			nc_teardown_start(in, "the domain stopped (guest powered off or crashed)");
 		}
 		nc_table_unlock();
+		if (r == 1)
+			watch_helpers(id);
 	}
 	virConnectClose(c);
 }

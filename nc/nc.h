@@ -17,6 +17,7 @@
  *   launch.c         the background launch and the teardown
  *   monitor.c        restart adoption and the domain watcher
  *   volume.c         hot-plugged volumes
+ *   aoe_volume.c     AoE volumes: kernel AoE or a karri-aoe NBD helper
  *   ops_*.c          the SOAP operations of the NC contract
  */
 #ifndef KARRI_NC_H
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <libvirt/libvirt.h>
@@ -243,6 +245,10 @@ struct nc_volume {
 	char local[16];		/* asked for: sdf, vdb ... */
 	char target[16];	/* what libvirt got: vdb, sdb */
 	char attachment[16];	/* phy, file, nbd */
+	/* the karri-aoe serving an aoe: volume's NBD socket (0: none) and its
+	 * start time in /proc ticks, so a reused pid is never taken for it */
+	pid_t helper;
+	unsigned long long helper_start;
 };
 
 struct nc_instance {
@@ -327,6 +333,25 @@ int nc_volume_source(const char *remote, struct nc_disk_spec *d, char *sock,
 int nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote,
     const char *local, char *attachment, size_t len);
 int nc_volume_detach(struct nc_instance *in, const char *vol, bool force);
+
+/* --- aoe_volume.c: AoE volumes through kernel AoE or karri-aoe ----------- */
+
+/* Is remoteDev an AoE address (aoe:...)? */
+bool nc_aoe_remote(const char *remote);
+/* aoe:[IFACE:[MAC:]]eS.L -> the NIC (NC_STORAGE_INTERFACE when not given)
+ * and "S.L"; 0/-1 + kr_error. */
+int nc_aoe_parse(const char *remote, char *ifname, size_t iflen, unsigned *shelf,
+    unsigned *slot);
+/* The NBD unix socket of a volume served by karri-aoe: DIR/VOL.nbd. */
+int nc_aoe_socket(const struct nc_instance *in, const char *vol, char *out, size_t len);
+/* Start karri-aoe for v (v->remote, v->id) and wait for its socket: fills
+ * v->helper and v->helper_start; 0/-1 + kr_error. */
+int nc_aoe_start(const struct nc_instance *in, struct nc_volume *v);
+/* Stop v's karri-aoe (if it is still the process we started) and remove
+ * its socket.  Never fails: whatever is left is logged. */
+void nc_aoe_stop(const struct nc_instance *in, struct nc_volume *v);
+/* Is v's karri-aoe running? */
+bool nc_aoe_alive(const struct nc_volume *v);
 
 /* --- ops_common.c: between gSOAP structs and the NC's ------------------ */
 

@@ -8,9 +8,10 @@
  *   nbd+unix:///[EXPORT]?socket=/path    an NBD export on a unix socket: what
  *             Karri's userspace AoE initiator serves; QEMU talks to it
  *             directly, no host block layer in the way
- *   aoe:IFACE:eS.L  (or /dev/etherd/eS.L)  kernel AoE when the node has it
- *             (/dev/etherd/eS.L exists), else an honest Unsupported until the
- *             userspace initiator hands out an NBD socket
+ *   aoe:[IFACE:[MAC:]]eS.L  (or /dev/etherd/eS.L)  an EBS volume: kernel
+ *             AoE when the node has it (/dev/etherd/eS.L exists, "phy"), else
+ *             Karri's userspace initiator serving it on an NBD socket in the
+ *             instance directory ("nbd"; aoe_volume.c owns that process)
  * Every volume carries its id as the disk serial, so a guest can tell which
  * disk is which.  The bus is virtio (USE_VIRTIO_DISK) or virtio-scsi.
  */
@@ -99,12 +100,12 @@ nc_volume_source(const char *remote, struct nc_disk_spec *d, char *sock, size_t 
 		return 0;
 	}
 	if (strncmp(remote, "aoe:", 4) == 0) {
-		const char *shelf = strrchr(remote, ':') + 1;
+		char ifname[16];
+		unsigned shelf, slot;
 
-		if (shelf[0] != 'e' || nc_path(aoe, sizeof(aoe), "/dev/etherd/%s", shelf) < 0) {
-			kr_error("InvalidParameterValue", "AoE remoteDev must end in :eS.L");
+		if (nc_aoe_parse(remote, ifname, sizeof(ifname), &shelf, &slot) < 0 ||
+		    nc_path(aoe, sizeof(aoe), "/dev/etherd/e%u.%u", shelf, slot) < 0)
 			return -1;
-		}
 		remote = aoe;
 	}
 	if (remote[0] != '/' || strstr(remote, "/../")) {
@@ -137,6 +138,35 @@ nc_volume_source(const char *remote, struct nc_disk_spec *d, char *sock, size_t 
 		    remote);
 		return -1;
 	}
+	return 0;
+}
+
+/* aoe:... without /dev/etherd/eS.L: the userspace initiator's job. */
+static bool
+userspace_aoe(const char *remote)
+{
+	char ifname[16], dev[64];
+	unsigned shelf, slot;
+
+	if (!nc_aoe_remote(remote) || nc_aoe_parse(remote, ifname, sizeof(ifname), &shelf,
+	    &slot) < 0)
+		return false;	/* nc_volume_source() says what is wrong */
+	snprintf(dev, sizeof(dev), "/dev/etherd/e%u.%u", shelf, slot);
+	return access(dev, F_OK) != 0;
+}
+
+/* The disk of an AoE volume served by karri-aoe: its NBD socket. */
+static int
+aoe_nbd_spec(const struct nc_instance *in, const char *vol, struct nc_disk_spec *d, char *sock,
+    size_t socklen, const char **how)
+{
+	memset(d, 0, sizeof(*d));
+	if (nc_aoe_socket(in, vol, sock, socklen) < 0)
+		return -1;
+	d->format = "raw";
+	d->src = NC_SRC_NBD;
+	d->path = sock;
+	*how = "nbd";
 	return 0;
 }
 
@@ -207,6 +237,7 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
     char *attachment, size_t len)
 {
 	struct nc_disk_spec d;
+	struct nc_volume nv;
 	struct kr_buf xml = KR_BUF_INIT;
 	char sock[NC_PATH_MAX], exp[NC_NAME_MAX], target[8];
 	const char *how;
@@ -233,15 +264,29 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 		kr_error("Unsupported", "the image has no virtio drivers: no disk hot-plug");
 		return -1;
 	}
-	if (nc_volume_source(remote, &d, sock, sizeof(sock), exp, sizeof(exp), &how) < 0)
+	memset(&nv, 0, sizeof(nv));
+	snprintf(nv.id, sizeof(nv.id), "%s", vol);
+	if (!remote || !*remote || !nc_safe_text(remote, sizeof(nv.remote))) {
+		kr_error("InvalidParameterValue", "remoteDev missing or malformed");
 		return -1;
+	}
+	snprintf(nv.remote, sizeof(nv.remote), "%s", remote);
+	if (userspace_aoe(remote)) {
+		/* no kernel AoE: karri-aoe serves it to QEMU over NBD */
+		if (nc_aoe_start(in, &nv) < 0)
+			return -1;
+		if (aoe_nbd_spec(in, vol, &d, sock, sizeof(sock), &how) < 0)
+			goto cleanup;
+	} else if (nc_volume_source(remote, &d, sock, sizeof(sock), exp, sizeof(exp), &how) < 0) {
+		return -1;
+	}
 	bus = kr_config_bool(nc_node.cfg, "USE_VIRTIO_DISK") ? NC_BUS_VIRTIO : NC_BUS_SCSI;
 	if (bus == NC_BUS_SCSI && in->attach.bus != NC_BUS_SCSI) {
 		/* a scsi disk needs the controller, which only scsi roots have */
 		bus = NC_BUS_VIRTIO;
 	}
 	if (pick_target(in, bus, local, target, sizeof(target)) < 0)
-		return -1;
+		goto cleanup;
 	d.target = target;
 	d.bus = bus;
 	d.serial = vol;
@@ -256,9 +301,8 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 	{
 		struct nc_volume *v = &in->volumes[in->nvolumes++];
 
-		memset(v, 0, sizeof(*v));
-		snprintf(v->id, sizeof(v->id), "%s", vol);
-		snprintf(v->remote, sizeof(v->remote), "%s", remote);
+		*v = nv;
+		nv.helper = 0;	/* the instance owns it now */
 		snprintf(v->local, sizeof(v->local), "%s", local ? local : "");
 		snprintf(v->target, sizeof(v->target), "%s", target);
 		snprintf(v->attachment, sizeof(v->attachment), "%s", how);
@@ -269,6 +313,8 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 	kr_log_info("%s: %s attached as %s (%s, %s)", in->id, vol, target, how, remote);
 	rc = 0;
 cleanup:
+	if (nv.helper)
+		nc_aoe_stop(in, &nv);
 	kr_buf_free(&xml);
 	if (dom)
 		virDomainFree(dom);
@@ -313,7 +359,11 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 		return -1;
 	}
 	v = in->volumes[idx];
-	src_ok = nc_volume_source(v.remote, &d, sock, sizeof(sock), exp, sizeof(exp), &how) == 0;
+	if (nc_aoe_remote(v.remote) && strcmp(v.attachment, "nbd") == 0)
+		src_ok = aoe_nbd_spec(in, v.id, &d, sock, sizeof(sock), &how) == 0;
+	else
+		src_ok = nc_volume_source(v.remote, &d, sock, sizeof(sock), exp, sizeof(exp),
+		    &how) == 0;
 	dom = lookup(in->id, &c);
 	if (dom && virDomainIsActive(dom) == 1 && has_target(dom, v.target)) {
 		d.target = v.target;
@@ -335,6 +385,8 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 			goto cleanup;
 		}
 	}
+	/* unplugged: now the initiator can go, then its socket */
+	nc_aoe_stop(in, &v);
 	nc_table_lock();
 	for (int i = idx; i + 1 < in->nvolumes; i++)
 		in->volumes[i] = in->volumes[i + 1];

@@ -37,7 +37,16 @@ struct kr__netConfigType {
 /* A volume attached to an instance. */
 struct kr__volumeType {
 	char *volumeId;
-	char *remoteDev;		/* AoE target ("aoe:eth1:00:11:22:33:44:55:e3.1") or a local path */
+	/* where the volume is, for the NC:
+	 *   aoe:[IFACE:[MAC:]]eS.L  an EBS volume by AoE address (shelf S, slot L);
+	 *       IFACE is the node's storage NIC (default NC_STORAGE_INTERFACE), the
+	 *       target MAC is optional and informative (AoE discovers by
+	 *       broadcast): kernel AoE's /dev/etherd/eS.L when it exists ("phy"),
+	 *       else Karri's userspace initiator on an NBD socket ("nbd");
+	 *       e.g. "aoe:e3.1", "aoe:eth1:e3.1", "aoe:eth1:00:11:22:33:44:55:e3.1"
+	 *   nbd+unix:///[EXPORT]?socket=/path  an NBD export on a unix socket
+	 *   /path  a block device ("phy") or file ("file") under NC_VOLUME_PATHS */
+	char *remoteDev;
 	char *localDev;			/* device name asked for inside the guest (vdb, sdf, ...) */
 	char *state;			/* attaching, attached, detaching, detached */
 	char *attachment;		/* how it reached the guest: phy, nbd, guest-aoe */

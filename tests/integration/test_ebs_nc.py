@@ -1,0 +1,287 @@
+"""EBS volumes in real guests: karri-ebs on the front end, karri-nc on the nodes.
+
+The three ways a volume reaches a guest (DESIGN.md section 2), with real
+frames on the simulated storage network:
+
+  - node side, userspace initiator: karri-ebs serves AoE on the front end's
+    storage NIC (eth1), the NC is given remoteDev aoe:eS.L, finds no
+    /dev/etherd (the host has no aoe module), starts karri-aoe on its own
+    eth1 and hot-plugs the NBD socket.  The guest writes a pattern and reads
+    it back; after detach the host finds the pattern byte for byte in the
+    volume file, and a guest on the other node reads the same pattern.  On
+    the way, the NC restarts a karri-aoe that died and, restarted itself,
+    adopts the one that runs.
+  - guest-side AoE: the guest's own aoe.ko on its NIC.  Guests sit on the
+    private network (a node's br0), not on the storage network, so a second
+    karri-ebs on the front end serves AoE on its private NIC (eth0) and
+    exports a volume to the guest's MAC only.  (In a real cloud the guest
+    would get a NIC on the storage network; the AoE protocol is the same.)
+
+The node side has no kernel AoE here, so the "phy" path (/dev/etherd/eS.L)
+is not run; its parsing is covered by nc/domain_xml-test.
+"""
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from harness.aoe import Ebs
+from harness.daemons import BUILD, NS, SOAP_ENV, Daemon
+from harness.nc import (ImageServer, call, describe, node_leftovers, ok, run_instance, start_nc,
+                        to_dict, wait_console, wait_state)
+
+A1 = "i-0000e0a1"      # node1: writes the pattern through karri-aoe
+B1 = "i-0000e0b1"      # node2: reads it after the move
+G1 = "i-0000e0c1"      # node1: guest-side AoE
+VOL, GVOL = "vol-0000e001", "vol-0000e002"
+HEX, MIB = "c0ffee01", 4
+G1_MAC = "d0:0d:00:00:e0:c1"
+AOE = os.path.join(BUILD, "ebs", "karri-aoe")
+
+
+def pattern(hexstr, mib):
+    """The bytes tests/guest/init writes for karri.volume=pattern:HEX:MIB."""
+    line = ("KARRIVOL " + hexstr).ljust(31).encode() + b"\n"
+    return line * (mib * (1 << 20) // len(line))
+
+
+class NsEbs(Ebs):
+    """The EBS contract called from inside the front end's namespace (the
+    daemon listens there, unreachable from the root namespace)."""
+
+    def __init__(self, daemon):
+        super().__init__(daemon.url)
+        self.netns = daemon.netns
+
+    def call(self, element, fields, timeout=60):
+        import xml.etree.ElementTree as ET
+        from harness.aoe import _todict
+        body = "".join(f"<ebs:{k}>{v}</ebs:{k}>" for k, v in
+                       [("correlationId", uuid.uuid4()), ("userId", "test")] + list(fields))
+        data = (f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope '
+                f'xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:ebs="{NS["ebs"]}"><SOAP-ENV:Body>'
+                f"<ebs:{element}>{body}</ebs:{element}></SOAP-ENV:Body></SOAP-ENV:Envelope>")
+        out = subprocess.run(["ip", "netns", "exec", self.netns, "/usr/bin/python3", "-c", _CLIENT,
+                              self.url, element, str(timeout)], input=data.encode(),
+                             capture_output=True, timeout=timeout + 10, check=True)
+        return _todict(ET.fromstring(out.stdout).find(f"{{{SOAP_ENV}}}Body")[0])
+
+
+_CLIENT = r"""
+import sys, urllib.request
+url, element, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+req = urllib.request.Request(url, data=sys.stdin.buffer.read(), method="POST",
+    headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:karri:ebs#%s"' % element})
+with urllib.request.urlopen(req, timeout=timeout) as r:
+    sys.stdout.buffer.write(r.read())
+"""
+
+
+def mac_of(host, dev):
+    out = subprocess.run(["ip", "-n", host.netns, "-o", "link", "show", dev], capture_output=True,
+                         text=True, check=True).stdout
+    return out.split("link/ether")[1].split()[0]
+
+
+def helpers(instance_path):
+    """pid -> argv of the karri-aoe processes serving sockets under instance_path."""
+    found = {}
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            argv = open(d + "/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        args = [a.decode(errors="replace") for a in argv if a]
+        if args and args[0].endswith("karri-aoe") and any(a.startswith(instance_path)
+                                                           for a in args):
+            found[int(d[6:])] = args
+    return found
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.2)
+
+
+def _answers(d):
+    if d.proc.poll() is not None:
+        raise RuntimeError("%s exited: %s" % (d.name, d.stderr()))
+    try:
+        d.describe(timeout=2)
+        return True
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="module")
+def world(sim, guest, tmp_path_factory):
+    base = tmp_path_factory.mktemp("ebsnc")
+    www = base / "www"
+    www.mkdir()
+    for name, src in (("vmlinuz", guest.vmlinuz), ("initrd", guest.initrd),
+                      ("disk.img", guest.disk)):
+        shutil.copyfile(src, str(www / name))
+    front, n1, n2 = sim.front, sim.nodes[0], sim.nodes[1]
+    w = {"base": str(base), "procs": []}
+    srv = ImageServer(front, str(www), str(base / "imgserver.log"),
+                      port=19000 + os.getpid() % 1000)
+    w["srv"] = srv
+    w["images"] = {"image_id": "emi-0000e0e0", "image_url": srv.url("disk.img"),
+                   "kernel_id": "eki-0000e0e0", "kernel_url": srv.url("vmlinuz"),
+                   "ramdisk_id": "eri-0000e0e0", "ramdisk_url": srv.url("initrd")}
+    ebs = Daemon("karri-ebs", str(base / "ebs"), {"EBS_STORAGE_INTERFACE": "eth1",
+                                                  "EBS_MAX_VOLUME_SIZE": 1},
+                 netns=front.netns, host=front.priv_ip)
+    # the guest-side AoE target: on the private network the guests are on
+    gebs = Daemon("karri-ebs", str(base / "gebs"), {"EBS_STORAGE_INTERFACE": "eth0",
+                                                    "EBS_MAX_VOLUME_SIZE": 1},
+                  netns=front.netns, host=front.priv_ip)
+    ncs = []
+    try:
+        for d in (ebs, gebs):
+            d.start(wait=False)
+            w["procs"].append(d)
+            # Daemon.wait_ready() gives up on the first refused connection
+            # inside a namespace: poll here
+            wait_for(lambda: _answers(d), 20, d.name)
+        w["ebs"], w["gebs"] = ebs, gebs
+        cfg = {"NC_AOE_INITIATOR": AOE, "NC_STORAGE_INTERFACE": "eth1"}
+        for key, node in (("nc1", n1), ("nc2", n2)):
+            home = str(base / key)
+            w[key] = start_nc(node, home, cfg)
+            w[key + "_home"] = home
+            w[key + "_cfg"] = cfg
+            ncs.append(w[key])
+        yield w
+    finally:
+        for nc in ncs:
+            try:
+                for iid in describe(nc):
+                    call(nc, "ncTerminateInstance", {"instanceId": iid})
+            except Exception:
+                pass
+        for nc in ncs:
+            nc.stop()
+        for d in w["procs"]:
+            d.stop()
+        srv.stop()
+        shutil.rmtree(str(base / "ebs" / "var/lib/karri/volumes"), ignore_errors=True)
+        shutil.rmtree(str(base / "gebs" / "var/lib/karri/volumes"), ignore_errors=True)
+
+
+def test_volume_through_userspace_aoe_moves_between_nodes(world, sim):
+    n1, n2 = sim.nodes[0], sim.nodes[1]
+    nc1, nc2 = world["nc1"], world["nc2"]
+    ebs = NsEbs(world["ebs"])
+    gebs = NsEbs(world["gebs"])
+    inst1 = os.path.join(world["nc1_home"], "instances")
+    inst2 = os.path.join(world["nc2_home"], "instances")
+
+    # The guest-side AoE volume first: its guest looks for it at boot.
+    assert gebs.create_volume(GVOL, 1)["return"] == "true"
+    gfile = os.path.join(world["gebs"].home, "var/lib/karri/volumes", GVOL + ".img")
+    head = b"KARRIAOE guest-side " + HEX.encode()
+    with open(gfile, "r+b") as f:
+        f.write(head)
+    g = gebs.export_volume(GVOL, [G1_MAC])
+    assert g["return"] == "true", g
+    gtarget = "e%s.%s" % (g["shelf"], g["slot"])
+
+    assert ebs.create_volume(VOL, 1)["return"] == "true"
+    e = ebs.export_volume(VOL, [mac_of(n1, "eth1")])
+    assert e["return"] == "true", e
+    remote = "aoe:e%s.%s" % (e["shelf"], e["slot"])
+
+    params = "karri.hold=forever karri.hotplug karri.volume=pattern:%s:%d" % (HEX, MIB)
+    ok(run_instance(nc1, A1, world["images"], params=params))
+    ok(run_instance(nc2, B1, world["images"], params="karri.hold=forever karri.hotplug "
+                    "karri.volume=verify:%s:%d" % (HEX, MIB)))
+    ok(run_instance(nc1, G1, world["images"], mac=G1_MAC,
+                    params="karri.hold=forever karri.aoe=" + gtarget))
+    for nc, iid in ((nc1, A1), (nc2, B1), (nc1, G1)):
+        wait_state(nc, iid, timeout=120)
+
+    # -- guest-side AoE: the guest's own driver read the first sector
+    rep = wait_console(nc1, G1, lambda r: r.all("aoe"), timeout=90)
+    a = rep.all("aoe")
+    assert a and a[0]["found"] == "1", rep.text[-3000:]
+    assert a[0]["size"] == str(1 << 30)
+    assert bytes.fromhex(a[0]["head"]) == head.ljust(32, b"\0")[:32]
+    ok(call(nc1, "ncTerminateInstance", {"instanceId": G1}))
+
+    # -- node side: the NC starts karri-aoe and hot-plugs its NBD socket
+    wait_console(nc1, A1, lambda r: r.up, timeout=60)
+    r = ok(call(nc1, "ncAttachVolume", {"instanceId": A1, "volumeId": VOL, "remoteDev": remote,
+                                        "localDev": "vdc"}))
+    assert r["attachment"] == "nbd"
+    v = describe(nc1, A1)[A1]["volumes"]
+    assert v["volumeId"] == VOL and v["attachment"] == "nbd" and v["remoteDev"] == remote
+    h = helpers(inst1)
+    assert len(h) == 1, h
+    (pid, argv), = h.items()
+    sock = os.path.join(inst1, "instances", A1, VOL + ".nbd")
+    assert argv[1:] == ["nbd", "-i", "eth1", "-t", remote[5:], "--socket", sock], argv
+    rep = wait_console(nc1, A1, lambda r: r.all("volume"), timeout=120)
+    vl = rep.all("volume")
+    assert vl and vl[0]["wrote"] == "1" and vl[0]["read_ok"] == "1", rep.text[-3000:]
+
+    # A helper that dies while attached is started again on the same socket.
+    os.kill(pid, signal.SIGKILL)
+    h = wait_for(lambda: {p: a for p, a in helpers(inst1).items() if p != pid}, 20,
+                 "a new karri-aoe")
+    pid2 = list(h)[0]
+    # It binds the socket once it has found the target: wait for that, bounded.
+    wait_for(lambda: os.path.exists(sock), 20, "the new karri-aoe's socket")
+    # A restarted NC adopts the helper that runs: not its child any more.
+    nc1.proc.send_signal(signal.SIGKILL)
+    nc1.proc.wait(10)
+    nc1 = world["nc1"] = start_nc(n1, world["nc1_home"], world["nc1_cfg"])
+    assert describe(nc1, A1)[A1]["volumes"]["attachment"] == "nbd"
+    assert list(helpers(inst1)) == [pid2]
+
+    # Detach: unplug, stop karri-aoe, remove the socket.
+    ok(call(nc1, "ncDetachVolume", {"instanceId": A1, "volumeId": VOL}))
+    assert helpers(inst1) == {} and not os.path.exists(sock)
+    assert "volumes" not in describe(nc1, A1)[A1]
+
+    # The host sees the guest's bytes in the volume file.
+    vfile = os.path.join(world["ebs"].home, "var/lib/karri/volumes", VOL + ".img")
+    want = pattern(HEX, MIB)
+    with open(vfile, "rb") as f:
+        got = f.read(len(want))
+    assert got == want, "pattern differs from byte %d" % next(
+        i for i in range(len(want)) if got[i:i + 1] != want[i:i + 1])
+
+    # The volume moves to node2 (issue 8): re-exported to its MAC only.
+    assert ebs.export_volume(VOL, [mac_of(n2, "eth1")])["return"] == "true"
+    wait_console(nc2, B1, lambda r: r.up, timeout=60)
+    r = ok(call(nc2, "ncAttachVolume", {"instanceId": B1, "volumeId": VOL, "remoteDev": remote}))
+    assert r["attachment"] == "nbd"
+    rep = wait_console(nc2, B1, lambda r: r.all("volume"), timeout=120)
+    vl = rep.all("volume")
+    assert vl and vl[0]["mode"] == "verify" and vl[0]["read_ok"] == "1", rep.text[-3000:]
+    assert len(helpers(inst2)) == 1
+    # Terminate detaches first: nothing left behind.
+    ok(call(nc2, "ncTerminateInstance", {"instanceId": B1}))
+    ok(call(nc1, "ncTerminateInstance", {"instanceId": A1}))
+    for nc, iid in ((nc2, B1), (nc1, A1)):
+        wait_state(nc, iid, states=("Teardown",), timeout=60)
+    # (G1 ended before the NC restart: the new NC does not know it at all)
+    assert describe(nc1).get(G1) is None
+    assert helpers(inst1) == {} and helpers(inst2) == {}
+    assert glob.glob(os.path.join(world["base"], "nc*", "instances", "instances", "*",
+                                  "*.nbd")) == []
+    wait_for(lambda: not node_leftovers(n1, inst1, [A1, G1]) and
+             not node_leftovers(n2, inst2, [B1]), 30, "the nodes to be clean")
