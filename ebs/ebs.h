@@ -76,6 +76,22 @@ void ebs_target_resume(struct ebs_target *t, const char *volume_id);
 /* soap_util.c: answers at the SOAP edge. */
 struct soap;
 char *ebs_status_message(struct soap *soap);	/* "Code: message" of the last kr_error */
+
+/*
+ * The body of an EBS operation: run `call` (0, or -1 with kr_error set)
+ * under the EBS lock and answer the contract's way -- return, and on a
+ * refusal statusMessage "Code: message".  Refusals are not SOAP faults.
+ */
+#define EBS_ANSWER_LOCKED(soap, req, resp, call) do { \
+	int ebs_rc_; \
+	KR_SOAP_ECHO(resp, req); \
+	pthread_mutex_lock(&ebs_state.lock); \
+	ebs_rc_ = (call); \
+	pthread_mutex_unlock(&ebs_state.lock); \
+	(resp)->_return = ebs_rc_ == 0 ? true_ : false_; \
+	if (ebs_rc_ < 0) \
+		(resp)->statusMessage = ebs_status_message(soap); \
+} while (0)
 bool ebs_soap_string_ok(const char *s);
 
 #endif

@@ -177,16 +177,8 @@ int
 __ebs__ExportVolume(struct soap *soap, struct _ebs__ExportVolume *req,
     struct _ebs__ExportVolumeResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
 	resp->shelf = resp->slot = -1;
-	pthread_mutex_lock(&ebs_state.lock);
-	r = export_volume(soap, req, resp);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0)
-		resp->statusMessage = ebs_status_message(soap);
+	EBS_ANSWER_LOCKED(soap, req, resp, export_volume(soap, req, resp));
 	return SOAP_OK;
 }
 
@@ -232,15 +224,7 @@ int
 __ebs__UnexportVolume(struct soap *soap, struct _ebs__UnexportVolume *req,
     struct _ebs__UnexportVolumeResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = unexport_volume(req->volumeId);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0)
-		resp->statusMessage = ebs_status_message(soap);
+	EBS_ANSWER_LOCKED(soap, req, resp, unexport_volume(req->volumeId));
 	return SOAP_OK;
 }
 

@@ -180,17 +180,9 @@ int
 __ebs__CreateSnapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
     struct _ebs__CreateSnapshotResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = create_snapshot(soap, req, &resp->snapshot);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0) {
+	EBS_ANSWER_LOCKED(soap, req, resp, create_snapshot(soap, req, &resp->snapshot));
+	if (resp->_return == false_)
 		resp->snapshot = NULL;
-		resp->statusMessage = ebs_status_message(soap);
-	}
 	return SOAP_OK;
 }
 
@@ -220,15 +212,7 @@ int
 __ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
     struct _ebs__DeleteSnapshotResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = delete_snapshot(req->snapshotId);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0)
-		resp->statusMessage = ebs_status_message(soap);
+	EBS_ANSWER_LOCKED(soap, req, resp, delete_snapshot(req->snapshotId));
 	return SOAP_OK;
 }
 
@@ -281,17 +265,10 @@ int
 __ebs__DescribeSnapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
     struct _ebs__DescribeSnapshotsResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = describe_snapshots(soap, req, resp);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0) {
+	EBS_ANSWER_LOCKED(soap, req, resp, describe_snapshots(soap, req, resp));
+	if (resp->_return == false_) {
 		resp->__sizesnapshots = 0;
 		resp->snapshots = NULL;
-		resp->statusMessage = ebs_status_message(soap);
 	}
 	return SOAP_OK;
 }

@@ -247,17 +247,9 @@ int
 __ebs__CreateVolume(struct soap *soap, struct _ebs__CreateVolume *req,
     struct _ebs__CreateVolumeResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = create_volume(soap, req, &resp->volume);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0) {
+	EBS_ANSWER_LOCKED(soap, req, resp, create_volume(soap, req, &resp->volume));
+	if (resp->_return == false_)
 		resp->volume = NULL;
-		resp->statusMessage = ebs_status_message(soap);
-	}
 	return SOAP_OK;
 }
 
@@ -305,15 +297,7 @@ int
 __ebs__DeleteVolume(struct soap *soap, struct _ebs__DeleteVolume *req,
     struct _ebs__DeleteVolumeResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = delete_volume(req->volumeId);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0)
-		resp->statusMessage = ebs_status_message(soap);
+	EBS_ANSWER_LOCKED(soap, req, resp, delete_volume(req->volumeId));
 	return SOAP_OK;
 }
 
@@ -365,17 +349,10 @@ int
 __ebs__DescribeVolumes(struct soap *soap, struct _ebs__DescribeVolumes *req,
     struct _ebs__DescribeVolumesResponse *resp)
 {
-	int r;
-
-	KR_SOAP_ECHO(resp, req);
-	pthread_mutex_lock(&ebs_state.lock);
-	r = describe_volumes(soap, req, resp);
-	pthread_mutex_unlock(&ebs_state.lock);
-	resp->_return = r == 0 ? true_ : false_;
-	if (r < 0) {
+	EBS_ANSWER_LOCKED(soap, req, resp, describe_volumes(soap, req, resp));
+	if (resp->_return == false_) {
 		resp->__sizevolumes = 0;
 		resp->volumes = NULL;
-		resp->statusMessage = ebs_status_message(soap);
 	}
 	return SOAP_OK;
 }
