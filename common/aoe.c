@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aoe.h"
+#include "uri.h"
 
 static uint16_t
 get16(const uint8_t *p)
@@ -262,18 +263,6 @@ kr_aoe_identify(uint8_t id[512], uint64_t sectors, const char *serial, const cha
 		put_word(id, 100 + i, (uint16_t)(sectors >> (16 * i)));
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 kr_aoe_mac_parse(const char *s, uint8_t mac[6])
 {
@@ -282,8 +271,8 @@ kr_aoe_mac_parse(const char *s, uint8_t mac[6])
 	if (s == NULL || strlen(s) != 17)
 		return -1;
 	for (i = 0; i < 6; i++) {
-		hi = hexval(s[3 * i]);
-		lo = hexval(s[3 * i + 1]);
+		hi = kr_uri_hexval(s[3 * i]);
+		lo = kr_uri_hexval(s[3 * i + 1]);
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			return -1;
 		mac[i] = (uint8_t)(hi << 4 | lo);

@@ -34,8 +34,8 @@ kr_uri_encode(struct kr_buf *b, const char *s, size_t len, unsigned flags)
 	kr_buf_add_len(b, s + run, len - run);
 }
 
-static int
-hex_value(char c)
+int
+kr_uri_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -55,8 +55,8 @@ kr_uri_decode(char *dst, const char *src, size_t len, unsigned flags, size_t *ba
 		char c = src[i];
 
 		if (c == '%') {
-			int hi = i + 2 < len ? hex_value(src[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(src[i + 2]) : -1;
+			int hi = i + 2 < len ? kr_uri_hexval(src[i + 1]) : -1;
+			int lo = hi >= 0 ? kr_uri_hexval(src[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				if (bad)

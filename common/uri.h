@@ -36,4 +36,7 @@ void kr_uri_encode(struct kr_buf *b, const char *s, size_t len, unsigned flags);
  */
 ssize_t kr_uri_decode(char *dst, const char *src, size_t len, unsigned flags, size_t *bad);
 
+/* Value of one hex digit (either case), or -1. */
+int kr_uri_hexval(char c);
+
 #endif
