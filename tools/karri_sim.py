@@ -523,7 +523,7 @@ class Sim:
         runs in our namespaces, host link, namespaces, state."""
         nodes = self._all_node_names()
         for name in nodes:
-            self._destroy_domains(Node(self, name, None, None))
+            self.destroy_domains(Node(self, name, None, None))
         hosts = [self.front] + [Node(self, name, None, None) for name in nodes]
         for h in hosts:
             pids = h.recorded_pids()
@@ -566,8 +566,8 @@ class Sim:
             names.update(d for d in os.listdir(self.state_dir) if re.match(r"^node\d+$", d))
         return sorted(names, key=lambda s: int(s[4:]))
 
-    def _destroy_domains(self, n):
-        """Stop the node's guests: through libvirt if it answers, else by the
+    def destroy_domains(self, n):
+        """Stop the node's guests (tests use it to leave a node clean): through libvirt if it answers, else by the
         pid files libvirt keeps (S/nodeK/run/qemu/<domain>.pid)."""
         if _can_connect(n.libvirt_sock):
             try:

@@ -148,7 +148,6 @@ def world(sim, guest, tmp_path_factory):
     gebs = Daemon("karri-ebs", str(base / "gebs"), {"EBS_STORAGE_INTERFACE": "eth0",
                                                     "EBS_MAX_VOLUME_SIZE": 1},
                   netns=front.netns, host=front.priv_ip)
-    ncs = []
     try:
         for d in (ebs, gebs):
             d.start(wait=False)
@@ -163,9 +162,10 @@ def world(sim, guest, tmp_path_factory):
             w[key] = start_nc(node, home, cfg)
             w[key + "_home"] = home
             w[key + "_cfg"] = cfg
-            ncs.append(w[key])
         yield w
     finally:
+        # the test may have replaced an NC it restarted: clean up through the current one
+        ncs = [w[k] for k in ("nc1", "nc2") if k in w]
         for nc in ncs:
             try:
                 for iid in describe(nc):
@@ -174,6 +174,15 @@ def world(sim, guest, tmp_path_factory):
                 pass
         for nc in ncs:
             nc.stop()
+        # whatever a failed test left: guests and helpers, so later tests start clean
+        for node in (n1, n2):
+            sim.destroy_domains(node)
+        for key in ("nc1_home", "nc2_home"):
+            for pid in helpers(os.path.join(w.get(key, "/nonexistent"), "instances")):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         for d in w["procs"]:
             d.stop()
         srv.stop()
@@ -244,6 +253,11 @@ def test_volume_through_userspace_aoe_moves_between_nodes(world, sim):
     pid2 = list(h)[0]
     # It binds the socket once it has found the target: wait for that, bounded.
     wait_for(lambda: os.path.exists(sock), 20, "the new karri-aoe's socket")
+    # ... and the NC records it just after: killing the NC before that would
+    # leave pid2 unknown to the next NC (a window the test must not race).
+    meta = os.path.join(inst1, "instances", A1, "meta")
+    wait_for(lambda: "volume_helper=%s %d " % (VOL, pid2) in open(meta).read(), 20,
+             "the NC to record karri-aoe pid %d" % pid2)
     # A restarted NC adopts the helper that runs: not its child any more.
     nc1.proc.send_signal(signal.SIGKILL)
     nc1.proc.wait(10)
