@@ -5,6 +5,12 @@ admin's eucarc.  Called by ./quickstart after it has installed and built.
 
 Everything lives under /var/lib/karri/quickstart: the sim's state, each
 host's KARRI_HOME (front/, node1/, ...), the forwarders' pids and the eucarc.
+
+Tests bring up clouds of their own beside a user's quickstart with
+KARRI_QS_DIR (state), KARRI_QS_PREFIX (namespace prefix), KARRI_QS_NET (the
+sim's net_index, which keeps host links apart) and KARRI_QS_FORWARD=no (no
+127.0.0.1 forwarders: the eucarc then names the front end's host-link
+address, which this machine reaches directly).
 """
 
 import os
@@ -19,8 +25,10 @@ import karri_sim  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KARRI_BUILD", os.path.join(TOP, "build", "gcc"))
-QS = "/var/lib/karri/quickstart"
-PREFIX = "kq"
+QS = os.environ.get("KARRI_QS_DIR", "/var/lib/karri/quickstart")
+PREFIX = os.environ.get("KARRI_QS_PREFIX", "kq")
+NET_INDEX = int(os.environ.get("KARRI_QS_NET", "0"))
+FORWARD = os.environ.get("KARRI_QS_FORWARD", "yes") != "no"
 NODES = 2
 PORTS = {"CLC_PORT": 8773, "WALRUS_PORT": 8779, "CC_PORT": 8774, "NC_PORT": 8775, "EBS_PORT": 8776}
 FRONT_DAEMONS = [("karri-clc", "clc"), ("karri-walrus", "walrus"), ("karri-ebs", "ebs"), ("karri-cc", "cc")]
@@ -54,7 +62,7 @@ def cloud_config(sim):
             "VNET_MODE": "MANAGED-NOVLAN",
             "VNET_SUBNET": "10.100.0.0", "VNET_NETMASK": "255.255.0.0", "VNET_ADDRSPERNET": 32,
             "VNET_PRIVINTERFACE": "eth0", "VNET_PUBINTERFACE": "eth0", "VNET_BRIDGE": "br0",
-            "VNET_PUBLICIPS": "10.81.0.200-10.81.0.209",
+            "VNET_PUBLICIPS": f"{sim.priv_net[200]}-{sim.priv_net[209]}",
             "VNET_CLOUDIP": sim.front.priv_ip, "VNET_DHCPUSER": "dnsmasq",
             "EBS_STORAGE_INTERFACE": "eth1",
             # No certificates on the wire yet (they come with `karri register-*`): plain HTTP inside.
@@ -109,7 +117,12 @@ def register_cloud(sim):
         say("  note: " + (nodes.stderr.strip().splitlines() or ["register-nodes failed"])[-1])
     must(karri(sim, "user", "add", "admin", "--admin"), "adding the admin user")
     # The eucarc names 127.0.0.1: the forwarders carry it to the front end.
-    must(karri(sim, "credentials", "admin", QS, host="127.0.0.1"), "writing the credentials")
+    must(karri(sim, "credentials", "admin", QS, host=api_host(sim)), "writing the credentials")
+
+
+def api_host(sim):
+    """Where this machine reaches the API: the forwarders, or the host link."""
+    return "127.0.0.1" if FORWARD else sim.front.host_ip
 
 
 def wait_all_up(sim, timeout=30):
@@ -154,6 +167,8 @@ def wait_zone_available(timeout=60):
 def start_forwarders(sim):
     """socat on 127.0.0.1 -> the front end over the host link, one per port."""
     stop_forwarders()
+    if not FORWARD:
+        return
     pids = []
     for port in FORWARDED:
         p = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
@@ -205,7 +220,8 @@ def up():
             down(quiet=True)
         t0 = time.monotonic()
         fresh_state()
-        sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=os.path.join(QS, "sim"), host_link=True)
+        sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=os.path.join(QS, "sim"),
+                            net_index=NET_INDEX, host_link=True)
         say(f"  hosts: front end + {NODES} nodes in network namespaces, libvirtd per node ...")
         sim.up()
         say(f"  hosts up in {time.monotonic() - t0:.0f} s; starting the daemons ...")
