@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "walrus.h"
 
 #define ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -181,4 +182,30 @@ wl_acl_put(struct wl_req *rq, void (*apply)(struct wl_req *rq, const char *acl))
 	rq->op = ap;
 	rq->op_free = acl_put_free;
 	kr_httpd_read_body_all(rq->http, WL_MAX_XML_BODY, acl_body, rq);
+}
+
+void
+wl_acl_store(struct wl_req *rq, const char *acl, bool object)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(rq->w->db, object ?
+	    "UPDATE objects SET acl = ? WHERE bucket = ? AND key = ?" :
+	    "UPDATE buckets SET acl = ? WHERE name = ?", &st) < 0) {
+		wl_error_from_kr(rq);
+		return;
+	}
+	sqlite3_bind_text(st, 1, acl, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rq->bucket, -1, SQLITE_STATIC);
+	if (object)
+		sqlite3_bind_text(st, 3, rq->key, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	if (r < 0) {
+		wl_error_from_kr(rq);
+		return;
+	}
+	kr_httpd_add_header(rq->http, "x-amz-request-id", "%s", rq->request_id);
+	kr_httpd_respond(rq->http, 200, NULL, "", 0);
 }

@@ -429,25 +429,7 @@ out:
 static void
 set_object_acl(struct wl_req *rq, const char *acl)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if (kr_db_prepare(rq->w->db, "UPDATE objects SET acl = ? WHERE bucket = ? AND key = ?",
-	    &st) < 0) {
-		wl_error_from_kr(rq);
-		return;
-	}
-	sqlite3_bind_text(st, 1, acl, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, rq->bucket, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, rq->key, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	if (r < 0) {
-		wl_error_from_kr(rq);
-		return;
-	}
-	kr_httpd_add_header(rq->http, "x-amz-request-id", "%s", rq->request_id);
-	kr_httpd_respond(rq->http, 200, NULL, "", 0);
+	wl_acl_store(rq, acl, true);
 }
 
 void

@@ -179,6 +179,8 @@ const char *wl_acl_canned(const struct wl_req *rq, const char *def);	/* x-amz-ac
 void wl_acl_get(struct wl_req *rq, const char *owner, const char *owner_id, const char *acl);
 /* PUT ?acl: the canned ACL from x-amz-acl or an AccessControlPolicy body. */
 void wl_acl_put(struct wl_req *rq, void (*apply)(struct wl_req *rq, const char *acl));
+/* Record canned `acl` on rq's bucket, or on its object, and answer 200. */
+void wl_acl_store(struct wl_req *rq, const char *acl, bool object);
 
 /* s3_bucket.c */
 void wl_list_buckets(struct wl_req *rq);
