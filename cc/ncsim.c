@@ -19,7 +19,7 @@
  *
  * Knobs: capacity per node, a latency added to every call, instances
  * created at start, and a real network side (--privif: ncStartNetwork makes
- * the VLAN + bridge with cc/vnet_bridge.c, the code the NC will use).
+ * the VLAN + bridge with common/vnet_bridge.c, as the NC does).
  * ncPowerDown "switches the node off": its connections are refused until
  * SIGUSR1 ("wake-on-LAN" by hand).  SIGSTOP makes every node hang.
  */
@@ -161,6 +161,20 @@ fail(struct soap *soap, enum xsd__boolean *ret, char **msg, const char *why)
 	*ret = false_;
 	*msg = (char *)why;
 	return SOAP_OK;
+}
+
+#define NOT_FOUND "InvalidInstanceID.NotFound: no such instance on this node"
+
+/* Whether the node that soap is serving runs instance `id`. */
+static bool
+known(struct soap *soap, const char *id)
+{
+	bool found;
+
+	pthread_mutex_lock(&sim.lock);
+	found = find(node_of(soap), id) != NULL;
+	pthread_mutex_unlock(&sim.lock);
+	return found;
 }
 
 static struct nc__instanceType *
@@ -354,16 +368,10 @@ int
 __nc__ncRebootInstance(struct soap *soap, struct _nc__ncRebootInstance *req,
     struct _nc__ncRebootInstanceResponse *resp)
 {
-	bool found;
-
 	KR_SOAP_ECHO(resp, req);
 	latency();
-	pthread_mutex_lock(&sim.lock);
-	found = find(node_of(soap), req->instanceId) != NULL;
-	pthread_mutex_unlock(&sim.lock);
-	if (!found)
-		return fail(soap, &resp->_return, &resp->statusMessage,
-		    "InvalidInstanceID.NotFound: no such instance on this node");
+	if (!known(soap, req->instanceId))
+		return fail(soap, &resp->_return, &resp->statusMessage, NOT_FOUND);
 	resp->_return = true_;
 	return SOAP_OK;
 }
@@ -373,16 +381,11 @@ __nc__ncGetConsoleOutput(struct soap *soap, struct _nc__ncGetConsoleOutput *req,
     struct _nc__ncGetConsoleOutputResponse *resp)
 {
 	char text[128];
-	bool found;
 
 	KR_SOAP_ECHO(resp, req);
 	latency();
-	pthread_mutex_lock(&sim.lock);
-	found = find(node_of(soap), req->instanceId) != NULL;
-	pthread_mutex_unlock(&sim.lock);
-	if (!found)
-		return fail(soap, &resp->_return, &resp->statusMessage,
-		    "InvalidInstanceID.NotFound: no such instance on this node");
+	if (!known(soap, req->instanceId))
+		return fail(soap, &resp->_return, &resp->statusMessage, NOT_FOUND);
 	snprintf(text, sizeof(text), "ncsim node %d console of %s\n",
 	    node_of(soap)->index, req->instanceId);
 	resp->_return = true_;
@@ -410,8 +413,7 @@ __nc__ncAttachVolume(struct soap *soap, struct _nc__ncAttachVolume *req,
 	}
 	pthread_mutex_unlock(&sim.lock);
 	if (!in)
-		return fail(soap, &resp->_return, &resp->statusMessage,
-		    "InvalidInstanceID.NotFound: no such instance on this node");
+		return fail(soap, &resp->_return, &resp->statusMessage, NOT_FOUND);
 	resp->_return = true_;
 	resp->attachment = "nbd";
 	return SOAP_OK;
