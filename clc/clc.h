@@ -91,6 +91,10 @@ void clc_route(struct evhttp_request *req, void *arg);
 void clc_query_handle(struct clc *clc, struct evhttp_request *req);
 int clc_http_status(const char *code);
 void clc_send_error(struct evhttp_request *req, const char *code, const char *message);
+/* Shared with the SOAP front end (ec2_soap.c): Action/Version/DryRun checks, and the run. */
+const struct clc_action *clc_query_check_action(const struct kr_form *params,
+    const char **action, const char **version);
+int clc_query_run(struct clc_req *r, const struct clc_action *a);
 
 /* metadata.c: the instances' metadata service (via the CC's redirect). */
 bool clc_metadata_path(const char *path);

@@ -178,8 +178,8 @@ version_known(const char *v)
 }
 
 /* Action and Version present and known: the action, or NULL + kr_error. */
-static const struct clc_action *
-check_action(const struct kr_form *params, const char **action, const char **version)
+const struct clc_action *
+clc_query_check_action(const struct kr_form *params, const char **action, const char **version)
 {
 	const struct clc_action *a;
 	const char *dry;
@@ -222,8 +222,8 @@ check_action(const struct kr_form *params, const char **action, const char **ver
 }
 
 /* Run the action inside one transaction, so a failed action changes nothing. */
-static int
-run_action(struct clc_req *r, const struct clc_action *a)
+int
+clc_query_run(struct clc_req *r, const struct clc_action *a)
 {
 	if (kr_db_begin(r->db) < 0)
 		return -1;
@@ -285,13 +285,13 @@ clc_query_handle(struct clc *clc, struct evhttp_request *req)
 	}
 	if (authenticate(clc, req, path, q, body, body_len, &r.user) < 0 ||
 	    parse_params(q, body, body_len, is_form(req), &params) < 0 ||
-	    (a = check_action(&params, &r.action, &r.version)) == NULL)
+	    (a = clc_query_check_action(&params, &r.action, &r.version)) == NULL)
 		goto fail;
 	r.host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
 	r.account = r.user.account_id;
 	r.admin = r.user.is_admin;
 	r.now = time(NULL);
-	if (run_action(&r, a) < 0)
+	if (clc_query_run(&r, a) < 0)
 		goto fail;
 	reply(req, &r);
 	goto done;

@@ -2,9 +2,10 @@
  * route.c - where an HTTP request to the CLC goes.
  *
  * EC2 clients use the paths /services/Eucalyptus (with or without a trailing
- * slash) and /; SOAP calls on any of them go to gSOAP, where only Karri's
- * DescribeService is served: an EC2 action over SOAP gets a SOAP fault
- * saying so (EC2's SOAP API is not built).  Instances' metadata requests
+ * slash) and /.  A SOAP call whose body is an EC2 action (namespace
+ * http://ec2.amazonaws.com/doc/<version>/) is the EC2 SOAP API
+ * (ec2_soap.c); any other SOAP goes to gSOAP, where Karri's DescribeService
+ * is served and anything else gets a fault.  Instances' metadata requests
  * (/latest/..., /2009-04-04/..., redirected here by the CC) go to
  * metadata.c.
  */
@@ -15,24 +16,25 @@
 #include "buf.h"
 #include "clc.h"
 #include "dispatch.h"
+#include "ec2_soap.h"
 #include "http_server.h"
 #include "soap_http.h"
 
-static int ec2_soap_refuse(struct soap *soap);
+static int soap_unknown(struct soap *soap);
 
-static const kr_soap_dispatch_fn soap_dispatchers[] = { svc_serve_request, ec2_soap_refuse,
+static const kr_soap_dispatch_fn soap_dispatchers[] = { svc_serve_request, soap_unknown,
 	NULL };
 
 /*
- * Any SOAP element DescribeService did not take: an honest fault, not
- * "unknown element" (which reads like a client bug).
+ * A SOAP body that is neither DescribeService nor in an EC2 namespace: say
+ * what is served here rather than gSOAP's bare "unknown element".
  */
 static int
-ec2_soap_refuse(struct soap *soap)
+soap_unknown(struct soap *soap)
 {
-	return soap_sender_fault(soap, "UnsupportedOperation",
-	    "the EC2 SOAP API is not supported by Karri: use the EC2 Query API "
-	    "(awscli, boto, euca2ools) on the same URL");
+	return soap_sender_fault(soap, "InvalidAction",
+	    "not an EC2 SOAP request: the body element must be an EC2 action in the "
+	    "namespace http://ec2.amazonaws.com/doc/<version>/");
 }
 
 static int
@@ -57,7 +59,8 @@ clc_route(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (kr_soap_http_is_soap(req)) {
-		kr_soap_http_handle(req, soap_dispatchers, clc->daemon);
+		if (clc_soap_handle(clc, req) != 0)
+			kr_soap_http_handle(req, soap_dispatchers, clc->daemon);
 		return;
 	}
 	clc_query_handle(clc, req);

@@ -148,7 +148,8 @@ def test_versions_and_paths(alice):
         assert c2.make_request("DescribeRegions", {}).status == 200
 
 
-def test_ec2_soap_is_refused_honestly(cloud):
+def test_ec2_soap_unsigned_is_refused(cloud):
+    """EC2 SOAP is served (test_clc_soap.py); unsigned, it is a clear AuthFailure fault."""
     body = (b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/'
             b'envelope/"><soap:Body><DescribeInstances xmlns="http://ec2.amazonaws.com/doc/'
             b'2009-11-30/"/></soap:Body></soap:Envelope>')
@@ -158,7 +159,7 @@ def test_ec2_soap_is_refused_honestly(cloud):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
     text = e.value.read().decode()
-    assert "EC2 SOAP API is not supported" in text
+    assert e.value.code == 500 and "aws:Client.AuthFailure" in text and "not signed" in text
 
 
 # --- key pairs --------------------------------------------------------------------
