@@ -4,9 +4,11 @@
  * Images are instance-store bundles in Walrus (bucket/prefix.manifest.xml),
  * as in Eucalyptus 2.  A caller sees their own images, public ones and
  * those whose launch permission names their account; the admin sees all.
- * RegisterImage checks the location's shape here and hands the manifest to
- * clc_manifest_check() (image_manifest.c), the hook where Walrus's manifest
- * validation plugs in.
+ * RegisterImage checks the location's shape here and has Walrus validate
+ * the bundle (clc_manifest_check(), image_manifest.c): nothing is recorded
+ * for a bundle that is missing, broken or not the caller's, and the image's
+ * kind (emi/eki/eri), and by default its name and architecture, come from
+ * its manifest.
  */
 #include <stdio.h>
 #include <string.h>
@@ -184,6 +186,21 @@ insert_image(sqlite3 *db, const char *id, void *arg)
 	return rc < 0 ? -1 : 0;
 }
 
+/* Name and Architecture default to the manifest's (a taken name is then left out). */
+static void
+defaults_from_manifest(struct clc_req *r, struct new_image *im, const struct clc_manifest *m)
+{
+	if (!im->name && m->name[0] && clc_name_ok(m->name, 128)) {
+		if (clc_image_name_taken(r, m->name))
+			kr_error_clear();
+		else
+			im->name = m->name;
+	}
+	if (!im->arch)
+		im->arch = m->arch[0] && clc_image_check_arch(m->arch) == 0 ? m->arch : "x86_64";
+	kr_error_clear();
+}
+
 int
 clc_register_image(struct clc_req *r)
 {
@@ -191,7 +208,8 @@ clc_register_image(struct clc_req *r)
 		"Architecture", "KernelId", "RamdiskId", "RootDeviceName", "BlockDeviceMapping",
 		"VirtualizationType", "SriovNetSupport", "EnaSupport", "BillingProduct",
 		"BootMode", "TpmSupport", "UefiData", "ImdsSupport", NULL };
-	struct new_image im = { .r = r, .kind = "machine" };
+	struct new_image im = { .r = r };
+	struct clc_manifest m;
 	char id[KR_ID_MAX];
 
 	if (clc_param_check_known(r, known) < 0)
@@ -206,18 +224,24 @@ clc_register_image(struct clc_req *r)
 		return -1;
 	im.name = clc_param(r, "Name");
 	im.description = clc_param(r, "Description");
-	im.arch = clc_param(r, "Architecture") ? clc_param(r, "Architecture") : "x86_64";
+	im.arch = clc_param(r, "Architecture");
 	im.kernel = clc_param(r, "KernelId");
 	im.ramdisk = clc_param(r, "RamdiskId");
 	if ((im.name && clc_check_name("Name", im.name, 128) < 0) ||
 	    (im.description && clc_check_name("Description", im.description, 255) < 0) ||
-	    clc_image_check_arch(im.arch) < 0 ||
+	    (im.arch && clc_image_check_arch(im.arch) < 0) ||
 	    (im.kernel && clc_image_usable(r, im.kernel, "kernel") < 0) ||
 	    (im.ramdisk && clc_image_usable(r, im.ramdisk, "ramdisk") < 0) ||
-	    clc_manifest_check(r, im.location, &im.kind) < 0)
+	    (im.name && clc_image_name_taken(r, im.name)) ||
+	    clc_manifest_check(r, im.location, &m) < 0)
 		return -1;
-	if (im.name && clc_image_name_taken(r, im.name))
+	im.kind = m.kind;
+	if (strcmp(im.kind, "machine") != 0 && (im.kernel || im.ramdisk)) {
+		kr_error("InvalidParameterValue", "%s is a %s image: KernelId and RamdiskId are "
+		    "for machine images", im.location, im.kind);
 		return -1;
+	}
+	defaults_from_manifest(r, &im, &m);
 	if (kr_db_insert_new_id(r->db, strcmp(im.kind, "kernel") == 0 ? "eki" :
 	    strcmp(im.kind, "ramdisk") == 0 ? "eri" : "emi", id, sizeof(id), insert_image,
 	    &im) < 0)

@@ -1,8 +1,11 @@
 /*
- * clc_image.h - checks shared by the image actions (image_util.c).
+ * clc_image.h - checks shared by the image actions (image_util.c) and
+ * RegisterImage's validation of a bundle by Walrus (image_manifest.c).
  */
 #ifndef KARRI_CLC_IMAGE_H
 #define KARRI_CLC_IMAGE_H
+
+#include <stdbool.h>
 
 struct clc_req;
 
@@ -12,7 +15,21 @@ int clc_image_check_arch(const char *arch);
 int clc_image_usable(struct clc_req *r, const char *id, const char *kind);
 int clc_image_owned(struct clc_req *r, const char *id);	/* owner, or the admin */
 bool clc_image_name_taken(struct clc_req *r, const char *name);
-/* The hook for Walrus's manifest validation: sets *kind (machine, kernel, ramdisk). */
-int clc_manifest_check(struct clc_req *r, const char *location, const char **kind);
+/* What Walrus says of a valid bundle. */
+struct clc_manifest {
+	char kind[16];			/* machine, kernel, ramdisk */
+	char name[129];			/* the image's name in the manifest ("" if none) */
+	char arch[16];			/* x86_64, i386 ("" if none) */
+	char owner_id[16];		/* the account that uploaded the manifest */
+	unsigned long long size;	/* of the decrypted image */
+};
+
+/*
+ * Ask Walrus to validate the bundle at `location` (bucket/key.manifest.xml,
+ * shape already checked).  -1 + kr_error: InvalidManifest (missing or
+ * broken bundle, or not the caller's), Unavailable (Walrus did not answer),
+ * InvalidParameterValue (no Walrus registered).
+ */
+int clc_manifest_check(struct clc_req *r, const char *location, struct clc_manifest *m);
 
 #endif

@@ -1,14 +1,6 @@
 /*
- * image_util.c - checks on image ids, locations and ownership, and the
- * manifest hook of RegisterImage.
- *
- * clc_manifest_check() is where the CLC will ask Walrus to validate a
- * bundle (its manifest signature, the parts, the image type it declares);
- * Walrus's manifest validation is being built separately.  Until it is,
- * the location's shape is checked and the image is taken as a machine
- * image, unless the manifest name says kernel/ramdisk the way
- * euca-bundle-image names them (vmlinuz*, initrd*), which is what
- * Eucalyptus 2 users expect when registering the kernel and ramdisk.
+ * image_util.c - checks on image ids, locations and ownership (the bundle
+ * itself is checked by Walrus: image_manifest.c).
  */
 #include <stdbool.h>
 #include <string.h>
@@ -112,19 +104,4 @@ clc_image_name_taken(struct clc_req *r, const char *name)
 	if (rc == 1)
 		kr_error("InvalidAMIName.Duplicate", "AMI name %s is already in use", name);
 	return rc != 0;
-}
-
-int
-clc_manifest_check(struct clc_req *r, const char *location, const char **kind)
-{
-	const char *base = strrchr(location, '/') + 1;
-
-	(void)r;
-	if (strncmp(base, "vmlinuz", 7) == 0 || strncmp(base, "kernel", 6) == 0)
-		*kind = "kernel";
-	else if (strncmp(base, "initrd", 6) == 0 || strncmp(base, "ramdisk", 7) == 0)
-		*kind = "ramdisk";
-	else
-		*kind = "machine";
-	return 0;
 }

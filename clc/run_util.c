@@ -1,7 +1,7 @@
 /*
  * run_util.c - RunInstances' checks and answer (action_run.c does the
  * launch): parameters, ClientToken replay, image and its kernel/ramdisk
- * with their Walrus URLs, key pair, security groups, tags.
+ * with their presigned Walrus URLs, key pair, security groups, tags.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "clc_instance.h"
 #include "clc_keys.h"
 #include "clc_run.h"
+#include "clc_walrus.h"
 #include "db.h"
 #include "error.h"
 #include "id.h"
@@ -108,25 +109,31 @@ clc_run_replay(struct clc_req *r, const char *token)
 	return 1;
 }
 
-/* http://walrus:port/services/Walrus/bucket/name.manifest.xml */
+/*
+ * A presigned GET of the decrypted image of the bundle at `location`
+ * (bucket/key.manifest.xml): nodes fetch it with no key of their own, for
+ * as long as a launch may take.
+ */
 static int
-walrus_url(struct clc_req *r, const char *location, char *out, size_t len)
+image_url(struct clc_req *r, const char *location, char *out, size_t len)
 {
-	sqlite3_stmt *st;
-	int rc;
+	const char *slash = strchr(location, '/');
+	char bucket[256], why[KR_ERROR_MSG_MAX];
 
-	if (kr_db_prepare(r->db, "SELECT host, port FROM services WHERE kind = 'walrus'"
-	    " ORDER BY name LIMIT 1", &st) < 0)
+	if (!slash || slash == location || (size_t)(slash - location) >= sizeof(bucket)) {
+		kr_error("InternalError", "image location %.64s is not bucket/key", location);
 		return -1;
-	rc = kr_db_step(st);
-	if (rc == 1)
-		snprintf(out, len, "http://%s:%d/services/Walrus/%s", sqlite3_column_text(st, 0),
-		    sqlite3_column_int(st, 1), location);
-	sqlite3_finalize(st);
-	if (rc == 0)
-		kr_error("InsufficientInstanceCapacity", "no Walrus is registered with this cloud "
-		    "(karri register-walrus): nodes could not fetch the image");
-	return rc == 1 ? 0 : -1;
+	}
+	snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - location), location);
+	if (clc_walrus_presign_op(r->clc, r->db, "image", bucket, slash + 1, NULL,
+	    CLC_IMAGE_URL_S, out, len) == 0)
+		return 0;
+	if (strcmp(kr_error_code(), "InvalidParameterValue") == 0) {
+		/* The message is copied: kr_error() writes over the one it would read. */
+		snprintf(why, sizeof(why), "%s", kr_error_message());
+		kr_error("InsufficientInstanceCapacity", "nodes cannot fetch the image: %s", why);
+	}
+	return -1;
 }
 
 /* An image's location, kernel and ramdisk (each must be usable by the caller). */
@@ -150,7 +157,7 @@ image_row(struct clc_req *r, const char *id, const char *kind, char *url, size_t
 			snprintf(ramdisk, KR_ID_MAX, "%s", sqlite3_column_text(st, 2));
 	}
 	sqlite3_finalize(st);
-	return walrus_url(r, loc, url, len);
+	return image_url(r, loc, url, len);
 }
 
 int
@@ -161,9 +168,12 @@ clc_run_check_image(struct clc_req *r, struct clc_launch *l, char *kernel, char 
 		snprintf(kernel, KR_ID_MAX, "%s", clc_param(r, "KernelId"));
 	if (clc_param(r, "RamdiskId"))
 		snprintf(ramdisk, KR_ID_MAX, "%s", clc_param(r, "RamdiskId"));
-	if (image_row(r, l->image_id, "machine", image_url, 1200, kernel, ramdisk) < 0 ||
-	    (*kernel && image_row(r, kernel, "kernel", kernel_url, 1200, NULL, NULL) < 0) ||
-	    (*ramdisk && image_row(r, ramdisk, "ramdisk", ramdisk_url, 1200, NULL, NULL) < 0))
+	if (image_row(r, l->image_id, "machine", image_url, CLC_IMAGE_URL_MAX, kernel,
+	    ramdisk) < 0 ||
+	    (*kernel && image_row(r, kernel, "kernel", kernel_url, CLC_IMAGE_URL_MAX, NULL,
+	    NULL) < 0) ||
+	    (*ramdisk && image_row(r, ramdisk, "ramdisk", ramdisk_url, CLC_IMAGE_URL_MAX, NULL,
+	    NULL) < 0))
 		return -1;
 	l->image_url = image_url;
 	l->kernel_id = *kernel ? kernel : NULL;

@@ -191,6 +191,8 @@ int kr_sig_time_http(const char *s, time_t *t);
 /* sigv4.c: the SigV4 signing key for a secret and scope (32 bytes). */
 int kr_sig_v4_key(const char *secret, const char *date, const char *region,
     const char *service, unsigned char key[32], struct kr_sig_result *res);
+/* sigv4.c: a non-S3 canonical URI: dot/empty segments dropped, encoded again. */
+int kr_sig_v4_normalized_path(struct kr_buf *b, const char *path);
 
 /* sigv4.c, sigv2.c */
 int kr_sig_v4_header(const struct kr_sig_request *req, const struct kr_sig_params *p,

@@ -147,9 +147,12 @@ request_time(const char *amz_date, const char *http_date, struct v4 *v,
 
 /* --- the canonical request ------------------------------------------------ */
 
-/* botocore's remove_dot_segments(): drop "", "." and ".." segments. */
-static int
-add_normalized_path(struct kr_buf *b, const char *path)
+/*
+ * botocore's remove_dot_segments(): drop "", "." and ".." segments; shared
+ * with sign.c, which must build the same canonical URI.
+ */
+int
+kr_sig_v4_normalized_path(struct kr_buf *b, const char *path)
 {
 	size_t len = strlen(path), n = 0, cap = len / 2 + 1, i;
 	const char **seg = calloc(cap, sizeof(*seg));
@@ -200,7 +203,7 @@ canonical_uri(const struct kr_sig_request *req, const struct v4 *v, int variant)
 	if (strcmp(v->service, "s3") != 0) {
 		if (variant)
 			return NULL;
-		if (add_normalized_path(&b, path) < 0) {
+		if (kr_sig_v4_normalized_path(&b, path) < 0) {
 			kr_buf_free(&b);
 			return NULL;
 		}

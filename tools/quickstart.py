@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """The cloud of ./quickstart: simulated hosts (tools/karri_sim.py), Karri's
-daemons on them, the endpoints forwarded to this machine's loopback, and the
-admin's eucarc.  Called by ./quickstart after it has installed and built.
+daemons on them, the endpoints forwarded to this machine's loopback, the
+admin's eucarc, and then what a user does first (tools/qs_image.py): the
+test guest bundled, uploaded and registered, and one demo instance running
+it, whose console marker is shown.  Called by ./quickstart after it has
+installed and built.
 
 Everything lives under /var/lib/karri/quickstart: the sim's state, each
 host's KARRI_HOME (front/, node1/, ...), the forwarders' pids and the eucarc.
@@ -10,7 +13,9 @@ Tests bring up clouds of their own beside a user's quickstart with
 KARRI_QS_DIR (state), KARRI_QS_PREFIX (namespace prefix), KARRI_QS_NET (the
 sim's net_index, which keeps host links apart) and KARRI_QS_FORWARD=no (no
 127.0.0.1 forwarders: the eucarc then names the front end's host-link
-address, which this machine reaches directly).
+address, which this machine reaches directly).  KARRI_QS_DEMO=image
+publishes the test image but launches no demo instance (a test that wants
+every node's full capacity), KARRI_QS_DEMO=no does neither.
 """
 
 import os
@@ -22,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import karri_sim  # noqa: E402
+import qs_image  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KARRI_BUILD", os.path.join(TOP, "build", "gcc"))
@@ -29,6 +35,7 @@ QS = os.environ.get("KARRI_QS_DIR", "/var/lib/karri/quickstart")
 PREFIX = os.environ.get("KARRI_QS_PREFIX", "kq")
 NET_INDEX = int(os.environ.get("KARRI_QS_NET", "0"))
 FORWARD = os.environ.get("KARRI_QS_FORWARD", "yes") != "no"
+DEMO = os.environ.get("KARRI_QS_DEMO", "yes")          # yes | image | no
 NODES = 2
 PORTS = {"CLC_PORT": 8773, "WALRUS_PORT": 8779, "CC_PORT": 8774, "NC_PORT": 8775, "EBS_PORT": 8776}
 FRONT_DAEMONS = [("karri-clc", "clc"), ("karri-walrus", "walrus"), ("karri-ebs", "ebs"), ("karri-cc", "cc")]
@@ -118,6 +125,11 @@ def register_cloud(sim):
     must(karri(sim, "user", "add", "admin", "--admin"), "adding the admin user")
     # The eucarc names 127.0.0.1: the forwarders carry it to the front end.
     must(karri(sim, "credentials", "admin", QS, host=api_host(sim)), "writing the credentials")
+    # `karri credentials` makes its directory 0700, but QS also holds the
+    # front end's KARRI_HOME, where the CC's dnsmasq (running as
+    # VNET_DHCPUSER) must read its hosts file: no instance would get an
+    # address.  The secrets themselves (eucarc, admin-pk.pem) are 0600.
+    os.chmod(QS, 0o755)
 
 
 def api_host(sim):
@@ -209,6 +221,31 @@ def fresh_state():
             pass
 
 
+def demo():
+    """The test image (registered once) and one demo instance (launched once)."""
+    if DEMO == "no":
+        return
+    rc = qs_image.Eucarc(QS)
+    t0 = time.monotonic()
+    try:
+        guest = qs_image.guest_files()
+        ids = qs_image.publish_test_image(rc, guest, os.path.join(BUILD, "tools", "karri-bundle"),
+                                          log=say)
+        say(f"  test image {ids['emi']} (kernel {ids['eki']}, ramdisk {ids['eri']})"
+            + ("; demo instance ..." if DEMO != "image" else ""))
+        if DEMO == "image":
+            return
+        iid, new = qs_image.ensure_demo_instance(rc, ids["emi"])
+        inst = qs_image.wait_running(rc, iid)
+        line = qs_image.wait_console_marker(rc, iid)
+    except (qs_image.AwsFailed, RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        say(f"quickstart: the demo instance did not come up: {e}\n  logs are under {QS}")
+        sys.exit(1)
+    say(f"  demo instance {iid} {'launched' if new else 'already'} running on "
+        f"{inst.get('PrivateIpAddress') or '?'} ({time.monotonic() - t0:.0f} s); its console says:")
+    say(f"    {line}")
+
+
 def up():
     os.makedirs(QS, exist_ok=True)
     sim = karri_sim.Sim.load(PREFIX, state_dir=os.path.join(QS, "sim"))
@@ -238,6 +275,7 @@ def up():
         if not zone_available(zones.stdout):
             say(f"quickstart: zone {ZONE} did not become available:\n{zones.stdout}{zones.stderr}")
             sys.exit(1)
+    demo()
     out = wait_all_up(sim)
     print(out.stdout, end="")
     if out.returncode != 0:

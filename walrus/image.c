@@ -8,7 +8,8 @@
  *	skipped, only when asked, and the answer says so), every part exists
  *	and the parts add up to <bundled_size>, the AES key and IV decrypt
  *	with the cloud's private key.  Answers <ValidateManifestResponse> with
- *	the image's kind, name, size..., or S3-style error InvalidManifest
+ *	the image's kind, name, size, the uploader's account
+ *	(ManifestOwnerId)..., or S3-style error InvalidManifest
  *	(HTTP 400) whose message says what is wrong.
  *
  *   GET|HEAD /services/Karri/image?bucket=B&key=K   (Range: accepted)
@@ -119,9 +120,12 @@ find_parts(struct walrus *w, struct wl_bundle_src *s, EVP_MD_CTX *id)
 	return 0;
 }
 
-/* Find, read and parse the bundle named by ?bucket&key; -1 having answered. */
+/*
+ * Find, read and parse the bundle named by ?bucket&key; -1 having answered.
+ * owner_id (NULL: not wanted) gets the account that uploaded the manifest.
+ */
 static int
-load_bundle(struct wl_req *rq, struct wl_bundle_src *s)
+load_bundle(struct wl_req *rq, struct wl_bundle_src *s, char owner_id[KR_ACCOUNT_ID_LEN + 1])
 {
 	const char *bucket = wl_query(rq, "bucket"), *key = wl_query(rq, "key");
 	struct wl_object o = { 0 };
@@ -155,6 +159,8 @@ load_bundle(struct wl_req *rq, struct wl_bundle_src *s)
 	EVP_DigestUpdate(id, bucket, strlen(bucket) + 1);
 	EVP_DigestUpdate(id, key, strlen(key) + 1);
 	EVP_DigestUpdate(id, o.etag, strlen(o.etag) + 1);
+	if (owner_id)
+		snprintf(owner_id, KR_ACCOUNT_ID_LEN + 1, "%s", o.owner_id);
 	if (!(xml = read_manifest(rq->w, &o, &len)) || wl_manifest_parse(xml, len, &s->m) < 0 ||
 	    find_parts(rq->w, s, id) < 0)
 		goto out;
@@ -205,13 +211,14 @@ validate(struct wl_req *rq, const char *cert, size_t cert_len)
 	struct kr_buf x = KR_BUF_INIT;
 	bool skip = cert_len == 0;
 	const char *flag = wl_query(rq, "user-signature");
+	char owner_id[KR_ACCOUNT_ID_LEN + 1] = "";
 
 	if (skip && (!flag || strcmp(flag, "skip") != 0)) {
 		wl_error(rq, 400, "MissingParameter", "send the user's X.509 certificate (PEM) as "
 		    "the body to check the manifest's signature, or user-signature=skip");
 		return;
 	}
-	if (load_bundle(rq, &s) < 0)
+	if (load_bundle(rq, &s, owner_id) < 0)
 		return;
 	if (!skip && wl_manifest_verify(&s.m, cert, cert_len) < 0) {
 		if (strcmp(kr_error_code(), "InvalidManifest") == 0)
@@ -239,6 +246,8 @@ validate(struct wl_req *rq, const char *cert, size_t cert_len)
 	    (unsigned long long)s.m.size, (unsigned long long)s.m.bundled_size, s.m.n_parts);
 	kr_buf_add_xml_elem(&x, "Architecture", s.m.arch);
 	kr_buf_add_xml_elem(&x, "Owner", s.m.user);
+	/* Who uploaded it: the CLC registers a bundle only for its uploader. */
+	kr_buf_add_xml_elem(&x, "ManifestOwnerId", owner_id);
 	if (s.m.kernel_id[0])
 		kr_buf_add_xml_elem(&x, "KernelId", s.m.kernel_id);
 	if (s.m.ramdisk_id[0])
@@ -277,7 +286,7 @@ image_get(struct wl_req *rq)
 	const char *how;
 	int fd, r;
 
-	if (load_bundle(rq, &s) < 0)
+	if (load_bundle(rq, &s, NULL) < 0)
 		return;
 	len = s.m.size;
 	r = wl_parse_range(kr_httpd_header(rq->http, "Range"), s.m.size, &off, &len);

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from harness.clc import AwsError, ClcCloud
+from harness.images import ImageStore
 
 
 @pytest.fixture(scope="module")
@@ -325,14 +326,16 @@ def test_instance_types_regions_zones(alice, cloud):
 
 # --- images -----------------------------------------------------------------------------
 
-def test_images_visibility_and_launch_permissions(alice, bob, cloud):
+def test_images_visibility_and_launch_permissions(alice, bob, cloud, tmp_path):
     root = cloud.users["root"]
     ec2, bec2 = alice.ec2, bob.ec2
-    img = alice.aws("register-image", "--image-location", "alice-bucket/img.manifest.xml",
-                    "--name", "alice-image")["ImageId"]
+    with ImageStore(cloud, tmp_path) as store:
+        loc = store.publish(alice, "alice-bucket", "img")
+        kloc = store.publish(alice, "alice-bucket", "vmlinuz", kind="kernel")
+        img = alice.aws("register-image", "--image-location", loc,
+                        "--name", "alice-image")["ImageId"]
+        kern = alice.boto2().register_image(image_location=kloc, name="k")
     assert img.startswith("emi-")
-    kern = alice.boto2().register_image(image_location="alice-bucket/vmlinuz.manifest.xml",
-                                        name="k")
     assert kern.startswith("eki-")
     assert alice.code_of(ec2.register_image, ImageLocation="nobucket", Name="x") == \
         "InvalidParameterValue"

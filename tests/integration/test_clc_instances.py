@@ -16,6 +16,7 @@ import pytest
 
 from harness.clc import ClcCloud, register_stub_cluster, wait_for
 from harness.daemons import free_port
+from harness.images import ImageStore
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +26,10 @@ def cloud(tmp_path_factory):
     c.user("bob")
     c.user("root", admin=True)
     cc = register_stub_cluster(c, "zone1")
-    with c:
-        c.cc = cc
+    with c, ImageStore(c, tmp_path_factory.mktemp("clci-walrus")) as store:
+        c.cc, c.store = cc, store
         a = c.users["alice"]
-        c.image = a.ec2.register_image(ImageLocation="b/img.manifest.xml", Name="img")["ImageId"]
+        c.image = store.register(a, "alice-b", "img")
         wait_for(lambda: a.ec2.describe_availability_zones()["AvailabilityZones"][0]["State"]
                  == "available")
         yield c
@@ -112,8 +113,7 @@ def test_run_describe_terminate(cloud):
 
 def test_pages_end_at_reservations(cloud):
     ec2 = cloud.users["bob"].ec2
-    bob_img = cloud.users["bob"].ec2.register_image(ImageLocation="bb/i.manifest.xml",
-                                                    Name="bi")["ImageId"]
+    bob_img = cloud.store.register(cloud.users["bob"], "bob-b", "i", Name="bi")
     ids = []
     for n in range(4):
         ids += [i["InstanceId"] for i in
@@ -214,11 +214,10 @@ def test_metadata_for_the_calling_instance_only(cloud):
 
 
 def test_cc_down_run_fails_cleanly(tmp_path):
-    with ClcCloud(tmp_path) as c:
+    with ClcCloud(tmp_path / "clc") as c, ImageStore(c, tmp_path / "walrus") as store:
         alice = c.user("alice")
         c.karri("register-cluster", "deadzone", f"127.0.0.1:{free_port()}")
-        c.karri("register-walrus", "walrus", "127.0.0.1:8779")
-        img = alice.ec2.register_image(ImageLocation="b/i.manifest.xml", Name="i")["ImageId"]
+        img = store.register(alice, "alice-b", "i")
         zone = wait_for(lambda: [z for z in alice.ec2.describe_availability_zones()
                                  ["AvailabilityZones"] if z.get("Messages") and
                                  "not reachable" in z["Messages"][0]["Message"]])
@@ -234,9 +233,11 @@ def test_sigkill_during_run_instances_leaves_it_complete_or_absent(tmp_path):
     c = ClcCloud(tmp_path)
     alice = c.user("alice")
     cc = register_stub_cluster(c, "zone1")
+    store = ImageStore(c, tmp_path / "walrus")
     try:
         c.start()
-        img = alice.ec2.register_image(ImageLocation="b/i.manifest.xml", Name="i")["ImageId"]
+        store.start()
+        img = store.register(alice, "alice-b", "i")
         cc.delay_run = 3
         err = []
 
@@ -262,6 +263,7 @@ def test_sigkill_during_run_instances_leaves_it_complete_or_absent(tmp_path):
                              for i in launched), timeout=20)
         assert alice.ec2.describe_instances()["Reservations"] == []
     finally:
+        store.__exit__(None, None, None)
         c.__exit__(None, None, None)
         cc.stop()
 

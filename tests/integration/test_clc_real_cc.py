@@ -10,6 +10,7 @@ import pytest
 from harness.cc import NcSim
 from harness.clc import ClcCloud, wait_for
 from harness.daemons import Daemon
+from harness.images import ImageStore
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds 127.1.0.x (fine as root)")
 
@@ -20,16 +21,16 @@ def test_instances_through_the_real_cc(tmp_path):
             Daemon("karri-cc", str(tmp_path / "cc"), {"VNET_MODE": "SYSTEM",
                                                       "NC_POLLING_FREQUENCY": 1,
                                                       "SCHEDPOLICY": "ROUNDROBIN"}) as cc, \
-            ClcCloud(tmp_path / "front") as cloud:
+            ClcCloud(tmp_path / "front") as cloud, \
+            ImageStore(cloud, tmp_path / "walrus") as store:
         alice = cloud.user("alice")
         cloud.karri("register-cluster", "zone1", f"127.0.0.1:{cc.port}")
-        cloud.karri("register-walrus", "walrus", "127.0.0.1:8779")
         p = cloud.karri("register-nodes", "zone1", *ncs.node_names(), check=False)
         assert p.returncode == 0, p.stderr
         ec2 = alice.ec2
         wait_for(lambda: ec2.describe_availability_zones()["AvailabilityZones"][0]["State"]
                  == "available")
-        img = ec2.register_image(ImageLocation="b/i.manifest.xml", Name="i")["ImageId"]
+        img = store.register(alice, "alice-b", "i")
         res = ec2.run_instances(ImageId=img, MinCount=2, MaxCount=2, InstanceType="m1.small")
         ids = [i["InstanceId"] for i in res["Instances"]]
 

@@ -100,7 +100,9 @@ def test_launches_in_parallel_and_downloads_each_image_once(world):
     r2 = ok(run_instance(nc1, A2, world["cloud"], io_class="io", params=PARAMS))
     rb = ok(run_instance(nc2, B1, world["cloud"], params=PARAMS, disk=1))
     r3 = ok(run_instance(nc1, A3, world["generic"], params=PARAMS, imageHasVirtio="false"))
-    ok(run_instance(nc2, B2, world["cloud"], params=""))
+    # karri.hold=0: power off at once (no karri.* word at all would be the
+    # guest's cloud mode, which holds forever)
+    ok(run_instance(nc2, B2, world["cloud"], params="karri.hold=0"))
     # ncRunInstance answers at once, with the choice already made.
     for r in (r1, r2, r3, rb):
         assert r["instance"]["stateName"] == "Pending"

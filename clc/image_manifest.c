@@ -1,0 +1,200 @@
+/*
+ * image_manifest.c - RegisterImage asks Walrus whether a bundle is whole.
+ *
+ * GET /services/Karri/manifest?bucket&key&user-signature=skip, presigned
+ * with the cloud's identity (walrus_url.c): Walrus parses the manifest,
+ * finds every part, checks they add up and that the cloud's key opens the
+ * bundle, and answers the image's kind, name, architecture and the account
+ * that uploaded the manifest.  The user's signature on the manifest is not
+ * checked (the cloud keeps no user certificates); instead only the
+ * manifest's uploader (or an admin) may register it, so nobody launches a
+ * bundle they could not read.
+ *
+ * The call blocks the CLC's event loop, so it is bounded: a short connect
+ * and total timeout and a small answer.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clc.h"
+#include "clc_image.h"
+#include "clc_walrus.h"
+#include "error.h"
+#include "log.h"
+
+#define ANSWER_MAX (64u << 10)
+#define CONNECT_TIMEOUT_S 5L
+#define TOTAL_TIMEOUT_S 20L
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	struct kr_buf *b = arg;
+
+	kr_buf_add_len(b, data, size * n);
+	return kr_buf_failed(b) ? 0 : size * n;
+}
+
+/*
+ * The text of <tag>...</tag> in xml, unescaped, into out[len]; false when
+ * absent, too long or escaped in a way Walrus does not write.
+ */
+static bool
+elem(const char *xml, const char *tag, char *out, size_t len)
+{
+	static const struct { const char *ent; char c; } ents[] = {
+		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
+		{ "&apos;", '\'' },
+	};
+	char open[64], close[64];
+	const char *s, *e;
+	size_t n = 0;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if (!(s = strstr(xml, open)) || !(e = strstr(s, close)))
+		return false;
+	for (s += strlen(open); s < e; s++) {
+		char c = *s;
+
+		if (c == '&') {
+			size_t i;
+
+			for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
+				if (strncmp(s, ents[i].ent, strlen(ents[i].ent)) == 0)
+					break;
+			if (i == sizeof(ents) / sizeof(ents[0]))
+				return false;
+			c = ents[i].c;
+			s += strlen(ents[i].ent) - 1;
+		}
+		if (n + 1 >= len)
+			return false;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return true;
+}
+
+/* GET url into b: the HTTP status, or -1 + kr_error when Walrus did not answer. */
+static long
+get(const char *url, struct kr_buf *b)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *curl = curl_easy_init();
+	long status = 0;
+	CURLcode cc;
+
+	if (!curl) {
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "karri-clc");
+	cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+	if (cc != CURLE_OK) {
+		/* errbuf never holds the URL, so no signature reaches the log or user. */
+		kr_error("Unavailable", "Walrus could not be asked to check the manifest: %s",
+		    *errbuf ? errbuf : curl_easy_strerror(cc));
+		return -1;
+	}
+	return status;
+}
+
+/* Walrus's S3-style error as RegisterImage's. */
+static void
+walrus_refused(const char *xml, long status, const char *location)
+{
+	char code[64] = "", msg[512] = "";
+
+	elem(xml, "Code", code, sizeof(code));
+	elem(xml, "Message", msg, sizeof(msg));
+	if (strcmp(code, "InvalidManifest") == 0)
+		kr_error("InvalidManifest", "%s", msg);
+	else if (strcmp(code, "NoSuchKey") == 0 || strcmp(code, "NoSuchBucket") == 0)
+		kr_error("InvalidManifest", "no manifest %s in Walrus", location);
+	else if (status >= 500)
+		kr_error("Unavailable", "Walrus could not check the manifest %s: %s %s", location,
+		    code, msg);
+	else
+		kr_error("InternalError", "Walrus refused to check the manifest %s: HTTP %ld %s %s",
+		    location, status, code, msg);
+}
+
+int
+clc_manifest_check(struct clc_req *r, const char *location, struct clc_manifest *m)
+{
+	const char *slash = strchr(location, '/');
+	struct kr_buf b = KR_BUF_INIT;
+	char bucket[256], url[4096], size[32] = "";
+	long status;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	if ((size_t)(slash - location) >= sizeof(bucket)) {
+		kr_error("InvalidParameterValue", "the bucket name in ImageLocation is too long");
+		return -1;
+	}
+	snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - location), location);
+	/* What RunInstances will hand the nodes must fit the launch request. */
+	if (clc_walrus_presign_op(r->clc, r->db, "image", bucket, slash + 1, NULL,
+	    CLC_IMAGE_URL_S, url, CLC_IMAGE_URL_MAX) < 0) {
+		if (strcmp(kr_error_code(), "InvalidParameterValue") == 0 &&
+		    strstr(kr_error_message(), "does not fit"))
+			kr_error("InvalidParameterValue", "ImageLocation is too long for the "
+			    "nodes' image URLs: use a shorter bucket/key");
+		return -1;
+	}
+	if (clc_walrus_presign_op(r->clc, r->db, "manifest", bucket, slash + 1,
+	    "user-signature=skip", CLC_MANIFEST_URL_S, url, sizeof(url)) < 0)
+		return -1;
+	kr_buf_init(&b, ANSWER_MAX);
+	if ((status = get(url, &b)) < 0)
+		goto out;
+	if (status != 200) {
+		walrus_refused(kr_buf_str(&b), status, location);
+		goto out;
+	}
+	if (!elem(kr_buf_str(&b), "ImageKind", m->kind, sizeof(m->kind)) ||
+	    !elem(kr_buf_str(&b), "ManifestOwnerId", m->owner_id, sizeof(m->owner_id)) ||
+	    !elem(kr_buf_str(&b), "Size", size, sizeof(size))) {
+		kr_error("InternalError", "Walrus's answer checking %s lacks the image kind, "
+		    "owner or size", location);
+		goto out;
+	}
+	elem(kr_buf_str(&b), "Name", m->name, sizeof(m->name));
+	elem(kr_buf_str(&b), "Architecture", m->arch, sizeof(m->arch));
+	m->size = strtoull(size, NULL, 10);
+	if (strcmp(m->kind, "machine") != 0 && strcmp(m->kind, "kernel") != 0 &&
+	    strcmp(m->kind, "ramdisk") != 0) {
+		kr_error("InvalidManifest", "%s declares image type \"%s\" (machine, kernel or "
+		    "ramdisk)", location, m->kind);
+		goto out;
+	}
+	if (!r->admin && strcmp(m->owner_id, r->account) != 0) {
+		kr_error("InvalidManifest", "%s was not uploaded by your account: register "
+		    "bundles from your own buckets", location);
+		goto out;
+	}
+	kr_log_info("%s registers %s: a %s image of %llu bytes", r->user.name, location,
+	    m->kind, m->size);
+	rc = 0;
+out:
+	kr_buf_free(&b);
+	return rc;
+}
