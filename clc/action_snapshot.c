@@ -1,8 +1,10 @@
 /*
  * action_snapshot.c - CreateSnapshot, DeleteSnapshot, DescribeSnapshots.
  * Snapshots are the caller's own (Karri has no public snapshots yet); EBS
- * makes them and stores them in Walrus; the CLC records them once EBS
- * accepted the request, and the poll (ebs_client.c) follows their progress.
+ * makes them and stores them in Walrus (with URLs presigned here, see
+ * clc_snapshot_urls; without a registered Walrus EBS keeps them itself);
+ * the CLC records them once EBS accepted the request, and the poll
+ * (ebs_client.c) follows their progress.
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +63,17 @@ clc_snapshot_owned(struct clc_req *r, const char *id, long *size)
 	return rc == 1 ? 0 : -1;
 }
 
+int
+clc_snapshot_source_urls(struct clc_req *r, struct soap *soap, const char *snapshot_id,
+    char ***urls, int *n)
+{
+	long size = 0;
+
+	if (clc_snapshot_owned(r, snapshot_id, &size) < 0)
+		return -1;
+	return clc_snapshot_urls(r->clc, r->db, soap, "GET", snapshot_id, size, urls, n);
+}
+
 static int
 volume_size(struct clc_req *r, const char *vol, long *size)
 {
@@ -83,7 +96,7 @@ clc_create_snapshot(struct clc_req *r)
 		"OutpostArn", NULL };
 	struct new_snap s = { .r = r };
 	char status[32], inst[32], id[KR_ID_MAX], url[300], corr[37], user[16];
-	struct _ebs__CreateSnapshot req = { corr, user, NULL, id };
+	struct _ebs__CreateSnapshot req = { corr, user, NULL, id, NULL, 0, NULL };
 	struct _ebs__CreateSnapshotResponse resp = { 0 };
 	struct soap *soap;
 	int rc = -1;
@@ -98,6 +111,12 @@ clc_create_snapshot(struct clc_req *r)
 	    clc_tags_apply_spec(r, id, "snapshot") < 0 ||
 	    clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
 		return -1;
+	if (clc_snapshot_urls(r->clc, r->db, soap, "PUT", id, s.size, &req.snapshotUrls,
+	    &req.__sizesnapshotUrls) < 0 || (req.__sizesnapshotUrls > 0 &&
+	    clc_snapshot_bucket_url(r->clc, r->db, soap, &req.bucketUrl) < 0)) {
+		clc_cc_done(soap);
+		return -1;
+	}
 	clc_cc_ids(corr, user);
 	req.volumeId = (char *)s.volume;
 	rc = clc_soap_check(soap, soap_call___ebs__CreateSnapshot(soap, url, NULL, &req, &resp),
@@ -123,16 +142,22 @@ clc_delete_snapshot(struct clc_req *r)
 {
 	static const char *const known[] = { "SnapshotId", NULL };
 	char url[300], corr[37], user[16];
-	struct _ebs__DeleteSnapshot req = { corr, user, NULL };
+	struct _ebs__DeleteSnapshot req = { corr, user, NULL, 0, NULL };
 	struct _ebs__DeleteSnapshotResponse resp = { 0 };
 	struct soap *soap;
+	long size = 0;
 	int rc = -1;
 
 	if (clc_param_check_known(r, known) < 0 ||
 	    !(req.snapshotId = (char *)clc_param_required(r, "SnapshotId")) ||
-	    clc_snapshot_owned(r, req.snapshotId, NULL) < 0 ||
+	    clc_snapshot_owned(r, req.snapshotId, &size) < 0 ||
 	    clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
 		return -1;
+	if (clc_snapshot_urls(r->clc, r->db, soap, "DELETE", req.snapshotId, size,
+	    &req.snapshotUrls, &req.__sizesnapshotUrls) < 0) {
+		clc_cc_done(soap);
+		return -1;
+	}
 	clc_cc_ids(corr, user);
 	rc = clc_soap_check(soap, soap_call___ebs__DeleteSnapshot(soap, url, NULL, &req, &resp),
 	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",

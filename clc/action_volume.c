@@ -55,12 +55,18 @@ ebs_create(struct clc_req *r, const char *id, struct new_volume *v)
 	struct soap *soap;
 	char url[300], corr[37], user[16];
 	struct _ebs__CreateVolume req = { corr, user, (char *)id, (int)v->size,
-		(char *)v->snapshot };
+		(char *)v->snapshot, 0, NULL };
 	struct _ebs__CreateVolumeResponse resp = { 0 };
 	int rc = -1;
 
 	if (clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
 		return -1;
+	/* A snapshot in Walrus: EBS fetches it with presigned GETs. */
+	if (v->snapshot && clc_snapshot_source_urls(r, soap, v->snapshot, &req.snapshotUrls,
+	    &req.__sizesnapshotUrls) < 0) {
+		clc_cc_done(soap);
+		return -1;
+	}
 	clc_cc_ids(corr, user);
 	rc = clc_soap_check(soap, soap_call___ebs__CreateVolume(soap, url, NULL, &req, &resp),
 	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",

@@ -15,6 +15,30 @@ int clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t sle
     char *instance, size_t ilen);
 int clc_snapshot_owned(struct clc_req *r, const char *id, long *size);
 
+/*
+ * Snapshots live in Walrus, in the bucket CLC_SNAPSHOT_BUCKET of the
+ * cloud's own user (clc_walrus.h), one object per EBS_SNAPSHOT_SEGMENT_GIB
+ * of the volume: the first named after the snapshot, the next ones
+ * "<id>.1", "<id>.2"...  EBS gets presigned URLs for them; PUTs and GETs
+ * are good for CLC_SNAPSHOT_URL_S (an upload or a fill may wait behind
+ * others, or restart with EBS), DELETEs are used at once.
+ */
+#define CLC_SNAPSHOT_BUCKET "karri-snapshots"
+#define CLC_SNAPSHOT_URL_S (7 * 24 * 3600)
+#define CLC_SNAPSHOT_DELETE_URL_S 600
+/*
+ * The URLs for `method` on the objects of a snapshot of size_gib, in the
+ * soap's memory: *n 0 (and 0 returned) when no Walrus is registered, EBS
+ * then keeps the snapshot itself.  -1 + kr_error.
+ */
+int clc_snapshot_urls(struct clc *clc, sqlite3 *db, struct soap *soap, const char *method,
+    const char *snapshot_id, long size_gib, char ***urls, int *n);
+/* The GETs a volume made from the caller's snapshot is filled with (action_snapshot.c). */
+int clc_snapshot_source_urls(struct clc_req *r, struct soap *soap, const char *snapshot_id,
+    char ***urls, int *n);
+/* The presigned PUT that makes the snapshot bucket (an owned one is fine). */
+int clc_snapshot_bucket_url(struct clc *clc, sqlite3 *db, struct soap *soap, char **url);
+
 /* Refresh volumes and snapshots in a transitional state from EBS. */
 void clc_volumes_poll(struct clc *clc);
 

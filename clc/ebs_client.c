@@ -3,6 +3,9 @@
  * (wsdl/karri-ebs.h), and the poll that moves volumes and snapshots out
  * of their transitional states (creating, deleting, pending).
  *
+ * Snapshots go to Walrus when one is registered: EBS holds no keys, so
+ * the requests carry URLs presigned here (clc_snapshot_urls).
+ *
  * Errors a user sees: no EBS registered, or an EBS that does not implement
  * the operation yet -> "Unsupported" (400: retrying will not help); an EBS
  * that cannot be reached -> "Unavailable" (503) (clc_soap_check).
@@ -12,6 +15,7 @@
 
 #include "clc_cc.h"
 #include "clc_volume.h"
+#include "clc_walrus.h"
 #include "db.h"
 #include "error.h"
 #include "log.h"
@@ -40,6 +44,67 @@ struct soap *
 clc_ebs_soap(struct clc *clc)
 {
 	return clc_cc_soap(clc);
+}
+
+static int
+walrus_registered(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "SELECT 1 FROM services WHERE kind = 'walrus' LIMIT 1", &st) < 0)
+		return -1;
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+clc_snapshot_urls(struct clc *clc, sqlite3 *db, struct soap *soap, const char *method,
+    const char *snapshot_id, long size_gib, char ***urls, int *n)
+{
+	long count = (size_gib + EBS_SNAPSHOT_SEGMENT_GIB - 1) / EBS_SNAPSHOT_SEGMENT_GIB;
+	unsigned expires = strcmp(method, "DELETE") == 0 ? CLC_SNAPSHOT_DELETE_URL_S :
+	    CLC_SNAPSHOT_URL_S;
+	char key[64], url[2048];
+	int rc;
+
+	*n = 0;
+	*urls = NULL;
+	if ((rc = walrus_registered(db)) <= 0)
+		return rc;
+	if (count < 1 || count > 1024) {
+		kr_error("InvalidParameterValue", "a snapshot of %ld GiB cannot be stored", size_gib);
+		return -1;
+	}
+	if ((*urls = soap_malloc(soap, (size_t)count * sizeof(**urls))) == NULL) {
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
+	for (long i = 0; i < count; i++) {
+		if (i == 0)
+			snprintf(key, sizeof(key), "%s", snapshot_id);
+		else
+			snprintf(key, sizeof(key), "%s.%ld", snapshot_id, i);
+		if (clc_walrus_presign(clc, db, method, CLC_SNAPSHOT_BUCKET, key, expires, url,
+		    sizeof(url)) < 0)
+			return -1;
+		(*urls)[i] = soap_strdup(soap, url);
+	}
+	*n = (int)count;
+	return 0;
+}
+
+int
+clc_snapshot_bucket_url(struct clc *clc, sqlite3 *db, struct soap *soap, char **url)
+{
+	char buf[2048];
+
+	if (clc_walrus_presign(clc, db, "PUT", CLC_SNAPSHOT_BUCKET, NULL, CLC_SNAPSHOT_URL_S,
+	    buf, sizeof(buf)) < 0)
+		return -1;
+	*url = soap_strdup(soap, buf);
+	return 0;
 }
 
 static void

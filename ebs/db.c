@@ -30,6 +30,21 @@ static const struct kr_db_migration migrations[] = {
 	  "  size_gib INTEGER NOT NULL,"
 	  "  status TEXT NOT NULL,"		/* pending, completed */
 	  "  start_time INTEGER NOT NULL);" },
+	/*
+	 * Snapshots in Walrus (jobs.c): the presigned URLs of the work still to
+	 * do are kept, so a restarted EBS carries on with it; `copied` says the
+	 * point-in-time copy is whole (before that, a crash means the caller
+	 * never got an answer and the row goes).
+	 */
+	{ 2,
+	  "ALTER TABLE snapshots ADD COLUMN store TEXT NOT NULL DEFAULT 'local';" /* local, walrus */
+	  "ALTER TABLE snapshots ADD COLUMN copied INTEGER NOT NULL DEFAULT 1;"
+	  "ALTER TABLE snapshots ADD COLUMN urls TEXT;"		/* PUTs still to do */
+	  "ALTER TABLE snapshots ADD COLUMN bucket_url TEXT;"
+	  "ALTER TABLE snapshots ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;"
+	  "ALTER TABLE snapshots ADD COLUMN reason TEXT;"	/* why it is 'error' */
+	  "ALTER TABLE volumes ADD COLUMN source_urls TEXT;"	/* GETs filling it */
+	  "ALTER TABLE volumes ADD COLUMN reason TEXT;" },
 };
 
 int

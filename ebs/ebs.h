@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@
 #define EBS_SHELF_MAX 4096	/* shelves handed out: 0..EBS_SHELF_MAX-1 */
 #define EBS_SLOTS 16		/* slots per shelf, as a physical AoE shelf has */
 #define EBS_GIB (1024ull * 1024 * 1024)
+#define EBS_URL_MAX 4096	/* a presigned Walrus URL */
+/* Bytes per snapshot object: the contract's EBS_SNAPSHOT_SEGMENT_GIB (karriH.h). */
+#define EBS_SEGMENT_BYTES ((uint64_t)EBS_SNAPSHOT_SEGMENT_GIB * EBS_GIB)
+#define EBS_SEGMENTS_MAX 1024	/* snapshot objects per snapshot (4 TiB) */
 
 struct ebs_target;
 
@@ -42,13 +47,43 @@ extern struct ebs ebs_state;
 int ebs_db_open(const char *path, sqlite3 **db);
 
 /* file.c */
-int ebs_file_copy(int src, int dst, uint64_t len);
+bool ebs_all_zero(const char *p, size_t n);
+int ebs_file_copy_sparse(int src, int dst, uint64_t len);	/* holes for zeros */
 int ebs_file_create(const char *path, uint64_t bytes, const char *from, uint64_t from_bytes);
 int64_t ebs_file_free_bytes(const char *dir);
 
 /* volume.c */
 int ebs_volume_path(const char *volume_id, char *out, size_t outlen);
 int ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen);
+
+/* transfer.c: snapshot objects to and from Walrus (presigned URLs, libcurl). */
+struct ebs_xfer_progress {
+	void (*fn)(struct ebs_xfer_progress *p, uint64_t done);	/* may be NULL */
+	atomic_bool *cancel;		/* set by another thread: stop soon */
+};
+int ebs_xfer_init(void);
+bool ebs_xfer_url_ok(const char *url);		/* http(s), printable, bounded */
+/* PUT bytes [off, off+len) of fd; 0 or -1 + kr_error (the reason). */
+int ebs_xfer_put_range(const char *url, int fd, uint64_t off, uint64_t len,
+    struct ebs_xfer_progress *p);
+/* GET into fd at off, at most max bytes (*got: how many came); 0 or -1 + kr_error. */
+int ebs_xfer_get_range(const char *url, int fd, uint64_t off, uint64_t max, uint64_t *got,
+    struct ebs_xfer_progress *p);
+/* A request without data (PUT bucket, DELETE); an owned bucket or a gone object is fine. */
+int ebs_xfer_simple(const char *method, const char *url, struct ebs_xfer_progress *p);
+
+/* jobs.c: the background transfers; the database is their queue. */
+int ebs_jobs_start(void);
+void ebs_jobs_stop(void);
+void ebs_jobs_kick(void);		/* new work in the database; caller holds the lock */
+/*
+ * Stop the job working on id, if any, and wait until it let go; caller
+ * holds the lock and has made the row unclaimable first (or it is claimed
+ * again at once).
+ */
+void ebs_jobs_cancel(const char *id);
+int ebs_urls_check(int n, char **urls, uint64_t bytes);	/* the contract's URL list */
+char *ebs_urls_join(int n, char **urls);		/* malloc'd, newline-separated */
 
 /* export.c */
 int ebs_export_restore(void);		/* at start: re-export what the db says is exported */

@@ -21,51 +21,68 @@
 #include "ebs.h"
 #include "error.h"
 
-/* Copy len bytes from src to dst at offset 0: a reflink when the file system
- * can, else an in-kernel copy; -1 + kr_error. */
-int
-ebs_file_copy(int src, int dst, uint64_t len)
+bool
+ebs_all_zero(const char *p, size_t n)
 {
-	uint64_t done = 0;
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * Copy len bytes from src into dst, a new empty file, leaving holes where
+ * src holds nothing (SEEK_DATA: a pre-allocated volume's unwritten extents
+ * read as zeros and count as holes) or only zeros.  For the point-in-time
+ * copy of a snapshot: it is taken while the volume's writes wait, so it
+ * should cost what the volume holds, not its size.  A reflink when the
+ * file system has them.  -1 + kr_error.
+ */
+int
+ebs_file_copy_sparse(int src, int dst, uint64_t len)
+{
+	uint64_t off = 0;
+	char *buf;
+	int rc = -1;
 
 	if (ioctl(dst, FICLONE, src) == 0)
 		return 0;
-	while (done < len) {
-		loff_t in = (loff_t)done, out = (loff_t)done;
-		size_t chunk = len - done > (64u << 20) ? (64u << 20) : (size_t)(len - done);
-		ssize_t n = copy_file_range(src, &in, dst, &out, chunk, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP))
-			break;	/* fall back to read/write below */
-		if (n <= 0) {
-			kr_error_errno("InternalError", "copy");
-			return -1;
-		}
-		done += (uint64_t)n;
+	if ((buf = malloc(1 << 20)) == NULL) {
+		kr_error("InternalError", "out of memory");
+		return -1;
 	}
-	if (done < len) {
-		char *buf = malloc(1 << 20);
+	while (off < len) {
+		off_t data = lseek(src, (off_t)off, SEEK_DATA), hole;
 
-		if (buf == NULL) {
-			kr_error("InternalError", "out of memory");
-			return -1;
-		}
-		while (done < len) {
-			size_t chunk = len - done > (1u << 20) ? (1u << 20) : (size_t)(len - done);
-			ssize_t n = pread(src, buf, chunk, (off_t)done);
+		if (data < 0 && errno == ENXIO)
+			break;			/* nothing but holes from here */
+		if (data < 0)
+			data = (off_t)off;	/* no SEEK_DATA here: read it all */
+		if ((uint64_t)data >= len)
+			break;
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > len)
+			hole = (off_t)len;
+		for (off = (uint64_t)data; off < (uint64_t)hole; ) {
+			size_t chunk = (uint64_t)hole - off > (1u << 20) ? (1u << 20) :
+			    (size_t)((uint64_t)hole - off);
+			ssize_t n = pread(src, buf, chunk, (off_t)off);
 
-			if (n <= 0 || pwrite(dst, buf, (size_t)n, (off_t)done) != n) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || (!ebs_all_zero(buf, (size_t)n) &&
+			    pwrite(dst, buf, (size_t)n, (off_t)off) != n)) {
 				kr_error_errno("InternalError", "copy");
-				free(buf);
-				return -1;
+				goto cleanup;
 			}
-			done += (uint64_t)n;
+			off += (uint64_t)n;
 		}
-		free(buf);
 	}
-	return 0;
+	if (ftruncate(dst, (off_t)len) < 0) {
+		kr_error_errno("InternalError", "truncate copy");
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(buf);
+	return rc;
 }
 
 /*
@@ -90,7 +107,7 @@ ebs_file_create(const char *path, uint64_t bytes, const char *from, uint64_t fro
 			kr_error_errno("InternalError", "open %s", from);
 			goto fail;
 		}
-		if (ebs_file_copy(src, fd, from_bytes) < 0)
+		if (ebs_file_copy_sparse(src, fd, from_bytes) < 0)
 			goto fail;
 	}
 	err = posix_fallocate(fd, 0, (off_t)bytes);

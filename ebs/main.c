@@ -20,12 +20,17 @@
 
 struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Remove what a crash left half-made: the caller never got a success for it. */
+/*
+ * Remove what a crash left half-made: the caller never got a success for
+ * it.  Transfers to and from Walrus were answered "pending"/"creating" and
+ * stay: jobs.c starts them over (a volume's half-filled file goes).
+ */
 static void
 recover(void)
 {
-	const char *q[] = { "SELECT id FROM volumes WHERE status = 'creating'",
-	    "SELECT id FROM snapshots WHERE status = 'pending'" };
+	const char *q[] = { "SELECT id, source_urls FROM volumes WHERE status = 'creating'",
+	    "SELECT id, NULL FROM snapshots WHERE status = 'pending' AND NOT (copied = 1 AND "
+	    "urls IS NOT NULL)" };
 	int i;
 
 	for (i = 0; i < 2; i++) {
@@ -42,12 +47,17 @@ recover(void)
 				continue;
 			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 			(void)unlink(tmp);
-			kr_log_warnx("removing %s, left half-made by a crash", id);
+			if (i == 1)
+				(void)unlink(path);	/* copied, but never answered */
+			kr_log_warnx("%s %s, left half-made by a crash", sqlite3_column_type(st, 1) ==
+			    SQLITE_NULL ? "removing" : "starting over", id);
 		}
 		sqlite3_finalize(st);
 	}
-	(void)kr_db_exec(ebs_state.db, "DELETE FROM volumes WHERE status = 'creating';"
-	    "DELETE FROM snapshots WHERE status = 'pending';");
+	(void)kr_db_exec(ebs_state.db, "DELETE FROM volumes WHERE status = 'creating' AND "
+	    "source_urls IS NULL;"
+	    "DELETE FROM snapshots WHERE status = 'pending' AND NOT (copied = 1 AND "
+	    "urls IS NOT NULL);");
 }
 
 static void
@@ -73,6 +83,8 @@ ebs_init(struct kr_daemon *d)
 	    ebs_db_open(db_path, &ebs_state.db) < 0)
 		kr_daemon_fatal(d, kr_error_message());
 	recover();
+	if (ebs_xfer_init() < 0 || ebs_jobs_start() < 0)
+		kr_daemon_fatal(d, kr_error_message());
 	if (ifname != NULL && ifname[0] != '\0') {
 		ebs_state.target = ebs_target_start(ifname,
 		    (int)kr_config_int(d->cfg, "EBS_AOE_WORKERS"));
@@ -104,6 +116,7 @@ main(int argc, char **argv)
 	srv = kr_soap_daemon_listen(&d, dispatchers);
 	ebs_init(&d);
 	kr_soap_daemon_serve(&d, srv);
+	ebs_jobs_stop();
 	ebs_target_stop(ebs_state.target);
 	kr_db_close(ebs_state.db);
 	kr_daemon_finish(&d);

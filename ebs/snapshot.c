@@ -4,15 +4,23 @@
  * A snapshot is a point-in-time copy taken while the volume stays exported:
  * the target pauses the volume's writes (the ones in flight finish first,
  * new ones wait in the workers), the file is copied -- a reflink where the
- * file system has them, else an in-kernel copy -- and writes resume.  So
+ * file system has them, else a copy of only what the volume holds (a sparse
+ * file) -- and writes resume.  So
  * every write acknowledged before CreateSnapshot answered is in the copy
  * and none that arrived after the request is.  The cost is that writes to
  * that volume wait for the copy; a copy-on-write scheme would remove the
- * wait and is the next step.  Snapshots live under
- * EBS_VOLUMES_DIR/snapshots until Walrus stores them.
+ * wait and is the next step.
+ *
+ * The copy lives under EBS_VOLUMES_DIR/snapshots.  When the CLC passes
+ * presigned Walrus URLs it is only a staging copy: the answer says
+ * "pending", a worker (jobs.c) uploads it and removes it, and the snapshot
+ * is "completed" (or "error", with the reason) once Walrus has every byte.
+ * Without URLs the copy is the snapshot, as before Walrus existed.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,18 +47,23 @@ static int
 load_snapshot(struct soap *soap, sqlite3_stmt *st, struct ebs__snapshotType *s)
 {
 	const char *status = (const char *)sqlite3_column_text(st, 3);
+	char progress[8];
 
 	memset(s, 0, sizeof(*s));
 	s->snapshotId = soap_strdup(soap, (const char *)sqlite3_column_text(st, 0));
 	s->volumeId = soap_strdup(soap, (const char *)sqlite3_column_text(st, 1));
 	s->volumeSize = sqlite3_column_int(st, 2);
 	s->status = soap_strdup(soap, status);
-	s->progress = soap_strdup(soap, strcmp(status, "completed") == 0 ? "100%" : "0%");
+	snprintf(progress, sizeof(progress), "%d%%", strcmp(status, "completed") == 0 ? 100 :
+	    sqlite3_column_int(st, 5));
+	s->progress = soap_strdup(soap, progress);
 	s->startTime = (long)sqlite3_column_int64(st, 4);
+	s->stateMessage = soap_strdup(soap, (const char *)sqlite3_column_text(st, 6));
 	return 0;
 }
 
-#define SNAP_COLUMNS "SELECT id, volume_id, size_gib, status, start_time FROM snapshots"
+#define SNAP_COLUMNS "SELECT id, volume_id, size_gib, status, start_time, progress, reason, " \
+	"store FROM snapshots"
 
 static int
 find_snapshot(struct soap *soap, const char *id, struct ebs__snapshotType *s)
@@ -100,7 +113,7 @@ copy_volume(const char *volume_id, const char *dst_path, uint64_t bytes)
 	}
 	if (ebs_state.target != NULL)
 		paused = ebs_target_quiesce(ebs_state.target, volume_id);
-	rc = ebs_file_copy(src, dst, bytes);
+	rc = ebs_file_copy_sparse(src, dst, bytes);
 	if (paused)
 		ebs_target_resume(ebs_state.target, volume_id);
 	if (rc == 0 && (fsync(dst) < 0 || rename(tmp, dst_path) < 0)) {
@@ -121,7 +134,8 @@ static int
 create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
     struct ebs__snapshotType **out)
 {
-	char status[32], path[1100];
+	char status[32], path[1100], *urls = NULL;
+	bool walrus = req->__sizesnapshotUrls > 0;
 	sqlite3_stmt *st = NULL;
 	long size;
 	int r;
@@ -147,18 +161,35 @@ create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", req->volumeId);
 	if (r != 1)
 		return -1;
-	if (strcmp(status, "creating") == 0) {
-		kr_error("IncorrectState", "the volume '%s' is still being created", req->volumeId);
+	if (strcmp(status, "creating") == 0 || strcmp(status, "error") == 0) {
+		kr_error("IncorrectState", "the volume '%s' is %s", req->volumeId, status);
 		return -1;
 	}
+	if (walrus && ebs_urls_check(req->__sizesnapshotUrls, req->snapshotUrls,
+	    (uint64_t)size * EBS_GIB) < 0)
+		return -1;
+	if (walrus && req->bucketUrl != NULL && req->bucketUrl[0] != '\0' &&
+	    !ebs_xfer_url_ok(req->bucketUrl)) {
+		kr_error("InvalidParameterValue", "bucketUrl is not an http(s) URL");
+		return -1;
+	}
+	if (walrus && (urls = ebs_urls_join(req->__sizesnapshotUrls, req->snapshotUrls)) == NULL)
+		return -1;
 	if (ebs_snapshot_path(req->snapshotId, path, sizeof(path)) < 0 ||
 	    kr_db_prepare(ebs_state.db, "INSERT INTO snapshots (id, volume_id, size_gib, status, "
-	    "start_time) VALUES (?, ?, ?, 'pending', ?)", &st) < 0)
+	    "start_time, store, copied, urls, bucket_url) VALUES (?, ?, ?, 'pending', ?, ?, 0, ?, ?)",
+	    &st) < 0) {
+		free(urls);
 		return -1;
+	}
 	sqlite3_bind_text(st, 1, req->snapshotId, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, req->volumeId, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, size);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 5, walrus ? "walrus" : "local", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, urls, -1, free);
+	sqlite3_bind_text(st, 7, walrus && req->bucketUrl && req->bucketUrl[0] ? req->bucketUrl :
+	    NULL, -1, SQLITE_STATIC);
 	r = kr_db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
@@ -170,9 +201,18 @@ create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
 		return -1;
 	}
-	if (exec_id("UPDATE snapshots SET status = 'completed' WHERE id = ?", req->snapshotId) < 0)
-		return -1;
-	kr_log_info("snapshot %s of %s completed", req->snapshotId, req->volumeId);
+	if (walrus) {
+		if (exec_id("UPDATE snapshots SET copied = 1 WHERE id = ?", req->snapshotId) < 0)
+			return -1;
+		ebs_jobs_kick();
+		kr_log_info("snapshot %s of %s copied, going to Walrus", req->snapshotId,
+		    req->volumeId);
+	} else {
+		if (exec_id("UPDATE snapshots SET status = 'completed', copied = 1 WHERE id = ?",
+		    req->snapshotId) < 0)
+			return -1;
+		kr_log_info("snapshot %s of %s completed", req->snapshotId, req->volumeId);
+	}
 	return find_snapshot(soap, req->snapshotId, *out) == 1 ? 0 : -1;
 }
 
@@ -186,33 +226,129 @@ __ebs__CreateSnapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 	return SOAP_OK;
 }
 
+/* The snapshot's size and where it is kept; 1 found, 0 not, -1 error. */
 static int
-delete_snapshot(const char *id)
+snapshot_store(const char *id, long *size_gib, char *store, size_t len)
 {
-	char path[1100];
+	sqlite3_stmt *st = NULL;
 	int r;
+
+	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, store FROM snapshots WHERE id = ?",
+	    &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	if (r == 1) {
+		*size_gib = sqlite3_column_int(st, 0);
+		snprintf(store, len, "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * Under the lock: what DeleteSnapshot must do.  0 when done (a local
+ * snapshot), 1 when the Walrus objects are to be deleted first (the upload,
+ * if any, is stopped and the row marked "deleting"), -1 + kr_error.
+ */
+static int
+delete_begin(struct _ebs__DeleteSnapshot *req)
+{
+	const char *id = req->snapshotId;
+	char path[1100], store[16];
+	int n = req->__sizesnapshotUrls, r;
+	long size;
 
 	if (!kr_id_valid(id, "snap")) {
 		kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
 		return -1;
 	}
-	r = find_snapshot(NULL, id, NULL);
-	if (r == 0)
-		kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
-	if (r != 1 || ebs_snapshot_path(id, path, sizeof(path)) < 0 ||
-	    exec_id("DELETE FROM snapshots WHERE id = ?", id) < 0)
+	r = snapshot_store(id, &size, store, sizeof(store));
+	if (r < 0 || ebs_snapshot_path(id, path, sizeof(path)) < 0)
 		return -1;
-	if (unlink(path) < 0)
-		kr_log_warn("delete %s", path);
-	kr_log_info("deleted snapshot %s", id);
-	return 0;
+	if (r == 0 && n == 0) {
+		kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
+		return -1;
+	}
+	if (r == 1 && strcmp(store, "local") == 0) {
+		if (exec_id("DELETE FROM snapshots WHERE id = ?", id) < 0)
+			return -1;
+		if (unlink(path) < 0)
+			kr_log_warn("delete %s", path);
+		kr_log_info("deleted snapshot %s", id);
+		return 0;
+	}
+	if (n == 0) {
+		kr_error("InvalidParameterValue", "the snapshot '%s' is in Walrus: DeleteSnapshot "
+		    "needs its snapshotUrls", id);
+		return -1;
+	}
+	/* Made by another EBS (r == 0): any number of objects up to the most. */
+	if (ebs_urls_check(n, req->snapshotUrls, r == 1 ? (uint64_t)size * EBS_GIB :
+	    (uint64_t)n * EBS_SEGMENT_BYTES) < 0)
+		return -1;
+	if (r == 1) {
+		if (exec_id("UPDATE snapshots SET status = 'deleting', urls = NULL, bucket_url = NULL "
+		    "WHERE id = ?", id) < 0)
+			return -1;
+		ebs_jobs_cancel(id);
+		if (unlink(path) < 0 && errno != ENOENT)
+			kr_log_warn("delete %s", path);
+	}
+	return 1;
+}
+
+/* The objects go first: a record is never removed while its bytes may stay. */
+static int
+delete_snapshot(struct _ebs__DeleteSnapshot *req)
+{
+	char reason[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 32];
+	sqlite3_stmt *st = NULL;
+	int i, r;
+
+	pthread_mutex_lock(&ebs_state.lock);
+	r = delete_begin(req);
+	pthread_mutex_unlock(&ebs_state.lock);
+	if (r <= 0)
+		return r;
+	for (i = 0, r = 0; i < req->__sizesnapshotUrls && r == 0; i++)
+		r = ebs_xfer_simple("DELETE", req->snapshotUrls[i], NULL);
+	pthread_mutex_lock(&ebs_state.lock);
+	if (r < 0) {
+		struct kr_err saved = *kr_error_last();
+
+		snprintf(reason, sizeof(reason), "deleting failed: %s: %s", saved.code,
+		    saved.message);
+		if (kr_db_prepare(ebs_state.db, "UPDATE snapshots SET status = 'error', reason = ? "
+		    "WHERE id = ?", &st) == 0) {
+			sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, req->snapshotId, -1, SQLITE_STATIC);
+			(void)kr_db_step(st);
+			sqlite3_finalize(st);
+		}
+		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+	} else {
+		r = exec_id("DELETE FROM snapshots WHERE id = ?", req->snapshotId);
+		if (r == 0)
+			kr_log_info("deleted snapshot %s and its %d object(s) in Walrus",
+			    req->snapshotId, req->__sizesnapshotUrls);
+	}
+	pthread_mutex_unlock(&ebs_state.lock);
+	return r;
 }
 
 int
 __ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
     struct _ebs__DeleteSnapshotResponse *resp)
 {
-	EBS_ANSWER_LOCKED(soap, req, resp, delete_snapshot(req->snapshotId));
+	int rc;
+
+	/* Not EBS_ANSWER_LOCKED: the Walrus requests run without the lock. */
+	KR_SOAP_ECHO(resp, req);
+	rc = delete_snapshot(req);
+	resp->_return = rc == 0 ? true_ : false_;
+	if (rc < 0)
+		resp->statusMessage = ebs_status_message(soap);
 	return SOAP_OK;
 }
 

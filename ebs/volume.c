@@ -7,8 +7,15 @@
  * is written as "creating" first and turned "available" when the file is
  * complete; a row still "creating" at start-up is the trace of a crash and
  * is removed with its temporary file (the caller never got a success).
+ *
+ * A volume made from a snapshot in Walrus is answered "creating" at once:
+ * a worker (jobs.c) pre-allocates it and streams the snapshot's objects
+ * into it from the presigned URLs the CLC passed, then makes it
+ * "available" (or "error", with the reason); a restart starts it over.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +65,7 @@ load_volume(struct soap *soap, const char *id, struct ebs__volumeType *v)
 
 	memset(v, 0, sizeof(*v));
 	if (kr_db_prepare(ebs_state.db, "SELECT id, size_gib, snapshot_id, status, create_time, "
-	    "shelf, slot FROM volumes WHERE id = ?", &st) < 0)
+	    "shelf, slot, reason FROM volumes WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	r = kr_db_step(st);
@@ -72,6 +79,7 @@ load_volume(struct soap *soap, const char *id, struct ebs__volumeType *v)
 		v->createTime = (long)sqlite3_column_int64(st, 4);
 		v->shelf = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
 		v->slot = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
+		v->stateMessage = soap_strdup(soap, (const char *)sqlite3_column_text(st, 7));
 	}
 	sqlite3_finalize(st);
 	if (r != 1)
@@ -122,30 +130,46 @@ check_limits(long size_gib)
 	return 0;
 }
 
-/* The snapshot a volume is made from: its size and file; 0 or -1 + kr_error. */
+/*
+ * The snapshot a volume is made from: its size, and its local file or its
+ * Walrus objects (*walrus).  A snapshot this EBS keeps locally is read from
+ * its file whatever the URLs; one it never saw can come from the URLs
+ * (*size_gib 0: unknown).  0 or -1 + kr_error.
+ */
 static int
-snapshot_source(const char *snap_id, long *size_gib, char *path, size_t pathlen)
+snapshot_source(struct _ebs__CreateVolume *req, long *size_gib, char *path, size_t pathlen,
+    bool *walrus)
 {
+	const char *snap_id = req->snapshotId;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status FROM snapshots WHERE id = ?", &st) < 0)
+	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status, store FROM snapshots "
+	    "WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, snap_id, -1, SQLITE_STATIC);
 	r = kr_db_step(st);
+	*size_gib = 0;
+	*walrus = req->__sizesnapshotUrls > 0;
 	if (r == 1 && strcmp((const char *)sqlite3_column_text(st, 1), "completed") != 0) {
 		kr_error("IncorrectState", "the snapshot '%s' is not completed", snap_id);
 		r = -1;
 	} else if (r == 1) {
 		*size_gib = sqlite3_column_int(st, 0);
-	} else if (r == 0) {
+		*walrus = strcmp((const char *)sqlite3_column_text(st, 2), "walrus") == 0;
+	} else if (r == 0 && !*walrus) {
 		kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", snap_id);
 		r = -1;
 	}
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
-	return ebs_snapshot_path(snap_id, path, pathlen);
+	if (*walrus && req->__sizesnapshotUrls == 0) {
+		kr_error("InvalidParameterValue", "the snapshot '%s' is in Walrus: CreateVolume "
+		    "needs its snapshotUrls", snap_id);
+		return -1;
+	}
+	return *walrus ? 0 : ebs_snapshot_path(snap_id, path, pathlen);
 }
 
 static int
@@ -166,8 +190,9 @@ set_status(const char *id, const char *status)
 static int
 create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__volumeType **out)
 {
-	char path[1100], snap_path[1100];
+	char path[1100], snap_path[1100], *urls = NULL;
 	long size = req->size, snap_size = 0, existing;
+	bool walrus = false;
 	char status[32];
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -181,7 +206,7 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 			kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
 			return -1;
 		}
-		if (snapshot_source(req->snapshotId, &snap_size, snap_path, sizeof(snap_path)) < 0)
+		if (snapshot_source(req, &snap_size, snap_path, sizeof(snap_path), &walrus) < 0)
 			return -1;
 		if (size == 0)
 			size = snap_size;
@@ -194,7 +219,20 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 		req->snapshotId = NULL;
 	}
 	if (size <= 0) {
-		kr_error("InvalidParameterValue", "size must be at least 1 GiB");
+		kr_error("InvalidParameterValue", "size must be at least 1 GiB%s",
+		    walrus ? " (this EBS does not know the snapshot's size)" : "");
+		return -1;
+	}
+	/* The objects hold the snapshot: as many as its size needs (a volume's, if unknown). */
+	if (walrus && (ebs_urls_check(req->__sizesnapshotUrls, req->snapshotUrls,
+	    snap_size ? (uint64_t)snap_size * EBS_GIB : (uint64_t)req->__sizesnapshotUrls *
+	    EBS_SEGMENT_BYTES) < 0))
+		return -1;
+	if (walrus && snap_size == 0 &&
+	    (uint64_t)req->__sizesnapshotUrls > ((uint64_t)size * EBS_GIB + EBS_SEGMENT_BYTES - 1) /
+	    EBS_SEGMENT_BYTES) {
+		kr_error("InvalidParameterValue", "%d snapshot objects do not fit %ld GiB",
+		    req->__sizesnapshotUrls, size);
 		return -1;
 	}
 	/* The CLC may retry a call it timed out on: the same request is a success. */
@@ -202,7 +240,8 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 	if (r < 0)
 		return -1;
 	if (r == 1) {
-		if (existing != size || strcmp(status, "creating") == 0) {
+		/* Still "creating" is a success only when a worker is filling it. */
+		if (existing != size || (strcmp(status, "creating") == 0 && !walrus)) {
 			kr_error("InvalidVolume.Duplicate", "the volume '%s' already exists",
 			    req->volumeId);
 			return -1;
@@ -211,17 +250,28 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 	}
 	if (check_limits(size) < 0 || ebs_volume_path(req->volumeId, path, sizeof(path)) < 0)
 		return -1;
-	if (kr_db_prepare(ebs_state.db, "INSERT INTO volumes (id, size_gib, snapshot_id, status, "
-	    "create_time) VALUES (?, ?, ?, 'creating', ?)", &st) < 0)
+	if (walrus && (urls = ebs_urls_join(req->__sizesnapshotUrls, req->snapshotUrls)) == NULL)
 		return -1;
+	if (kr_db_prepare(ebs_state.db, "INSERT INTO volumes (id, size_gib, snapshot_id, status, "
+	    "create_time, source_urls) VALUES (?, ?, ?, 'creating', ?, ?)", &st) < 0) {
+		free(urls);
+		return -1;
+	}
 	sqlite3_bind_text(st, 1, req->volumeId, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, size);
 	sqlite3_bind_text(st, 3, req->snapshotId, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 5, urls, -1, free);
 	r = kr_db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
+	if (walrus) {
+		ebs_jobs_kick();
+		kr_log_info("creating %s: %ld GiB from %s in Walrus", req->volumeId, size,
+		    req->snapshotId);
+		goto answer;
+	}
 	if (ebs_file_create(path, (uint64_t)size * EBS_GIB, req->snapshotId ? snap_path : NULL,
 	    (uint64_t)snap_size * EBS_GIB) < 0) {
 		struct kr_err saved = *kr_error_last();
@@ -276,6 +326,18 @@ delete_volume(const char *id)
 		kr_error("VolumeInUse", "the volume '%s' is exported; unexport it first", id);
 		return -1;
 	}
+	/* Still being filled from Walrus: stop that (unclaimable first). */
+	if (strcmp(status, "creating") == 0) {
+		if (kr_db_prepare(ebs_state.db, "UPDATE volumes SET source_urls = NULL WHERE id = ?",
+		    &st) < 0)
+			return -1;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		r = kr_db_step(st);
+		sqlite3_finalize(st);
+		if (r < 0)
+			return -1;
+		ebs_jobs_cancel(id);
+	}
 	if (ebs_volume_path(id, path, sizeof(path)) < 0)
 		return -1;
 	/* The row goes first: a crash after it leaves an orphan file, which
@@ -287,7 +349,7 @@ delete_volume(const char *id)
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
-	if (unlink(path) < 0)
+	if (unlink(path) < 0 && errno != ENOENT)	/* none when it never got made */
 		kr_log_warn("delete %s", path);
 	kr_log_info("deleted %s", id);
 	return 0;

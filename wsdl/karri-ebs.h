@@ -18,9 +18,33 @@
  * and matches answer success; ExportVolume of an exported volume keeps its
  * address and replaces its MACs; UnexportVolume of an unexported one succeeds.
  * CreateSnapshot answers once the copy is complete (status "completed").
+ *
+ * Snapshots in Walrus.  EBS holds no Walrus keys: the CLC presigns the
+ * requests and passes the URLs.  A snapshot is stored as one object per
+ * EBS_SNAPSHOT_SEGMENT_GIB of the volume (a single S3 PUT is at most
+ * 5 GiB), so snapshotUrls has ceil(size / EBS_SNAPSHOT_SEGMENT_GIB)
+ * entries, entry i for the bytes [i, i+1) * EBS_SNAPSHOT_SEGMENT_GIB GiB;
+ * a volume of up to 4 GiB is one object holding exactly its bytes.
+ *   CreateSnapshot with snapshotUrls (PUT; bucketUrl, optional, a PUT that
+ *     creates the bucket, an already owned bucket being fine): the
+ *     point-in-time copy is taken before the answer, as without URLs; the
+ *     answer says "pending" and the copy is uploaded in the background, then
+ *     removed: "completed", or "error" with stateMessage saying why (the
+ *     local copy is removed either way).  progress follows the upload.
+ *   CreateVolume with snapshotUrls (GET): the volume answers "creating", is
+ *     pre-allocated and filled in the background, then "available" (or
+ *     "error" with stateMessage).  size is needed when this EBS has no
+ *     record of the snapshot (it was made elsewhere).
+ *   DeleteSnapshot with snapshotUrls (DELETE): the objects are removed
+ *     (a missing one is fine) before the record; a snapshot in Walrus cannot
+ *     be deleted without them.
+ * Without snapshotUrls everything stays local, as before.  A snapshot this
+ * EBS keeps locally ignores the URLs of CreateVolume and DeleteSnapshot.
  */
 
 #import "karri-types.h"
+
+#define EBS_SNAPSHOT_SEGMENT_GIB 4	/* GiB of a volume per snapshot object */
 
 //gsoap ebs service name: ebs
 //gsoap ebs service namespace: urn:karri:ebs:2026-11
@@ -39,6 +63,7 @@ struct ebs__volumeType {
 	int slot;
 	int __sizeallowedMacs;
 	char **allowedMacs;
+	char *stateMessage;		/* why it is "error" */
 };
 
 struct ebs__snapshotType {
@@ -48,6 +73,7 @@ struct ebs__snapshotType {
 	char *status;			/* pending, completed, error */
 	char *progress;			/* "42%" */
 	long startTime;
+	char *stateMessage;		/* why it is "error" */
 };
 
 struct _ebs__CreateVolume {
@@ -56,6 +82,8 @@ struct _ebs__CreateVolume {
 	char *volumeId;
 	int size;			/* GiB; 0 with snapshotId: the snapshot's size */
 	char *snapshotId;
+	int __sizesnapshotUrls;
+	char **snapshotUrls;		/* presigned GETs of the snapshot's objects */
 };
 struct _ebs__CreateVolumeResponse {
 	char *correlationId;
@@ -128,6 +156,9 @@ struct _ebs__CreateSnapshot {
 	char *userId;
 	char *volumeId;
 	char *snapshotId;
+	char *bucketUrl;		/* presigned PUT creating the bucket, or NULL */
+	int __sizesnapshotUrls;
+	char **snapshotUrls;		/* presigned PUTs of the snapshot's objects */
 };
 struct _ebs__CreateSnapshotResponse {
 	char *correlationId;
@@ -141,6 +172,8 @@ struct _ebs__DeleteSnapshot {
 	char *correlationId;
 	char *userId;
 	char *snapshotId;
+	int __sizesnapshotUrls;
+	char **snapshotUrls;		/* presigned DELETEs of the snapshot's objects */
 };
 struct _ebs__DeleteSnapshotResponse {
 	char *correlationId;

@@ -18,6 +18,7 @@ import subprocess
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape as xml_escape
 
 from .daemons import BUILD, NS, SOAP_ENV
 
@@ -131,7 +132,7 @@ class Ebs:
 
     def call(self, element, fields, timeout=120):
         ns = NS["ebs"]
-        body = "".join(f"<ebs:{k}>{v}</ebs:{k}>" for k, v in
+        body = "".join(f"<ebs:{k}>{xml_escape(str(v))}</ebs:{k}>" for k, v in
                        [("correlationId", uuid.uuid4()), ("userId", "test")] + list(fields))
         data = (f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope '
                 f'xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:ebs="{ns}"><SOAP-ENV:Body>'
@@ -143,11 +144,12 @@ class Ebs:
             el = ET.fromstring(r.read()).find(f"{{{SOAP_ENV}}}Body")[0]
         return _todict(el)
 
-    def create_volume(self, vol, size, snapshot=None):
+    def create_volume(self, vol, size, snapshot=None, urls=()):
+        """urls: presigned GETs of the snapshot's objects in Walrus."""
         f = [("volumeId", vol), ("size", size)]
         if snapshot:
             f.append(("snapshotId", snapshot))
-        return self.call("CreateVolume", f)
+        return self.call("CreateVolume", f + [("snapshotUrls", u) for u in urls])
 
     def delete_volume(self, vol):
         return self.call("DeleteVolume", [("volumeId", vol)])
@@ -161,11 +163,16 @@ class Ebs:
     def unexport_volume(self, vol):
         return self.call("UnexportVolume", [("volumeId", vol)])
 
-    def create_snapshot(self, vol, snap):
-        return self.call("CreateSnapshot", [("volumeId", vol), ("snapshotId", snap)])
+    def create_snapshot(self, vol, snap, urls=(), bucket_url=None):
+        """urls: presigned PUTs of the snapshot's objects; bucket_url: a PUT making the bucket."""
+        f = [("volumeId", vol), ("snapshotId", snap)]
+        if bucket_url:
+            f.append(("bucketUrl", bucket_url))
+        return self.call("CreateSnapshot", f + [("snapshotUrls", u) for u in urls])
 
-    def delete_snapshot(self, snap):
-        return self.call("DeleteSnapshot", [("snapshotId", snap)])
+    def delete_snapshot(self, snap, urls=()):
+        return self.call("DeleteSnapshot", [("snapshotId", snap)] +
+                         [("snapshotUrls", u) for u in urls])
 
     def describe_snapshots(self, *snaps):
         return self.call("DescribeSnapshots", [("snapshotIds", s) for s in snaps])

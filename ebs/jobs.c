@@ -1,0 +1,444 @@
+/*
+ * jobs.c - the background transfers: snapshot uploads to Walrus and
+ * volumes filled from Walrus.
+ *
+ * The database is the queue: a snapshot "pending" whose copy is done and
+ * that has URLs is an upload to do, a volume "creating" with source URLs a
+ * download.  So a restarted EBS (even after SIGKILL) simply finds them
+ * again and starts them over, and nothing is queued twice.  A few workers
+ * (JOB_WORKERS) take them in order; each claims its row's id in memory
+ * while it works without the lock, and a DeleteSnapshot/DeleteVolume of a
+ * claimed id makes the row unclaimable (no URLs left), then cancels the
+ * transfer and waits for the worker to let go before it removes anything
+ * (ebs_jobs_cancel).  Failures are not queued
+ * again: the row becomes "error" with the reason, the local bytes go.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "karriH.h"
+#include "db.h"
+#include "ebs.h"
+#include "error.h"
+#include "log.h"
+
+#define JOB_WORKERS 2
+#define JOB_ATTEMPTS 3		/* per request: a Walrus restart should not fail a snapshot */
+
+struct job {
+	struct ebs_xfer_progress p;	/* first: the progress callback finds its job */
+	char id[KR_ID_MAX];		/* "" while idle */
+	atomic_bool cancel;
+	uint64_t base, total;		/* bytes before this request, and in all */
+	int pct;
+	time_t saved;			/* when progress last went to the database */
+};
+
+static struct {
+	pthread_t threads[JOB_WORKERS];
+	struct job jobs[JOB_WORKERS];
+	int started;
+	bool stopping;
+	pthread_cond_t work;		/* new work, or stopping */
+	pthread_cond_t released;	/* a job let go of its id */
+} J = { .work = PTHREAD_COND_INITIALIZER, .released = PTHREAD_COND_INITIALIZER };
+
+int
+ebs_urls_check(int n, char **urls, uint64_t bytes)
+{
+	uint64_t want = (bytes + EBS_SEGMENT_BYTES - 1) / EBS_SEGMENT_BYTES;
+	int i;
+
+	if (n < 1 || n > EBS_SEGMENTS_MAX || (uint64_t)n != want) {
+		kr_error("InvalidParameterValue", "%llu GiB need %llu snapshotUrls (one per %d GiB), "
+		    "not %d", (unsigned long long)(bytes / EBS_GIB), (unsigned long long)want,
+		    (int)(EBS_SEGMENT_BYTES / EBS_GIB), n);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (!ebs_xfer_url_ok(urls[i])) {
+			kr_error("InvalidParameterValue", "snapshotUrls[%d] is not an http(s) URL", i);
+			return -1;
+		}
+	return 0;
+}
+
+char *
+ebs_urls_join(int n, char **urls)
+{
+	size_t len = 1, off = 0;
+	char *s;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += strlen(urls[i]) + 1;
+	if ((s = malloc(len)) == NULL) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		off += (size_t)sprintf(s + off, "%s%s", i ? "\n" : "", urls[i]);
+	s[off] = '\0';
+	return s;
+}
+
+/* The i-th URL of a joined list, in place (the list is modified); NULL past the end. */
+static char *
+url_next(char **cursor)
+{
+	char *u = *cursor, *nl;
+
+	if (u == NULL || *u == '\0')
+		return NULL;
+	nl = strchr(u, '\n');
+	if (nl != NULL)
+		*nl++ = '\0';
+	*cursor = nl;
+	return u;
+}
+
+static bool
+claimed(const char *id)
+{
+	for (int i = 0; i < JOB_WORKERS; i++)
+		if (strcmp(J.jobs[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+static void
+save_progress(struct ebs_xfer_progress *p, uint64_t done)
+{
+	struct job *j = (struct job *)p;
+	int pct = j->total ? (int)((j->base + done) * 100 / j->total) : 0;
+	time_t now = time(NULL);
+	sqlite3_stmt *st = NULL;
+
+	if (pct >= 100)
+		pct = 99;		/* 100% is "completed", said when it is */
+	if (pct == j->pct || now == j->saved)
+		return;
+	j->pct = pct;
+	j->saved = now;
+	pthread_mutex_lock(&ebs_state.lock);
+	if (kr_db_prepare(ebs_state.db, "UPDATE snapshots SET progress = ? WHERE id = ?", &st) == 0) {
+		sqlite3_bind_int(st, 1, pct);
+		sqlite3_bind_text(st, 2, j->id, -1, SQLITE_STATIC);
+		(void)kr_db_step(st);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&ebs_state.lock);
+}
+
+/* Before attempt a+1: sleep 2^a seconds unless cancelled or out of attempts. */
+static bool
+again(struct job *j, int a)
+{
+	if (a + 1 >= JOB_ATTEMPTS)
+		return false;
+	for (int i = 0; i < (1 << a) * 10; i++) {
+		if (atomic_load(&j->cancel))
+			return false;
+		usleep(100 * 1000);
+	}
+	return !atomic_load(&j->cancel);
+}
+
+/* A request worth another try: no answer, or Walrus failing (not refusing). */
+static bool
+transient(void)
+{
+	return strcmp(kr_error_code(), "Unavailable") == 0;
+}
+
+/* Upload the snapshot's local copy; 0 or -1 + kr_error. */
+static int
+upload(struct job *j, char *urls, const char *bucket_url, uint64_t bytes)
+{
+	char path[1100], *u, *cursor = urls;
+	uint64_t off = 0;
+	int fd, rc = 0, a;
+
+	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		kr_error_errno("InternalError", "open %s", path);
+		return -1;
+	}
+	for (a = 0; bucket_url != NULL && a < JOB_ATTEMPTS; a++) {
+		if ((rc = ebs_xfer_simple("PUT", bucket_url, &j->p)) == 0 || !transient() ||
+		    !again(j, a))
+			break;
+	}
+	j->total = bytes;
+	while (rc == 0 && (u = url_next(&cursor)) != NULL) {
+		uint64_t len = bytes - off < EBS_SEGMENT_BYTES ? bytes - off : EBS_SEGMENT_BYTES;
+
+		j->base = off;
+		for (a = 0; a < JOB_ATTEMPTS; a++)
+			if ((rc = ebs_xfer_put_range(u, fd, off, len, &j->p)) == 0 || !transient() ||
+			    !again(j, a))
+				break;
+		off += len;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Fill path.tmp (pre-allocated to bytes) from the snapshot objects; 0 or -1 + kr_error. */
+static int
+download(struct job *j, char *urls, const char *tmp, uint64_t bytes)
+{
+	struct ebs_xfer_progress p = { NULL, &j->cancel };	/* cancellable, no progress */
+	char *u, *cursor = urls;
+	uint64_t off = 0, got = 0;
+	int fd, err, rc = 0, a, i = 0;
+
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		kr_error_errno("InternalError", "create %s", tmp);
+		return -1;
+	}
+	if ((err = posix_fallocate(fd, 0, (off_t)bytes)) != 0) {
+		errno = err;
+		kr_error_errno(err == ENOSPC ? "InsufficientCapacity" : "InternalError",
+		    "allocate %llu bytes", (unsigned long long)bytes);
+		close(fd);
+		return -1;
+	}
+	while (rc == 0 && (u = url_next(&cursor)) != NULL) {
+		uint64_t room = bytes - off < EBS_SEGMENT_BYTES ? bytes - off : EBS_SEGMENT_BYTES;
+		bool last = cursor == NULL || *cursor == '\0';
+
+		for (a = 0; a < JOB_ATTEMPTS; a++)
+			if ((rc = ebs_xfer_get_range(u, fd, off, room, &got, &p)) == 0 ||
+			    !transient() || !again(j, a))
+				break;
+		/* Every object but the last is a whole segment; all are whole GiB. */
+		if (rc == 0 && (got == 0 || got % EBS_GIB != 0 ||
+		    (!last && got != EBS_SEGMENT_BYTES))) {
+			kr_error("InvalidSnapshot", "snapshot object %d has %llu bytes", i,
+			    (unsigned long long)got);
+			rc = -1;
+		}
+		off += got;
+		i++;
+	}
+	if (rc == 0 && fsync(fd) < 0) {
+		kr_error_errno("InternalError", "fsync %s", tmp);
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+static int
+update(const char *sql, const char *id, const char *text)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, sql, &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Claim the oldest unclaimed job (lock held): 1 with its row copied out
+ * (urls and bucket malloc'd), 0 when there is none.
+ */
+static int
+claim(struct job *j, bool *volume, char **urls, char **bucket, uint64_t *bytes)
+{
+	static const char *const q[2] = {
+		"SELECT id, size_gib, source_urls, NULL FROM volumes WHERE status = 'creating' "
+		"AND source_urls IS NOT NULL ORDER BY create_time, id",
+		"SELECT id, size_gib, urls, bucket_url FROM snapshots WHERE status = 'pending' "
+		"AND copied = 1 AND urls IS NOT NULL ORDER BY start_time, id",
+	};
+	int k, r = 0;
+
+	for (k = 0; k < 2 && r != 1; k++) {
+		sqlite3_stmt *st = NULL;
+
+		if (kr_db_prepare(ebs_state.db, q[k], &st) < 0)
+			return 0;
+		while ((r = kr_db_step(st)) == 1) {
+			const char *id = (const char *)sqlite3_column_text(st, 0);
+			const char *b = (const char *)sqlite3_column_text(st, 3);
+
+			if (claimed(id))
+				continue;
+			snprintf(j->id, sizeof(j->id), "%s", id);
+			*volume = k == 0;
+			*bytes = (uint64_t)sqlite3_column_int64(st, 1) * EBS_GIB;
+			*urls = strdup((const char *)sqlite3_column_text(st, 2));
+			*bucket = b ? strdup(b) : NULL;
+			break;
+		}
+		sqlite3_finalize(st);
+	}
+	if (r == 1 && *urls == NULL) {		/* out of memory: try again later */
+		free(*bucket);
+		j->id[0] = '\0';
+		return 0;
+	}
+	return r == 1;
+}
+
+static void
+finish_snapshot(struct job *j, int rc, const char *reason)
+{
+	char path[1100];
+
+	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
+		return;
+	if (rc == 0) {
+		(void)update("UPDATE snapshots SET status = 'completed', progress = 100, urls = NULL, "
+		    "bucket_url = NULL, reason = ?2 WHERE id = ?1 AND status = 'pending'", j->id, NULL);
+		kr_log_info("snapshot %s is in Walrus", j->id);
+	} else {
+		(void)update("UPDATE snapshots SET status = 'error', urls = NULL, bucket_url = NULL, "
+		    "reason = ?2 WHERE id = ?1 AND status = 'pending'", j->id, reason);
+		kr_log_warnx("snapshot %s failed: %s", j->id, reason);
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		kr_log_warn("remove %s", path);
+}
+
+static void
+finish_volume(struct job *j, int rc, const char *reason, const char *tmp)
+{
+	char path[1100];
+
+	if (rc == 0 && (ebs_volume_path(j->id, path, sizeof(path)) < 0 || rename(tmp, path) < 0)) {
+		kr_error_errno("InternalError", "rename %s", tmp);
+		reason = kr_error_message();
+		rc = -1;
+	}
+	if (rc == 0) {
+		(void)update("UPDATE volumes SET status = 'available', source_urls = NULL, "
+		    "reason = ?2 WHERE id = ?1 AND status = 'creating'", j->id, NULL);
+		kr_log_info("volume %s filled from Walrus", j->id);
+		return;
+	}
+	(void)unlink(tmp);
+	(void)update("UPDATE volumes SET status = 'error', source_urls = NULL, reason = ?2 "
+	    "WHERE id = ?1 AND status = 'creating'", j->id, reason);
+	kr_log_warnx("volume %s failed: %s", j->id, reason);
+}
+
+static void
+run(struct job *j, bool volume, char *urls, const char *bucket, uint64_t bytes)
+{
+	char tmp[1200], reason[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 4];
+	int rc;
+
+	tmp[0] = '\0';
+	if (volume && ebs_volume_path(j->id, tmp, sizeof(tmp) - 4) == 0)
+		strcat(tmp, ".tmp");
+	kr_log_info("%s %s: %llu bytes", volume ? "filling" : "uploading", j->id,
+	    (unsigned long long)bytes);
+	if (volume)
+		rc = tmp[0] ? download(j, urls, tmp, bytes) : -1;
+	else
+		rc = upload(j, urls, bucket, bytes);
+	snprintf(reason, sizeof(reason), "%s: %s", kr_error_code(), kr_error_message());
+	pthread_mutex_lock(&ebs_state.lock);
+	if (atomic_load(&j->cancel)) {
+		/* Deleted or shutting down: whoever cancelled owns the row now. */
+		if (volume && tmp[0])
+			(void)unlink(tmp);
+	} else if (volume) {
+		finish_volume(j, rc, reason, tmp);
+	} else {
+		finish_snapshot(j, rc, reason);
+	}
+	j->id[0] = '\0';
+	pthread_cond_broadcast(&J.released);
+}
+
+static void *
+worker(void *arg)
+{
+	struct job *j = arg;
+
+	pthread_mutex_lock(&ebs_state.lock);
+	while (!J.stopping) {
+		char *urls = NULL, *bucket = NULL;
+		uint64_t bytes = 0;
+		bool volume = false;
+
+		if (claim(j, &volume, &urls, &bucket, &bytes) != 1) {
+			kr_error_clear();
+			pthread_cond_wait(&J.work, &ebs_state.lock);
+			continue;
+		}
+		atomic_store(&j->cancel, false);
+		j->base = j->total = 0;
+		j->pct = -1;
+		j->saved = 0;
+		pthread_mutex_unlock(&ebs_state.lock);
+		run(j, volume, urls, bucket, bytes);	/* returns with the lock held */
+		free(urls);
+		free(bucket);
+	}
+	pthread_mutex_unlock(&ebs_state.lock);
+	return NULL;
+}
+
+int
+ebs_jobs_start(void)
+{
+	for (int i = 0; i < JOB_WORKERS; i++) {
+		J.jobs[i].p.fn = save_progress;
+		J.jobs[i].p.cancel = &J.jobs[i].cancel;
+		if (pthread_create(&J.threads[i], NULL, worker, &J.jobs[i]) != 0) {
+			kr_error("InternalError", "cannot start the transfer workers");
+			return -1;
+		}
+		J.started++;
+	}
+	return 0;
+}
+
+void
+ebs_jobs_kick(void)
+{
+	pthread_cond_broadcast(&J.work);
+}
+
+void
+ebs_jobs_cancel(const char *id)
+{
+	for (int i = 0; i < J.started; i++) {
+		if (strcmp(J.jobs[i].id, id) != 0)
+			continue;
+		atomic_store(&J.jobs[i].cancel, true);
+		while (strcmp(J.jobs[i].id, id) == 0)
+			pthread_cond_wait(&J.released, &ebs_state.lock);
+	}
+}
+
+void
+ebs_jobs_stop(void)
+{
+	pthread_mutex_lock(&ebs_state.lock);
+	J.stopping = true;
+	for (int i = 0; i < J.started; i++)
+		atomic_store(&J.jobs[i].cancel, true);
+	pthread_cond_broadcast(&J.work);
+	pthread_mutex_unlock(&ebs_state.lock);
+	for (int i = 0; i < J.started; i++)
+		pthread_join(J.threads[i], NULL);
+	J.started = 0;
+}
