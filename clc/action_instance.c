@@ -6,11 +6,14 @@
  * a CC that cannot be reached is asked again on every poll (reconcile.c)
  * until it reports the instance gone, so a termination is never lost.
  * Karri's instances are instance-store, so Start/Stop answer as EC2 does
- * for such instances: UnsupportedOperation.
+ * for such instances: UnsupportedOperation.  Instances in a remote cloud
+ * (burst) are asked of that cloud instead; a termination it does not take
+ * now is asked again by its poll (burst_instances.c), like a CC's.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_instance.h"
@@ -89,6 +92,16 @@ instance_zone(struct clc_req *r, const char *id, char *state, size_t slen, char 
 	return rc == 1 ? 0 : -1;
 }
 
+/* Whether the zone is a remote cloud's (its instances are the cloud's to act on). */
+static bool
+is_remote(struct clc_req *r, const char *zone)
+{
+	char name[64];
+
+	return clc_db_text(r->db, "SELECT name FROM remote_clouds WHERE name = ?", zone, NULL,
+	    name, sizeof(name)) == 1;
+}
+
 static int
 set_shutting_down(struct clc_req *r, const char *id)
 {
@@ -125,7 +138,12 @@ clc_terminate_instances(struct clc_req *r)
 		    set_shutting_down(r, ids[i]) < 0)
 			return -1;
 		now = strcmp(prev, "terminated") == 0 ? "terminated" : "shutting-down";
-		if (strcmp(prev, "terminated") != 0 && (c = clc_cluster_find(r->clc, zone)) &&
+		if (strcmp(prev, "terminated") != 0 && is_remote(r, zone)) {
+			if (clc_burst_terminate(r->db, zone, &ids[i], 1) < 0)
+				kr_log_warnx("TerminateInstances %s: %s (asked again on the next "
+				    "poll)", ids[i], kr_error_message());
+		} else if (strcmp(prev, "terminated") != 0 &&
+		    (c = clc_cluster_find(r->clc, zone)) &&
 		    clc_cc_terminate(r->clc, c->url, &ids[i], 1) < 0)
 			kr_log_warnx("TerminateInstances %s: %s (asked again on the next poll)",
 			    ids[i], kr_error_message());
@@ -159,7 +177,10 @@ clc_reboot_instances(struct clc_req *r)
 			kr_error("IncorrectState", "instance %s is %s, not running", ids[i], state);
 			return -1;
 		}
-		if (!(c = clc_cluster_find(r->clc, zone)) ||
+		if (is_remote(r, zone)) {
+			if (clc_burst_reboot(r, ids[i]) < 0)
+				return -1;
+		} else if (!(c = clc_cluster_find(r->clc, zone)) ||
 		    clc_cc_reboot(r->clc, c->url, &ids[i], 1) < 0)
 			return -1;
 	}
@@ -206,6 +227,8 @@ clc_get_console_output(struct clc_req *r)
 	if (owned_one(r, id) < 0 ||
 	    instance_zone(r, id, state, sizeof(state), zone, sizeof(zone)) < 0)
 		return -1;
+	if (is_remote(r, zone))
+		return clc_burst_console(r, id);
 	if (!(c = clc_cluster_find(r->clc, zone)))
 		return -1;
 	return clc_cc_console(r->clc, c->url, id, r);

@@ -9,12 +9,18 @@
  * rows; instances such a CC did start are orphans, which the next poll
  * terminates (cc_instances.c).  ClientToken makes a retry return the
  * first reservation instead of launching again.
+ *
+ * The zone may also be a remote cloud (karri register-cloud): the rows are
+ * the same, the launch is burst_run.c's.  With no zone asked for, a launch
+ * no local cluster can fit goes to the `overflow` cloud, if there is one.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
+#include "clc_image.h"
 #include "clc_instance.h"
 #include "clc_keys.h"
 #include "clc_run.h"
@@ -148,12 +154,162 @@ drop_unstarted(struct run *run)
 	return rc < 0 ? -1 : 0;
 }
 
+/* Whether some local cluster that is up has room for min instances of the type. */
+static bool
+local_fits(struct clc *clc, const char *type, long min)
+{
+	if (clc->nclusters == 0 && clc_clusters_load(clc) < 0) {
+		kr_error_clear();
+		return false;
+	}
+	for (size_t i = 0; i < clc->nclusters; i++) {
+		const struct clc_cluster *c = &clc->clusters[i];
+
+		if (!c->up)
+			continue;
+		if (c->ntypes == 0)
+			return true;	/* up, capacity not reported: let its CC decide */
+		for (int t = 0; t < c->ntypes; t++)
+			if (strcmp(c->types[t].name, type) == 0 && c->types[t].available >= min)
+				return true;
+	}
+	return false;
+}
+
+/* The launch in a remote cloud: rows first (rolled back with the request), then there. */
+static int
+run_remote(struct run *run, const struct clc_remote *remote)
+{
+	struct clc_burst_launch bl;
+	int started = 0;
+
+	if (clc_param(run->r, "KernelId") || clc_param(run->r, "RamdiskId")) {
+		kr_error("InvalidParameterCombination", "KernelId and RamdiskId cannot be given "
+		    "for a launch in the cloud %s: its image brings its own", remote->name);
+		return -1;
+	}
+	if (clc_image_usable(run->r, run->l.image_id, "machine") < 0)
+		return -1;
+	run->zone = remote->name;
+	if (write_rows(run) < 0)
+		return -1;
+	bl = (struct clc_burst_launch){ .image_id = run->l.image_id, .type = run->l.type,
+		.key_name = run->key_name, .key_line = run->key_line,
+		.user_data = run->l.user_data, .reservation_id = run->res,
+		.group_names = run->groups, .ngroups = run->l.ngroups, .min = run->min,
+		.max = run->max, .ids = run->ids };
+	if (clc_burst_run(run->r, remote, &bl, &started) < 0)
+		return -1;
+	if (started < run->min) {
+		if (started)
+			clc_burst_terminate(run->r->db, remote->name, run->ids, started);
+		kr_error("InsufficientInstanceCapacity", "the cloud %s started %d of the %ld "
+		    "instances asked for", remote->name, started, run->min);
+		return -1;
+	}
+	run->l.count = started;
+	if (drop_unstarted(run) < 0 || clc_run_tag(run->r, run->ids, started) < 0)
+		return -1;
+	return clc_run_describe(run->r, run->res);
+}
+
+/*
+ * Where the launch goes: the zone asked for (a cluster or a remote cloud),
+ * else a local cluster with room, else the overflow cloud if one is
+ * registered, else the first cluster (whose CC then answers).  1: remote.
+ */
+static int
+choose(struct run *run, struct clc_cluster **c, struct clc_remote *remote)
+{
+	struct clc_req *r = run->r;
+	int rc;
+
+	run->zone = clc_param(r, "Placement.AvailabilityZone");
+	if (run->zone && *run->zone) {
+		if ((rc = clc_burst_get(r->db, run->zone, remote)) != 0)
+			return rc;
+		if (r->clc->nclusters == 0 && clc_clusters_load(r->clc) < 0)
+			return -1;
+		return (*c = clc_cluster_find(r->clc, run->zone)) ? 0 : -1;
+	}
+	if (!local_fits(r->clc, run->l.type, run->min) &&
+	    (rc = clc_burst_overflow(r->db, remote)) != 0)
+		return rc;
+	return (*c = clc_cluster_pick(r->clc, "InsufficientInstanceCapacity")) ? 0 : -1;
+}
+
+static int
+run_local(struct run *run, struct clc_cluster *c)
+{
+	struct clc_req *r = run->r;
+	int started = 0;
+
+	if (clc_run_check_image(r, &run->l, run->kernel, run->ramdisk, run->image_url,
+	    run->kernel_url, run->ramdisk_url) < 0)
+		return -1;
+	run->zone = c->name;
+	if (write_rows(run) < 0)
+		return -1;
+	run->l.reservation_id = run->res;
+	run->l.instance_ids = run->ids;
+	run->l.macs = run->macs;
+	run->l.count = (int)run->max;
+	run->l.min_count = (int)run->min;
+	run->l.key_material = run->key_name ? run->key_line : NULL;
+	run->l.owner = r->account;
+	if (clc_cc_run(r->clc, c->url, &run->l, r->db, &started) < 0)
+		return -1;
+	if (started < run->min) {
+		kr_error("InsufficientInstanceCapacity", "the cluster %s started %d of the %ld "
+		    "instances asked for", c->name, started, run->min);
+		if (started)
+			clc_cc_terminate(r->clc, c->url, run->ids, started);
+		return -1;
+	}
+	run->l.count = started;
+	if (drop_unstarted(run) < 0 || clc_run_tag(r, run->ids, started) < 0)
+		return -1;
+	kr_log_info("RunInstances: %s: %d instance(s) of %s in %s for %s", run->res, started,
+	    run->l.image_id, c->name, r->account);
+	return clc_run_describe(r, run->res);
+}
+
+/*
+ * A local launch the cluster refused for capacity, with no zone asked for,
+ * goes on to the overflow cloud: the local rows are undone first (a
+ * savepoint inside the request's transaction).
+ */
+static int
+run_local_or_overflow(struct run *run, struct clc_cluster *c)
+{
+	struct clc_remote remote;
+	bool asked = clc_param(run->r, "Placement.AvailabilityZone") != NULL;
+	int rc;
+
+	if (kr_db_exec(run->r->db, "SAVEPOINT run_local") < 0)
+		return -1;
+	rc = run_local(run, c);
+	if (rc < 0 && !asked && strcmp(kr_error_code(), "InsufficientInstanceCapacity") == 0 &&
+	    clc_burst_overflow(run->r->db, &remote) == 1) {
+		kr_log_info("RunInstances: cluster %s is full (%s): overflow to cloud %s", c->name,
+		    kr_error_message(), remote.name);
+		kr_error_clear();
+		rc = kr_db_exec(run->r->db, "ROLLBACK TO run_local") < 0 ? -1 :
+		    run_remote(run, &remote);
+		clc_burst_wipe(&remote);
+	}
+	if (kr_db_exec(run->r->db, "RELEASE run_local") < 0)
+		return -1;
+	return rc;
+}
+
 int
 clc_run_instances(struct clc_req *r)
 {
 	static struct run run;	/* large; the CLC serves one request at a time */
-	struct clc_cluster *c;
-	int started = 0;
+	struct clc_remote remote;
+	struct clc_cluster *c = NULL;
+	int rc;
 
 	memset(&run, 0, sizeof(run));
 	run.r = r;
@@ -162,9 +318,7 @@ clc_run_instances(struct clc_req *r)
 		return -1;
 	if (run.token && clc_run_replay(r, run.token) != 0)
 		return *kr_error_code() ? -1 : 0;
-	if (clc_run_check_image(r, &run.l, run.kernel, run.ramdisk, run.image_url,
-	    run.kernel_url, run.ramdisk_url) < 0 ||
-	    clc_run_key(r, run.key_name, run.key_line, sizeof(run.key_line)) < 0 ||
+	if (clc_run_key(r, run.key_name, run.key_line, sizeof(run.key_line)) < 0 ||
 	    clc_run_groups(r, run.groups, run.group_ids, run.gidbuf, run.gnamebuf, MAX_GROUPS,
 	    &run.l.ngroups) < 0)
 		return -1;
@@ -173,34 +327,12 @@ clc_run_instances(struct clc_req *r)
 		    MAX_INSTANCES);
 		return -1;
 	}
-	run.zone = clc_param(r, "Placement.AvailabilityZone");
-	c = run.zone && *run.zone ? clc_cluster_find(r->clc, run.zone) :
-	    clc_cluster_pick(r->clc, "InsufficientInstanceCapacity");
-	if (c == NULL)
+	if ((rc = choose(&run, &c, &remote)) < 0)
 		return -1;
-	run.zone = c->name;
-	if (write_rows(&run) < 0)
-		return -1;
-	run.l.reservation_id = run.res;
-	run.l.instance_ids = run.ids;
-	run.l.macs = run.macs;
-	run.l.count = (int)run.max;
-	run.l.min_count = (int)run.min;
-	run.l.key_material = run.key_name ? run.key_line : NULL;
-	run.l.owner = r->account;
-	if (clc_cc_run(r->clc, c->url, &run.l, r->db, &started) < 0)
-		return -1;
-	if (started < run.min) {
-		kr_error("InsufficientInstanceCapacity", "the cluster %s started %d of the %ld "
-		    "instances asked for", c->name, started, run.min);
-		if (started)
-			clc_cc_terminate(r->clc, c->url, run.ids, started);
-		return -1;
+	if (rc == 1) {
+		rc = run_remote(&run, &remote);
+		clc_burst_wipe(&remote);
+		return rc;
 	}
-	run.l.count = started;
-	if (drop_unstarted(&run) < 0 || clc_run_tag(r, run.ids, started) < 0)
-		return -1;
-	kr_log_info("RunInstances: %s: %d instance(s) of %s in %s for %s", run.res, started,
-	    run.l.image_id, c->name, r->account);
-	return clc_run_describe(r, run.res);
+	return run_local_or_overflow(&run, c);
 }

@@ -8,10 +8,13 @@
  * ZoneName.1=verbose (euca-describe-availability-zones verbose) adds
  * Eucalyptus' capacity lines: "|- vm types" and one line per type,
  * "free / max  cpu  ram  disk", from the CC's DescribeResources.
+ * Remote clouds registered for bursting are zones too, available when
+ * their last poll answered; their message says they are remote.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "db.h"
@@ -109,6 +112,33 @@ zone_field(void *item, const char *name, size_t idx)
 	return NULL;
 }
 
+static bool
+remote_named(const struct clc_burst_state *s, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A remote cloud's zone, shaped as a cluster for the filters. */
+static void
+remote_item(struct clc_req *r, const struct clc_burst_state *s, const char **names,
+    size_t n, const struct clc_filters *fs)
+{
+	struct clc_cluster c = { .up = s->up, .checked = s->checked };
+	char message[400];
+
+	_Static_assert(sizeof(c.name) == sizeof(s->name), "zone names");
+	memcpy(c.name, s->name, sizeof(c.name));
+	if ((n && !clc_in_list(c.name, names, n)) ||
+	    !clc_filters_match(r, fs, NULL, zone_field, &c))
+		return;
+	snprintf(message, sizeof(message), "remote cloud%s%s", s->checked && !s->up ? ": " : "",
+	    s->checked && !s->up ? s->why : s->checked ? "" : " (not polled yet)");
+	zone_item(r, c.name, c.up ? "available" : "unavailable", message);
+}
+
 int
 clc_describe_zones(struct clc_req *r)
 {
@@ -116,9 +146,10 @@ clc_describe_zones(struct clc_req *r)
 		"AllAvailabilityZones", NULL };
 	static const char *const filters[] = { "zone-name", "state", "region-name", NULL };
 	const char *names[CLC_MAX_IDS];
+	struct clc_burst_state remote[CLC_MAX_CLUSTERS];
 	struct clc_filters fs;
 	bool verbose = false;
-	size_t n;
+	size_t n, nremote;
 
 	if (clc_param_check_known(r, known) < 0 ||
 	    clc_param_list_checked(r, "ZoneName", NULL, names, CLC_MAX_IDS, &n) < 0 ||
@@ -130,8 +161,10 @@ clc_describe_zones(struct clc_req *r)
 	}
 	if (r->clc->nclusters == 0 && clc_clusters_load(r->clc) < 0)
 		return -1;
+	nremote = clc_burst_states(r->db, remote, CLC_MAX_CLUSTERS);
 	for (size_t i = 0; i < n; i++)
-		if (clc_cluster_find(r->clc, names[i]) == NULL)
+		if (!remote_named(remote, nremote, names[i]) &&
+		    clc_cluster_find(r->clc, names[i]) == NULL)
 			return -1;
 	kr_buf_add(r->out, "<availabilityZoneInfo>");
 	for (size_t i = 0; i < r->clc->nclusters; i++) {
@@ -145,6 +178,8 @@ clc_describe_zones(struct clc_req *r)
 		if (verbose && c->up)
 			capacity_items(r, c);
 	}
+	for (size_t i = 0; i < nremote; i++)
+		remote_item(r, &remote[i], names, n, &fs);
 	kr_buf_add(r->out, "</availabilityZoneInfo>");
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_instance.h"
 #include "clc_volume.h"
@@ -92,6 +93,7 @@ clc_reconcile(struct clc *clc)
 	/* Stays dirty until every cluster that is up took the rules. */
 	if (clc->network_dirty && clc_network_push(clc) == 0)
 		clc->network_dirty = false;
+	clc_burst_poll(clc);		/* remote clouds (burst_instances.c) */
 	clc_volumes_poll(clc);
 	purge_terminated(clc);
 	kr_error_clear();

@@ -88,8 +88,39 @@ static const char schema_v1[] =
 	" cluster TEXT NOT NULL, host TEXT NOT NULL, registered INTEGER NOT NULL,"
 	" PRIMARY KEY (cluster, host));";
 
+/*
+ * Bursting (burst*.c): remote EC2-compatible clouds registered as extra
+ * zones.  The secret key lives here and nowhere else (never logged, never
+ * answered).  A burst instance has an ordinary row in instances (a local
+ * i- id, zone = the cloud's name) plus its remote id in remote_instances,
+ * so local and remote ids never mix.  burst_identity tags what this cloud
+ * launches remotely, so that an orphan (a launch whose answer was lost)
+ * can be recognised and terminated without touching anything else in the
+ * remote account.
+ */
+static const char schema_v2[] =
+	"CREATE TABLE remote_clouds ("
+	" name TEXT PRIMARY KEY, endpoint TEXT NOT NULL, region TEXT NOT NULL,"
+	" access_key TEXT NOT NULL, secret_key TEXT NOT NULL,"
+	" policy TEXT NOT NULL DEFAULT 'explicit' CHECK (policy IN ('explicit','overflow')),"
+	" remote_zone TEXT, timeout INTEGER NOT NULL DEFAULT 20 CHECK (timeout > 0),"
+	" registered INTEGER NOT NULL);"
+	"CREATE TABLE remote_images ("
+	" cloud TEXT NOT NULL REFERENCES remote_clouds(name) ON DELETE CASCADE,"
+	" local_id TEXT NOT NULL, remote_id TEXT NOT NULL, PRIMARY KEY (cloud, local_id));"
+	"CREATE TABLE remote_types ("
+	" cloud TEXT NOT NULL REFERENCES remote_clouds(name) ON DELETE CASCADE,"
+	" local_type TEXT NOT NULL, remote_type TEXT NOT NULL,"
+	" PRIMARY KEY (cloud, local_type));"
+	"CREATE TABLE remote_instances ("
+	" id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+	" cloud TEXT NOT NULL, remote_id TEXT NOT NULL, UNIQUE (cloud, remote_id));"
+	"CREATE TABLE burst_identity (id TEXT NOT NULL);"
+	"INSERT INTO burst_identity VALUES (lower(hex(randomblob(8))));";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
+	{ 2, schema_v2 },
 };
 
 int

@@ -254,7 +254,10 @@ cmd_clc(const struct options *o, const char *cmd, int argc, char **argv)
 
 	if (cfg == NULL)
 		return 2;
-	if (strcmp(cmd, "instance-type") == 0)
+	if (strcmp(cmd, "register-cloud") == 0 || strcmp(cmd, "deregister-cloud") == 0 ||
+	    strcmp(cmd, "describe-clouds") == 0)
+		rc = karri_cmd_cloud(cfg, cmd, argc, argv);
+	else if (strcmp(cmd, "instance-type") == 0)
 		rc = karri_cmd_instance_type(cfg, argc, argv);
 	else if (strcmp(cmd, "credentials") == 0)
 		rc = karri_cmd_credentials(cfg, o->host, argc, argv);
@@ -281,7 +284,11 @@ usage(FILE *out)
 	    "  deregister-cluster|deregister-walrus|deregister-ebs NAME\n"
 	    "  register-nodes|deregister-nodes CLUSTER HOST[:PORT]...\n"
 	    "  describe-services       registered clusters, Walrus, EBS and nodes\n"
-	    "  instance-type list | set NAME CORES MEM_MIB DISK_GIB standard|io\n\n"
+	    "  instance-type list | set NAME CORES MEM_MIB DISK_GIB standard|io\n"
+	    "  register-cloud NAME --endpoint URL --region R --access-key K --secret-key[-file] S\n"
+	    "        [--policy explicit|overflow] [--zone Z] [--timeout S] [--image EMI=ID]...\n"
+	    "        [--type LOCAL=REMOTE]...  a remote EC2 cloud as zone NAME (bursting)\n"
+	    "  deregister-cloud NAME | describe-clouds\n\n"
 	    "  -f, --config FILE       configuration (default $KARRI_HOME/etc/karri/karri.conf)\n"
 	    "  -H, --host HOST         the front end's address (default 127.0.0.1)\n"
 	    "  -V, --version           print the version\n");
@@ -323,6 +330,7 @@ main(int argc, char **argv)
 		return cmd_user(&o, argc - optind - 1, argv + optind + 1);
 	if (strncmp(cmd, "register-", 9) == 0 || strncmp(cmd, "deregister-", 11) == 0 ||
 	    strcmp(cmd, "describe-services") == 0 || strcmp(cmd, "instance-type") == 0 ||
+	    strcmp(cmd, "describe-clouds") == 0 ||
 	    strcmp(cmd, "credentials") == 0)
 		return cmd_clc(&o, cmd, argc - optind - 1, argv + optind + 1);
 	fprintf(stderr, "karri: '%s' is not a command of this version (see karri --help)\n", cmd);

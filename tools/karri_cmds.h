@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <sqlite3.h>
 
 struct kr_config;
 
@@ -33,5 +34,9 @@ int karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **
 int karri_cmd_instance_type(struct kr_config *cfg, int argc, char **argv);
 int karri_status_cloud(struct kr_config *cfg);	/* karri_status.c: clusters down */
 int karri_cmd_credentials(struct kr_config *cfg, const char *host, int argc, char **argv);
+sqlite3 *karri_open_clc_db(struct kr_config *cfg);	/* karri_register.c */
+/* karri_cloud.c: remote clouds (bursting) */
+int karri_cmd_cloud(struct kr_config *cfg, const char *cmd, int argc, char **argv);
+int karri_cloud_status(sqlite3 *db);	/* clouds down */
 
 #endif

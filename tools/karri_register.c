@@ -26,8 +26,8 @@
 #include "karri_cmds.h"
 #include "soap_server.h"
 
-static sqlite3 *
-open_clc_db(struct kr_config *cfg)
+sqlite3 *
+karri_open_clc_db(struct kr_config *cfg)
 {
 	const char *path = kr_config_get(cfg, "CLC_DB");
 	char dir[1024], *slash;
@@ -237,7 +237,7 @@ karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **argv
 	};
 	bool reg = strncmp(cmd, "register-", 9) == 0;
 	const char *what = strchr(cmd, '-') + 1;
-	sqlite3 *db = open_clc_db(cfg);
+	sqlite3 *db = karri_open_clc_db(cfg);
 	int rc = 2;
 
 	if (db == NULL)
@@ -274,7 +274,7 @@ karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **argv
 int
 karri_cmd_instance_type(struct kr_config *cfg, int argc, char **argv)
 {
-	sqlite3 *db = open_clc_db(cfg);
+	sqlite3 *db = karri_open_clc_db(cfg);
 	sqlite3_stmt *st;
 	int rc = 1;
 

@@ -2,7 +2,9 @@
  * karri_status.c - the cloud part of `karri status`: each registered
  * cluster with its nodes and free capacity per instance type (asked of its
  * CC now), and every live instance with where it runs and how its disk and
- * network reached the guest (the NC's attachment choice), read from clc.db.
+ * network reached the guest (the NC's attachment choice), read from clc.db;
+ * and each remote cloud registered for bursting, asked now whether it
+ * answers, with how many instances run there.
  */
 #include <stdio.h>
 #include <string.h>
@@ -84,6 +86,7 @@ karri_status_cloud(struct kr_config *cfg)
 		}
 		sqlite3_finalize(st);
 	}
+	down += karri_cloud_status(db);	/* remote clouds (karri_cloud.c) */
 	if (kr_db_prepare(db, "SELECT id, owner, state, type, zone, coalesce(node, '-'),"
 	    " coalesce(private_ip, '-'), coalesce(disk_attachment, '-'),"
 	    " coalesce(net_attachment, '-') FROM instances WHERE state <> 'terminated'"

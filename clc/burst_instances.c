@@ -1,0 +1,333 @@
+/*
+ * burst_instances.c - the calls about instances running in a remote cloud
+ * (TerminateInstances, RebootInstances, GetConsoleOutput, each forwarded
+ * with the remote id) and the poll that keeps their rows true.
+ *
+ * The poll asks each remote cloud for DescribeInstances once per
+ * reconcile (clc_burst_poll, from reconcile.c) and, as the cluster poll
+ * does for local zones: copies state and addresses into the rows; marks
+ * terminated the rows whose instance the remote no longer lists or lists
+ * as terminated (terminated behind Karri's back); asks again to terminate
+ * what is shutting down here but still runs there; and terminates remote
+ * instances that carry this cloud's tag but have no row here (a launch
+ * whose answer was lost).  A poll waits at most POLL_TIMEOUT_S, and a cloud
+ * that failed one is asked again only after CLC_BURST_DOWN_RETRY_S: the
+ * CLC serves requests on the same thread.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clc_burst.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#define POLL_TIMEOUT_S 5
+#define PENDING_GRACE_S 60	/* a launch not listed yet is not lost */
+#define MAX_SEEN 4096
+#define MAX_BATCH 64
+
+static int
+id_params(const struct clc_remote *c, const char *action, const char **remote, int n,
+    xmlDoc **doc)
+{
+	struct clc_burst_params p;
+
+	clc_burst_params_init(&p, action);
+	for (int i = 0; i < n; i++)
+		clc_burst_paramf(&p, remote[i], "InstanceId.%d", i + 1);
+	return clc_burst_call(c, &p, doc);
+}
+
+/* Local ids -> remote ids of one cloud; -1 when one is not a burst instance. */
+static int
+remote_ids(sqlite3 *db, const char **ids, int n, char (*out)[KR_ID_MAX], const char **ptrs)
+{
+	char cloud[64];
+
+	for (int i = 0; i < n; i++) {
+		if (clc_burst_remote_id(db, ids[i], cloud, sizeof(cloud), out[i], KR_ID_MAX) != 1) {
+			kr_error("InternalError", "instance %s has no remote id", ids[i]);
+			return -1;
+		}
+		ptrs[i] = out[i];
+	}
+	return 0;
+}
+
+static int
+forward_ids(sqlite3 *db, const char *zone, const char *action, const char **ids, int n)
+{
+	static char buf[MAX_BATCH][KR_ID_MAX];
+	const char *remote[MAX_BATCH];
+	struct clc_remote c;
+	xmlDoc *doc;
+	int rc;
+
+	if (n > MAX_BATCH)
+		n = MAX_BATCH;
+	if (clc_burst_get(db, zone, &c) != 1) {
+		kr_error("Unavailable", "the cloud %s is no longer registered", zone);
+		return -1;
+	}
+	rc = remote_ids(db, ids, n, buf, remote) < 0 ? -1 : id_params(&c, action, remote, n, &doc);
+	clc_burst_wipe(&c);
+	if (rc == 0)
+		xmlFreeDoc(doc);
+	return rc;
+}
+
+int
+clc_burst_terminate(sqlite3 *db, const char *zone, const char **ids, int n)
+{
+	return forward_ids(db, zone, "TerminateInstances", ids, n);
+}
+
+int
+clc_burst_reboot(struct clc_req *r, const char *id)
+{
+	char zone[64], remote[KR_ID_MAX];
+
+	if (clc_burst_remote_id(r->db, id, zone, sizeof(zone), remote, sizeof(remote)) != 1)
+		return -1;
+	return forward_ids(r->db, zone, "RebootInstances", &id, 1);
+}
+
+int
+clc_burst_console(struct clc_req *r, const char *id)
+{
+	char zone[64], remote[KR_ID_MAX], ts[40];
+	struct clc_burst_params p;
+	struct clc_remote c;
+	xmlDoc *doc = NULL;
+	xmlChar *out = NULL;
+	int rc;
+
+	if (clc_burst_remote_id(r->db, id, zone, sizeof(zone), remote, sizeof(remote)) != 1)
+		return -1;
+	if (clc_burst_get(r->db, zone, &c) != 1) {
+		kr_error("Unavailable", "the cloud %s is no longer registered", zone);
+		return -1;
+	}
+	clc_burst_params_init(&p, "GetConsoleOutput");
+	clc_burst_param(&p, "InstanceId", remote);
+	rc = clc_burst_call(&c, &p, &doc);
+	clc_burst_wipe(&c);
+	if (rc < 0)
+		return -1;
+	clc_xml_elem(r->out, "instanceId", id);
+	clc_burst_text(xmlDocGetRootElement(doc), "timestamp", ts, sizeof(ts));
+	if (*ts)
+		clc_xml_elem(r->out, "timestamp", ts);
+	else
+		clc_xml_time(r->out, "timestamp", time(NULL));
+	if (clc_burst_child(xmlDocGetRootElement(doc), "output"))
+		out = xmlNodeGetContent(clc_burst_child(xmlDocGetRootElement(doc), "output"));
+	clc_xml_elem(r->out, "output", out ? (const char *)out : "");
+	xmlFree(out);
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+/* One poll of one cloud. */
+struct poll {
+	sqlite3 *db;
+	const struct clc_remote *c;
+	const char *identity;
+	time_t now;
+	char (*seen)[KR_ID_MAX];
+	int nseen;
+	char retry[MAX_BATCH][KR_ID_MAX], orphan[MAX_BATCH][KR_ID_MAX];
+	int nretry, norphan;
+};
+
+static bool
+tagged_ours(xmlNode *item, const char *identity)
+{
+	char key[64], value[64];
+
+	for (xmlNode *t = clc_burst_child(clc_burst_child(item, "tagSet"), "item"); t;
+	    t = t->next) {
+		clc_burst_text(t, "key", key, sizeof(key));
+		clc_burst_text(t, "value", value, sizeof(value));
+		if (strcmp(key, CLC_BURST_TAG) == 0 && strcmp(value, identity) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+update(struct poll *p, const char *local, const char *state, const char *priv, const char *pub)
+{
+	static const char sql[] =
+		"UPDATE instances SET"
+		" state_reason = CASE WHEN ?2 <> state AND ?2 = 'terminated'"
+		"  AND state <> 'shutting-down' THEN ?6 ELSE state_reason END,"
+		" state_changed = CASE WHEN ?2 <> state THEN ?5 ELSE state_changed END,"
+		" state = ?2, private_ip = coalesce(nullif(?3, ''), private_ip),"
+		" public_ip = coalesce(nullif(?4, ''), public_ip)"
+		" WHERE id = ?1 AND state <> 'terminated'";
+	char reason[160];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(reason, sizeof(reason), "terminated in the cloud %s outside Karri",
+	    p->c->name);
+	if (kr_db_prepare(p->db, sql, &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, local, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, priv, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, pub, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, p->now);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+poll_item(xmlNode *item, void *arg)
+{
+	struct poll *p = arg;
+	char id[KR_ID_MAX], state[32], priv[64], pub[64], local[KR_ID_MAX] = "", cur[32] = "";
+	int rc;
+
+	clc_burst_text(item, "instanceId", id, sizeof(id));
+	clc_burst_text(item, "instanceState/name", state, sizeof(state));
+	clc_burst_text(item, "privateIpAddress", priv, sizeof(priv));
+	clc_burst_text(item, "ipAddress", pub, sizeof(pub));
+	if (!*id || strlen(id) >= 32 || !*state)
+		return 0;
+	if (p->nseen < MAX_SEEN)
+		snprintf(p->seen[p->nseen++], KR_ID_MAX, "%s", id);
+	rc = clc_db_text(p->db, "SELECT id FROM remote_instances WHERE cloud = ? AND"
+	    " remote_id = ?", p->c->name, id, local, sizeof(local));
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		/* Another registration of the same remote account may own it. */
+		if ((rc = clc_db_text(p->db, "SELECT id FROM remote_instances WHERE remote_id = ?",
+		    id, NULL, local, sizeof(local))) != 0)
+			return rc < 0 ? -1 : 0;
+		if (strcmp(state, "terminated") != 0 && strcmp(state, "shutting-down") != 0 &&
+		    tagged_ours(item, p->identity) && p->norphan < MAX_BATCH)
+			snprintf(p->orphan[p->norphan++], KR_ID_MAX, "%s", id);
+		return 0;
+	}
+	if (clc_db_text(p->db, "SELECT state FROM instances WHERE id = ?", local, NULL, cur,
+	    sizeof(cur)) < 0)
+		return -1;
+	/* Shutting down here, still up there: keep asking, keep the state. */
+	if (strcmp(cur, "shutting-down") == 0 && strcmp(state, "terminated") != 0) {
+		if (strcmp(state, "shutting-down") != 0 && p->nretry < MAX_BATCH)
+			snprintf(p->retry[p->nretry++], KR_ID_MAX, "%s", id);
+		return 0;
+	}
+	return update(p, local, state, priv, pub);
+}
+
+/* Rows of this cloud that the remote no longer lists end as terminated. */
+static int
+mark_lost(struct poll *p)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(p->db, "SELECT i.id, m.remote_id FROM instances i JOIN"
+	    " remote_instances m ON m.id = i.id WHERE m.cloud = ? AND i.state <> 'terminated'"
+	    " AND (i.state = 'shutting-down' OR i.launched < ?)", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, p->c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, p->now - PENDING_GRACE_S);
+	while ((rc = kr_db_step(st)) == 1) {
+		const char *local = (const char *)sqlite3_column_text(st, 0);
+		const char *remote = (const char *)sqlite3_column_text(st, 1);
+		bool listed = false;
+
+		for (int i = 0; i < p->nseen && !listed; i++)
+			listed = strcmp(p->seen[i], remote) == 0;
+		if (listed)
+			continue;
+		clc_db_run(p->db, "UPDATE instances SET state_changed = strftime('%s', 'now'),"
+		    " state_reason = CASE state WHEN 'shutting-down' THEN state_reason ELSE"
+		    " 'Server.InternalError: the remote cloud no longer reports the instance' END,"
+		    " state = 'terminated' WHERE id = ?", local, NULL, NULL);
+		kr_log_info("instance %s (%s): no longer reported by cloud %s: terminated", local,
+		    remote, p->c->name);
+	}
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+terminate_remote(const struct clc_remote *c, char (*ids)[KR_ID_MAX], int n, const char *why)
+{
+	const char *ptrs[MAX_BATCH];
+	xmlDoc *doc;
+
+	if (n == 0)
+		return;
+	for (int i = 0; i < n; i++)
+		ptrs[i] = ids[i];
+	kr_log_warnx("cloud %s: terminating %d instance(s) %s", c->name, n, why);
+	if (id_params(c, "TerminateInstances", ptrs, n, &doc) == 0)
+		xmlFreeDoc(doc);
+	else
+		kr_log_warnx("cloud %s: %s", c->name, kr_error_message());
+}
+
+static void
+poll_cloud(struct clc *clc, const char *name, const char *identity)
+{
+	static char seen[MAX_SEEN][KR_ID_MAX];
+	static struct poll p;
+	struct clc_burst_params params;
+	struct clc_remote c;
+	xmlDoc *doc;
+
+	if (clc_burst_get(clc->db, name, &c) != 1)
+		return;
+	if (c.timeout > POLL_TIMEOUT_S)
+		c.timeout = POLL_TIMEOUT_S;
+	memset(&p, 0, sizeof(p));
+	p = (struct poll){ .db = clc->db, .c = &c, .identity = identity, .now = time(NULL),
+		.seen = seen };
+	clc_burst_params_init(&params, "DescribeInstances");
+	if (clc_burst_call(&c, &params, &doc) < 0) {
+		clc_burst_set_state(name, false, kr_error_message());
+		kr_log_debug("cloud %s: %s", name, kr_error_message());
+		goto done;
+	}
+	clc_burst_set_state(name, true, NULL);
+	if (kr_db_begin(clc->db) < 0) {
+		xmlFreeDoc(doc);
+		goto done;
+	}
+	if (clc_burst_each(xmlDocGetRootElement(doc), "instancesSet", poll_item, &p) < 0 ||
+	    (p.nseen < MAX_SEEN && mark_lost(&p) < 0) || kr_db_commit(clc->db) < 0)
+		kr_db_rollback(clc->db);
+	xmlFreeDoc(doc);
+	terminate_remote(&c, p.retry, p.nretry, "that Karri terminated");
+	terminate_remote(&c, p.orphan, p.norphan, "launched by this cloud but never recorded");
+done:
+	clc_burst_wipe(&c);
+	kr_error_clear();
+}
+
+void
+clc_burst_poll(struct clc *clc)
+{
+	struct clc_burst_state st[CLC_MAX_CLUSTERS];
+	char identity[40];
+	size_t n = clc_burst_states(clc->db, st, CLC_MAX_CLUSTERS);
+
+	if (n == 0 || clc_burst_identity(clc->db, identity, sizeof(identity)) < 0) {
+		kr_error_clear();
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (st[i].retry_at <= time(NULL))
+			poll_cloud(clc, st[i].name, identity);
+}
