@@ -6,8 +6,9 @@
  * mappings public -> private are kept in cc.db.  Each public address sits
  * on VNET_PUBINTERFACE as a /32 (so the CC answers ARP for it) for as long
  * as the CC runs; which instance it reaches is only a DNAT/SNAT pair in
- * firewall.c, so moving it to another instance is one atomic ruleset swap.
- * Connections already tracked to the old instance run out on their own.
+ * firewall.c, so moving it to another instance is one atomic ruleset swap,
+ * after which the flows tracked to the old instance are flushed
+ * (vnet_conntrack.c) so that they do not keep going there.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,7 @@ addr_on_if(const char *verb, const char *pub)
 
 	snprintf(a, sizeof(a), "%s/32", pub);
 	if (kr_command_run(argv, &o, &r) < 0 && !(r.err && (strstr(r.err, "File exists") ||
-	    strstr(r.err, "Cannot assign"))))
+	    strstr(r.err, "already assigned") || strstr(r.err, "Cannot assign"))))
 		kr_log_warnx("%s", kr_error_message());
 	kr_command_result_free(&r);
 }
@@ -174,6 +175,8 @@ set_mapping(const char *pub, const char *priv)
 			} else {
 				kr_log_info("elastic IP %s -> %s%s%s", pub, priv ? priv : "(none)",
 				    old[0] ? ", was " : "", old);
+				if (old[0] && strcmp(old, priv ? priv : "") != 0)
+					vnet_conntrack_flush(pub);
 			}
 		}
 	}

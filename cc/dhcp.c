@@ -305,7 +305,7 @@ slot(const char *ifname)
 	if (V.ndhcp > VNET_NETS_MAX)
 		return NULL;
 	memset(&V.dhcp[V.ndhcp], 0, sizeof(V.dhcp[0]));
-	snprintf(V.dhcp[V.ndhcp].ifname, VNET_IFNAME, "%s", ifname);
+	snprintf(V.dhcp[V.ndhcp].ifname, KR_VNET_IFNAME, "%s", ifname);
 	V.dhcp[V.ndhcp].pid = -1;
 	return &V.dhcp[V.ndhcp++];
 }
@@ -365,9 +365,9 @@ vnet_dhcp_sync(void)
 		return 0;
 	if (V.mode == VNET_MANAGED) {
 		for (int i = 0; i < V.nnets; i++) {
-			char br[VNET_IFNAME];
+			char br[KR_VNET_IFNAME];
 
-			vnet_bridge_names(V.nets[i].vlan, NULL, br);
+			kr_vnet_bridge_names(V.nets[i].vlan, NULL, br);
 			rc |= sync_one(br, V.nets[i].vlan, wanted);
 		}
 	} else if (V.mode == VNET_STATIC || V.nnets > 0) {
@@ -385,6 +385,36 @@ vnet_dhcp_sync(void)
 			wanted[i + 1] = wanted[V.ndhcp];
 		}
 	return rc ? -1 : 0;
+}
+
+/*
+ * A released address may go to a new instance (another MAC) at once, but
+ * dnsmasq keeps the gone instance's lease in memory for the lease time and
+ * refuses to offer the address ("not using configured address ... because
+ * it is leased to ..."): the new instance would get no address (seen in
+ * the end-to-end test).  dhcp_release (dnsmasq-utils) sends dnsmasq the
+ * DHCPRELEASE the gone instance never sent, as OpenStack's nova-network
+ * did.  Best effort: without it the address is merely late to come back.
+ */
+void
+vnet_dhcp_release(int vlan, const char *ip, const char *mac)
+{
+	char br[KR_VNET_IFNAME];
+	const char *ifname = V.privif;
+	struct kr_command_opts o = { .timeout_ms = 5000 };
+
+	if (V.mode == VNET_SYSTEM || !ip || !*ip || !mac || !*mac)
+		return;
+	if (V.mode == VNET_MANAGED) {
+		kr_vnet_bridge_names(vlan, NULL, br);
+		ifname = br;
+	}
+	{
+		const char *argv[] = { "dhcp_release", ifname, ip, mac, NULL };
+
+		if (kr_command_run(argv, &o, NULL) < 0)
+			kr_log_warnx("dhcp_release %s %s: %s", ip, mac, kr_error_message());
+	}
 }
 
 void

@@ -453,9 +453,9 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
 	resp->_return = true_;
 	resp->networkStatus = "ready";
 	if (sim.privif && req->vlan >= 0) {
-		char br[VNET_IFNAME];
+		char br[KR_VNET_IFNAME];
 
-		if (vnet_bridge_up(sim.privif, req->vlan, br) < 0) {
+		if (kr_vnet_bridge_up(sim.privif, req->vlan, br) < 0) {
 			resp->_return = false_;
 			resp->statusMessage = soap_strdup(soap, kr_error_message());
 			resp->networkStatus = "failed";

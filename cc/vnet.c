@@ -10,7 +10,7 @@
  *                   is routed through it and filtered (firewall.c).
  *   MANAGED         the same, plus a VLAN and a bridge per group on the CC
  *                   and on each node running the group's instances
- *                   (vnet_bridge.c, ncStartNetwork): isolation at layer 2.
+ *                   (common/vnet_bridge.c, ncStartNetwork): isolation at layer 2.
  *
  * Every change is written to cc.db first and then applied to the host, each
  * applying step idempotent, so a CC that restarts re-applies the same state
@@ -116,7 +116,7 @@ ip_addr(const char *verb, const char *addr, const char *dev)
 	struct kr_command_result r = { 0 };
 	int rc = kr_command_run(argv, &o, &r);
 
-	if (rc < 0 && r.err && (strstr(r.err, "File exists") ||
+	if (rc < 0 && r.err && (strstr(r.err, "File exists") || strstr(r.err, "already assigned") ||
 	    strstr(r.err, "Cannot assign") || strstr(r.err, "not found")))
 		rc = 0;
 	if (rc < 0)
@@ -138,11 +138,11 @@ gateway(int vlan, char out[32])
 static int
 net_up(int vlan)
 {
-	char gw[32], br[VNET_IFNAME];
+	char gw[32], br[KR_VNET_IFNAME];
 
 	gateway(vlan, gw);
 	if (V.mode == VNET_MANAGED) {
-		if (vnet_bridge_up(V.privif, vlan, br) < 0)
+		if (kr_vnet_bridge_up(V.privif, vlan, br) < 0)
 			return -1;
 		return ip_addr("add", gw, br);
 	}
@@ -156,7 +156,7 @@ net_down(int vlan)
 
 	gateway(vlan, gw);
 	if (V.mode == VNET_MANAGED)
-		vnet_bridge_down(vlan);
+		kr_vnet_bridge_down(vlan);
 	else
 		ip_addr("del", gw, V.privif);
 }
@@ -537,7 +537,7 @@ cc_vnet_assign(const char *id, const char *user, const char *group, int vlan, in
 		in->net_index = index;
 		in->vlan = V.mode == VNET_MANAGED ? vlan : -1;
 		if (V.mode == VNET_MANAGED)
-			vnet_bridge_names(vlan, NULL, in->bridge);
+			kr_vnet_bridge_names(vlan, NULL, in->bridge);
 	}
 	if (db_exec_bind("INSERT INTO leases (instance_id, mac, ip, vlan, net_index) "
 	    "VALUES (?, ?, ?, ?, ?)", id, in->mac, in->priv_ip,
@@ -566,6 +566,8 @@ cc_vnet_release(const char *id)
 	pthread_mutex_lock(&V.lock);
 	if ((l = lease_find(id)) != NULL) {
 		db_exec_bind("DELETE FROM leases WHERE instance_id = ?", id, NULL, NULL, -1, -1);
+		/* dnsmasq forgets the lease, so the address can go to the next instance */
+		vnet_dhcp_release(l->vlan, l->ip, l->mac);
 		*l = V.leases[--V.nleases];
 		vnet_dhcp_sync();
 	}

@@ -57,7 +57,7 @@ struct vnet_rule {
 };
 
 struct vnet_dhcp {
-	char ifname[VNET_IFNAME];
+	char ifname[KR_VNET_IFNAME];
 	pid_t pid;
 	bool child;		/* ours to reap (else adopted after a restart) */
 };
@@ -105,6 +105,7 @@ int vnet_run(const char *const argv[]);		/* spawn, log failures, 0/-1 */
 /* dhcp.c (V.lock held) */
 int vnet_dhcp_sync(void);		/* hosts files written, dnsmasq started or told */
 void vnet_dhcp_stop_all(void);
+void vnet_dhcp_release(int vlan, const char *ip, const char *mac);	/* lease of a gone instance */
 
 /* firewall.c (V.lock held) */
 int vnet_firewall_apply(void);		/* the whole ruleset, one batch */
@@ -113,5 +114,8 @@ void vnet_firewall_remove(void);
 /* addresses.c (V.lock held) */
 int vnet_public_load(void);
 void vnet_public_remove_all(void);
+
+/* vnet_conntrack.c: drop the tracked flows of a public address that moved. */
+void vnet_conntrack_flush(const char *pub);
 
 #endif

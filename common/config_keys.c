@@ -44,7 +44,7 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "MANUAL_INSTANCES_CLEANUP", B, "N", 0, 0, NULL, "NC: keep a terminated instance's files for inspection" },
 	{ "VNET_MODE", E, "SYSTEM", 0, 0, "SYSTEM|STATIC|MANAGED-NOVLAN|MANAGED", "cluster networking mode" },
 	{ "VNET_PUBINTERFACE", S, "eth0", 0, 0, NULL, "interface towards the public network" },
-	{ "VNET_PRIVINTERFACE", S, "eth0", 0, 0, NULL, "interface towards the nodes" },
+	{ "VNET_PRIVINTERFACE", S, "eth0", 0, 0, NULL, "CC: interface towards the nodes; NC (MANAGED): where group VLANs go" },
 	{ "VNET_BRIDGE", S, NULL, 0, 0, NULL, "NC: bridge instances join (SYSTEM and STATIC modes)" },
 	{ "VNET_DHCPDAEMON", F, "/usr/sbin/dnsmasq", 0, 0, NULL, "CC: the DHCP server (dnsmasq)" },
 	{ "VNET_DHCPUSER", S, "dnsmasq", 0, 0, NULL, "CC: user the DHCP server runs as" },

@@ -58,7 +58,7 @@ static const struct golden cases[] = {
 		.bridge = "br0", .nic = NC_NIC_E1000 } },
 	{ "lxc-container.xml", {
 		.type = "lxc", .name = "i-00000004", .memory_mib = 128, .vcpus = 1,
-		.init = "/sbin/init", .rootfs = DIR "/root.raw",
+		.init = "/sbin/init", .rootfs = "/dev/loop7",
 		.bridge = "br0", .mac = "d0:0d:00:00:00:04", .tap = "kr00000004", .nic = NC_NIC_VETH } },
 };
 

@@ -11,6 +11,11 @@
  *     reboot keeps the instance.
  *   - the serial console goes to a file, appended, so it survives reboots
  *     and NC restarts and ncGetConsoleOutput can read its tail.
+ *   - containers (lxc): an <init> in the root filesystem image, which
+ *     libvirt mounts as '/' from the loop device the NC made over it;
+ *     privnet, so a container never shares the node's network; a pty
+ *     console (libvirt's LXC driver has no other kind), copied to the
+ *     same file by console_pty.c.
  *   - cache/io from the attachment choice; io='native' only with
  *     cache='none' (QEMU refuses native without O_DIRECT).
  *   - a virtio-scsi controller whenever a disk is on the scsi bus.
@@ -166,7 +171,7 @@ nc_domain_xml(const struct nc_domain_spec *s, struct kr_buf *b)
 		return -1;
 	}
 	if (container && !s->rootfs) {
-		kr_error("InternalError", "container spec without a root directory");
+		kr_error("InternalError", "container spec without a root filesystem device");
 		return -1;
 	}
 	kr_buf_add(b, "<domain");
@@ -176,17 +181,19 @@ nc_domain_xml(const struct nc_domain_spec *s, struct kr_buf *b)
 	kr_buf_addf(b, "\n  <memory unit='MiB'>%ld</memory>\n  <vcpu>%d</vcpu>\n",
 	    s->memory_mib, s->vcpus);
 	add_os(s, b, container);
-	if (!container)
-		kr_buf_add(b, "  <features><acpi/></features>\n");
+	/* privnet: a network namespace of its own even without a NIC */
+	kr_buf_add(b, container ? "  <features><privnet/></features>\n" :
+	    "  <features><acpi/></features>\n");
 	kr_buf_add(b, "  <on_poweroff>destroy</on_poweroff>\n"
 	    "  <on_reboot>restart</on_reboot>\n  <on_crash>destroy</on_crash>\n");
 	kr_buf_add(b, "  <devices>\n");
 	if (container) {
-		/* the instance's own copy of the image, mounted by libvirt over
-		 * a loop device: the container writes to it, not to the cache */
-		kr_buf_add(b, "    <filesystem type='file' accessmode='passthrough'>\n"
-		    "      <driver type='loop' format='raw'/>\n      <source");
-		attr(b, "file", s->rootfs);
+		/* the instance's own copy of the image over a loop device,
+		 * mounted by libvirt: the container writes to it, not to the
+		 * cache; libvirt allows the device in the container's cgroup */
+		kr_buf_add(b, "    <filesystem type='block' accessmode='passthrough'>\n"
+		    "      <source");
+		attr(b, "dev", s->rootfs);
 		kr_buf_add(b, "/>\n      <target dir='/'/>\n    </filesystem>\n");
 	}
 	for (int i = 0; i < s->ndisks && !container; i++) {

@@ -115,6 +115,7 @@ static const struct nc_hv hv_lxc = {
 	.container = true,
 	.probe = lxc_probe,
 	.reboot = lxc_reboot,
+	.pty_console = true,
 };
 
 static const struct nc_hv hv_xen = {

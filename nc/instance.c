@@ -99,6 +99,50 @@ nc_instance_set_state(struct nc_instance *in, enum nc_state st, const char *reas
 		nc_instance_save(in);
 }
 
+/*
+ * keyName and userData, kept so that ncDescribeInstances gives back what the
+ * run request said (a CC that lost its state rebuilds it from its nodes).
+ * They go into the metadata file, so: the key one line of printable ASCII
+ * (a trailing newline dropped), the user data base64 with any line breaks
+ * taken out.
+ */
+int
+nc_instance_set_user_fields(struct nc_instance *in, const char *key, const char *data)
+{
+	size_t n = key ? strlen(key) : 0, k = 0;
+
+	while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r' || key[n - 1] == ' '))
+		n--;
+	if (n >= sizeof(in->key_name)) {
+		kr_error("InvalidParameterValue", "keyName is longer than %zu bytes",
+		    sizeof(in->key_name) - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (key[i] < ' ' || key[i] > '~') {
+			kr_error("InvalidParameterValue", "keyName holds a control character");
+			return -1;
+		}
+	memcpy(in->key_name, key ? key : "", n);
+	in->key_name[n] = '\0';
+	for (const char *p = data ? data : ""; *p; p++) {
+		if (strchr(" \t\r\n", *p))
+			continue;
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", *p)) {
+			kr_error("InvalidParameterValue", "userData is not base64");
+			return -1;
+		}
+		if (k + 1 >= sizeof(in->user_data)) {
+			kr_error("InvalidParameterValue", "userData is longer than %zu bytes of base64",
+			    sizeof(in->user_data) - 1);
+			return -1;
+		}
+		in->user_data[k++] = *p;
+	}
+	in->user_data[k] = '\0';
+	return 0;
+}
+
 /* --- the metadata file ---------------------------------------------------- */
 
 enum ftype { F_STR, F_INT, F_LONG };
@@ -121,6 +165,7 @@ static const struct field fields[] = {
 	S("ramdisk_digest", ramdisk_digest), S("kernel_params", kernel_params),
 	S("launch_index", launch_index), S("platform", platform),
 	N("image_has_virtio", image_has_virtio),
+	S("key_name", key_name), S("user_data", user_data),
 	S("type_name", type_name), N("memory_mib", memory_mib), N("cores", cores),
 	N("disk_gib", disk_gib), S("io_class", io_class),
 	S("mac", mac), S("ip", ip), S("public_ip", public_ip), S("bridge", bridge),
@@ -227,7 +272,8 @@ load_helper(struct nc_instance *in, const char *v)
 int
 nc_instance_load(const char *dir, struct nc_instance *out)
 {
-	char path[NC_PATH_MAX], line[4096];
+	char path[NC_PATH_MAX], *line = NULL;
+	size_t cap = 0;
 	FILE *f;
 
 	memset(out, 0, sizeof(*out));
@@ -237,7 +283,8 @@ nc_instance_load(const char *dir, struct nc_instance *out)
 		kr_error_errno("InternalError", "cannot read %s", path);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	/* whole lines, however long (user_data is up to 22 KiB) */
+	while (getline(&line, &cap, f) > 0) {
 		char *eq = strchr(line, '=');
 
 		line[strcspn(line, "\n")] = '\0';
@@ -265,6 +312,7 @@ nc_instance_load(const char *dir, struct nc_instance *out)
 				*(time_t *)(void *)p = (time_t)atol(eq + 1);
 		}
 	}
+	free(line);
 	fclose(f);
 	snprintf(out->dir, sizeof(out->dir), "%s", dir);
 	if (!out->id[0]) {

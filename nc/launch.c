@@ -12,9 +12,10 @@
  * Files of an instance, all in INSTANCE_PATH/instances/<id>/:
  *   meta        the metadata file (instance.c)
  *   kernel, ramdisk, base   hard links to the cached images
- *   root.qcow2  overlay on base (tap)   or root.raw (pre-allocated)
+ *   root.qcow2  overlay on base (tap)   or root.raw (pre-allocated; phy
+ *               and containers: over a loop device the NC made)
  *   ephemeral.raw, swap.raw pre-allocated, when the type has disk to spare
- *   console.log the serial console
+ *   console.log the serial console (containers: their pty, copied)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,6 +64,9 @@ stage(struct nc_instance *in)
 	if (file_in(in, "base", path, sizeof(path)) < 0 ||
 	    nc_cache_link(nc_node.cache, &img, path) < 0)
 		return -1;
+	/* a container runs on the node's kernel: its image is all it needs */
+	if (nc_node.hv->container)
+		return 0;
 	if (in->kernel_id[0]) {
 		struct nc_image_ref k = { in->kernel_id, in->kernel_url, in->kernel_digest };
 
@@ -115,7 +119,9 @@ make_root(struct nc_instance *in)
 	unlink(root);
 	if (nc_disk_prealloc(root, mib_up(size)) < 0 || nc_disk_copy(base, root) < 0)
 		return -1;
-	if (in->attach.store == NC_STORE_LOOP) {
+	/* containers too: libvirt's own loop setup (<filesystem type='file'>)
+	 * refuses image paths of 64 bytes or more (LO_NAME_SIZE) */
+	if (in->attach.store == NC_STORE_LOOP || in->attach.store == NC_STORE_FSIMAGE) {
 		char dev[NC_PATH_MAX];
 
 		if (nc_loop_attach(root, dev, sizeof(dev)) < 0)
@@ -200,7 +206,7 @@ nc_domain_create(struct nc_instance *in)
 	s.tap = in->tap[0] ? in->tap : NULL;
 	s.nic = in->attach.nic;
 	if (nc_node.hv->container) {
-		s.rootfs = root;
+		s.rootfs = in->root_dev;
 		s.init = "/sbin/init";
 	} else {
 		struct nc_disk_spec *d = &s.disks[s.ndisks++];
@@ -251,6 +257,9 @@ nc_domain_create(struct nc_instance *in)
 		nc_virt_error("creating the domain");
 		goto cleanup;
 	}
+	/* the instance runs even if its console cannot be copied */
+	if (nc_node.hv->pty_console && nc_console_follow(in) < 0)
+		kr_log_warnx("%s: %s", in->id, kr_error_message());
 	rc = 0;
 cleanup:
 	if (dom)
@@ -309,6 +318,7 @@ nc_teardown(struct nc_instance *in, const char *reason)
 	for (int i = in->nvolumes - 1; i >= 0; i--)
 		nc_volume_detach(in, in->volumes[i].id, true);
 	destroy_domain(in);
+	nc_console_unfollow(in->id);
 	if (in->attach_decided && in->attach.store == NC_STORE_DEVICE && in->root_dev[0]) {
 		/* back to the pool only once the tenant's data is gone */
 		if (nc_disk_wipe_device(in->root_dev) == 0)
@@ -318,7 +328,8 @@ nc_teardown(struct nc_instance *in, const char *reason)
 			    in->root_dev, kr_error_message());
 	}
 	/* the loop device the metadata names, and any other over our file */
-	if (in->attach.store == NC_STORE_LOOP && in->root_dev[0] && nc_loop_detach(in->root_dev) < 0)
+	if ((in->attach.store == NC_STORE_LOOP || in->attach.store == NC_STORE_FSIMAGE) &&
+	    in->root_dev[0] && nc_loop_detach(in->root_dev) < 0)
 		kr_log_warnx("%s: %s", in->id, kr_error_message());
 	if (in->dir[0] && file_in(in, "root.raw", root, sizeof(root)) == 0) {
 		for (int i = 0; i < 8 && nc_loop_find(root, dev, sizeof(dev)) == 0; i++)
@@ -361,7 +372,12 @@ launch_thread(void *arg)
 	nc_table_unlock();
 	if (rc == 0 && !term) {
 		set_state(in, NC_ST_BOOTING, NULL);
-		rc = nc_domain_create(in);
+		/* MANAGED: the group's segment must be here before the tap joins it
+		 * (ncStartNetwork made it already, unless the node lost it). */
+		if (in->vlan > 0)
+			rc = nc_vnet_vlan_up(in->vlan, NULL);
+		if (rc == 0)
+			rc = nc_domain_create(in);
 	}
 	if (rc == 0 && !term) {
 		set_state(in, NC_ST_RUNNING, NULL);

@@ -97,6 +97,8 @@ adopt_dir(virConnectPtr c, const char *dir)
 		    "adopted: the domain runs");
 		nc_table_unlock();
 		kr_log_info("%s: adopted running domain (%s)", t->id, t->disk_attachment);
+		if (nc_node.hv->pty_console && nc_console_follow(t) < 0)
+			kr_log_warnx("%s: %s", t->id, kr_error_message());
 		for (int i = 0; i < in.nvolumes; i++)
 			if (in.volumes[i].helper > 0)
 				kr_log_info("%s: %s: karri-aoe pid %ld %s", t->id, in.volumes[i].id,

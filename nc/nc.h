@@ -15,6 +15,7 @@
  *   phydev.c         the pool of spare devices (NC_PHY_DEVICES)
  *   instance.c       the instance table, states and metadata files
  *   launch.c         the background launch and the teardown
+ *   console_pty.c    a container's pty console copied to its console.log
  *   monitor.c        restart adoption and the domain watcher
  *   volume.c         hot-plugged volumes
  *   aoe_volume.c     AoE volumes: kernel AoE or a karri-aoe NBD helper
@@ -42,6 +43,8 @@
 #define NC_DIGEST_HEX 65		/* sha256 hex + NUL */
 #define NC_PARAMS_MAX 512
 #define NC_REASON_MAX 512
+#define NC_KEY_MAX 4096			/* keyName: the public key itself (Eucalyptus) */
+#define NC_USER_DATA_MAX 22528		/* base64 of EC2's 16 KiB of user data, + NUL */
 #define NC_MAX_VOLUMES 16
 #define NC_MAX_INSTANCES 256
 #define NC_MAX_DISKS 4
@@ -128,7 +131,7 @@ struct nc_domain_spec {
 	const char *ramdisk;
 	const char *cmdline;
 	const char *init;	/* containers: the program to run */
-	const char *rootfs;	/* containers: the root filesystem image (raw) */
+	const char *rootfs;	/* containers: the root filesystem device (a loop device) */
 	const char *console;	/* file the serial console goes to (hvm) */
 	struct nc_disk_spec disks[NC_MAX_DISKS];
 	int ndisks;
@@ -158,6 +161,8 @@ struct nc_hv {
 	int (*reboot)(virDomainPtr dom);
 	/* Hot-plug disks; false: attach/detach answer Unsupported. */
 	bool hotplug;
+	/* The console is a pty only (lxc): the NC copies it to console.log. */
+	bool pty_console;
 	/* Power the host down; NULL: unsupported here. */
 	int (*power_down)(void);
 };
@@ -262,6 +267,8 @@ struct nc_instance {
 	char launch_index[16];
 	char platform[16];
 	int image_has_virtio;	/* -1 not said */
+	char key_name[NC_KEY_MAX];		/* as given, printable, one line */
+	char user_data[NC_USER_DATA_MAX];	/* base64, whitespace dropped */
 	/* instance type */
 	char type_name[NC_NAME_MAX];
 	int memory_mib, cores, disk_gib;
@@ -305,6 +312,9 @@ void nc_instance_set_state(struct nc_instance *in, enum nc_state st, const char 
 /* Write / read the instance's metadata file (dir/meta); lock held to save. */
 int nc_instance_save(const struct nc_instance *in);
 int nc_instance_load(const char *dir, struct nc_instance *out);
+/* keyName and userData of a run request, checked and kept: -1 + kr_error. */
+int nc_instance_set_user_fields(struct nc_instance *in, const char *key_name,
+    const char *user_data);
 
 /* --- launch.c ------------------------------------------------------------- */
 
@@ -338,6 +348,7 @@ int nc_volume_detach(struct nc_instance *in, const char *vol, bool force);
 
 /* Is remoteDev an AoE address (aoe:...)? */
 bool nc_aoe_remote(const char *remote);
+const char *nc_storage_interface(void);	/* NC_STORAGE_INTERFACE or eth1 */
 /* aoe:[IFACE:[MAC:]]eS.L -> the NIC (NC_STORAGE_INTERFACE when not given)
  * and "S.L"; 0/-1 + kr_error. */
 int nc_aoe_parse(const char *remote, char *ifname, size_t iflen, unsigned *shelf,
@@ -380,6 +391,23 @@ void nc_resources_free(long *mem, long *cores);
 /* --- ops_run.c ------------------------------------------------------------ */
 
 bool nc_ifname_ok(const char *name);
+
+/* --- vnet.c: the node's side of the virtual network ------------------------- */
+
+/* MANAGED: make (or find) network vlan's VLAN/VXLAN + bridge on
+ * VNET_PRIVINTERFACE; its bridge in bridge_out (16 bytes, may be NULL). */
+int nc_vnet_vlan_up(int vlan, char *bridge_out);
+/* The bridge an instance joins: krbr<vlan> for a VLAN (made at launch),
+ * else the given one or VNET_BRIDGE, which must exist.  -1 + kr_error. */
+int nc_vnet_instance_bridge(int vlan, const char *given, char bridge[16]);
+
+/* --- console_pty.c --------------------------------------------------------- */
+
+/* Copy the running domain's pty console to in->dir/console.log in a thread
+ * (no-op when already copied).  -1 + kr_error. */
+int nc_console_follow(const struct nc_instance *in);
+/* Stop copying (call after destroying the domain); waits a bounded time. */
+void nc_console_unfollow(const char *id);
 
 /* --- node.c: the node's shared context --------------------------------------- */
 

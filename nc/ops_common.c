@@ -67,6 +67,8 @@ nc_soap_instance(struct soap *soap, const struct nc_instance *in, struct nc__ins
 	out->stateReason = nc_soap_strdup(soap, in->reason);
 	out->launchTime = (long)in->launch_time;
 	out->launchIndex = nc_soap_strdup(soap, in->launch_index);
+	out->keyName = in->key_name[0] ? nc_soap_strdup(soap, in->key_name) : NULL;
+	out->userData = in->user_data[0] ? nc_soap_strdup(soap, in->user_data) : NULL;
 	out->diskAttachment = nc_soap_strdup(soap, in->disk_attachment);
 	out->netAttachment = nc_soap_strdup(soap, in->net_attachment);
 	out->__sizevolumes = in->nvolumes;

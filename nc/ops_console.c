@@ -2,8 +2,9 @@
  * ops_console.c - ncGetConsoleOutput: base64 of the serial console's tail.
  *
  * The console goes to INSTANCE_PATH/instances/<id>/console.log (appended
- * across reboots); only the last NC_CONSOLE_TAIL bytes are returned, so a
- * chatty guest cannot make the answer grow without bound.
+ * across reboots; a container's pty is copied there by console_pty.c);
+ * only the last NC_CONSOLE_TAIL bytes are returned, so a chatty guest
+ * cannot make the answer grow without bound.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,10 +72,6 @@ __nc__ncGetConsoleOutput(struct soap *soap, struct _nc__ncGetConsoleOutput *req,
 		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
 	}
 	nc_table_unlock();
-	if (nc_node.hv->container) {
-		kr_error("Unsupported", "containers have a pty console only");
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
-	}
 	pthread_mutex_lock(&tail_lock);
 	rc = read_tail(path, tail, sizeof(tail), &len);
 	out = rc == 0 ? soap_malloc(soap, 4 * ((len + 2) / 3) + 1) : NULL;

@@ -1,11 +1,14 @@
 /*
  * ops_network.c - ncStartNetwork.
  *
- * In SYSTEM, STATIC and MANAGED-NOVLAN modes instances join an existing
- * bridge (VNET_BRIDGE, or the bridge in the run request): the NC checks it
- * is there, and libvirt makes each instance's tap on it.  VLAN bridges
- * (MANAGED mode) come with the CC's network work: asked for one, the NC
- * says so instead of pretending.
+ * With a VLAN (MANAGED mode) the NC makes the security group's segment on
+ * this node (nc/vnet.c: krv<vlan> + bridge krbr<vlan>), idempotently, so
+ * that the instances the CC is about to place here can join it.  Without
+ * one (SYSTEM, STATIC, MANAGED-NOVLAN) instances join an existing bridge
+ * (VNET_BRIDGE): the NC checks it is there, and libvirt makes each
+ * instance's tap on it.  remoteHosts (Eucalyptus' tunnels between
+ * clusters) are checked and not used: the segment reaches every host on
+ * the private LAN by itself.
  */
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -22,6 +25,7 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
     struct _nc__ncStartNetworkResponse *resp)
 {
 	struct in_addr a;
+	char br[16];
 
 	KR_SOAP_ECHO(resp, req);
 	kr_error_clear();
@@ -32,16 +36,14 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
 		}
 	}
 	if (req->vlan > 0) {
-		kr_error("Unsupported", "VLAN %d: MANAGED mode bridges are not built on nodes yet",
-		    req->vlan);
+		if (nc_vnet_vlan_up(req->vlan, br) < 0)
+			return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		kr_log_info("network %d: instances join bridge %s", req->vlan, br);
+	} else if (nc_vnet_instance_bridge(-1, NULL, br) < 0) {
 		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+	} else {
+		kr_log_info("network: instances join bridge %s", br);
 	}
-	if (if_nametoindex(nc_node.bridge) == 0) {
-		kr_error("InvalidParameterValue", "bridge %s does not exist on this node",
-		    nc_node.bridge);
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
-	}
-	kr_log_info("network: instances join bridge %s", nc_node.bridge);
 	resp->networkStatus = "SUCCESS";
 	resp->_return = true_;
 	return SOAP_OK;

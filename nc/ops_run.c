@@ -147,12 +147,9 @@ from_request(const struct _nc__ncRunInstance *r, struct nc_instance *in)
 	}
 	if (!in->mac[0] && kr_id_mac_from_instance(in->id, NULL, in->mac) < 0)
 		memset(in->mac, 0, sizeof(in->mac));	/* libvirt picks one */
-	if (!in->bridge[0])
-		copy(in->bridge, sizeof(in->bridge), nc_node.bridge);
-	if (if_nametoindex(in->bridge) == 0) {
-		kr_error("InvalidParameterValue", "bridge %s does not exist on this node", in->bridge);
+	if (nc_vnet_instance_bridge(in->vlan, n ? n->bridge : NULL, in->bridge) < 0 ||
+	    nc_instance_set_user_fields(in, r->keyName, r->userData) < 0)
 		return -1;
-	}
 	/* the tap: "kr" + the id's last 8 hex digits (fits IFNAMSIZ) */
 	snprintf(in->tap, sizeof(in->tap), "kr%s", in->id + strlen(in->id) - 8);
 	return 0;

@@ -36,12 +36,26 @@ bind-mounted from the state dir (S = /var/lib/karri-sim/P by default):
     /var/log/libvirt    S/nodeK/log    libvirtd.log, qemu/<domain>.log
     /etc/passwd, group  S/nodeK/nss/   + the libvirt-qemu user and group
 
+    /sys/fs/cgroup/<h>  the host's cgroup v1 hierarchies, mounted again in
+                        a cgroup namespace rooted at the node's subtree
+                        <h>/<caller's cgroup>/karri-P-nodeK
+
     URI: qemu+unix:///system?socket=S/nodeK/run/libvirt-sock
+         lxc+unix:///system?socket=S/nodeK/run/libvirt-sock (containers)
 
 Why each fix (see DESIGN.md section 7):
-  * the host's hybrid cgroup mounts confuse libvirt; ip netns exec remounts
-    /sys, so the node sees no cgroups at all (and /sys/fs/cgroup/unified is
-    unmounted if it is ever visible); qemu runs without cgroup confinement.
+  * ip netns exec remounts /sys, which hides the host's cgroups; libvirt's
+    LXC driver cannot start a container without them ("no cgroup backend
+    available").  So each node's libvirtd runs in a subtree of its own,
+    karri-P-nodeK below the cgroup of whoever ran up() (limits on the caller
+    still hold), in a cgroup namespace rooted there, with the host's cgroup
+    v1 hierarchies mounted again under /sys/fs/cgroup: to libvirt, its
+    subtree is the whole tree, so its "/machine" partition, its containers
+    and their cleanup stay inside the node.  The hybrid cgroup2 mount
+    ("unified") stays hidden: it confuses libvirt 9.0.
+    qemu.conf's cgroup_controllers = [] keeps QEMU out of cgroups, as before
+    (no device ACL in the way of loop/NBD disks).  down() kills whatever
+    still runs in a node's subtree and removes it (see _node_cgroups).
   * libvirt 9.0 resolves the built-in user "libvirt-qemu" before it reads
     qemu.conf and this machine has no such user: the node's mount namespace
     gets its own /etc/passwd and /etc/group with it.  qemu.conf then says
@@ -103,6 +117,12 @@ remember_owner = 0
 security_driver = "none"
 namespaces = [ ]
 stdio_handler = "file"
+cgroup_controllers = [ ]
+"""
+
+LXC_CONF = """\
+# Written by karri_sim.py for a simulated node.  See its docstring.
+security_driver = "none"
 """
 
 LIBVIRTD_CONF = """\
@@ -316,9 +336,35 @@ class Node(Host):
     def libvirt_uri(self):
         return "qemu+unix:///system?socket=" + self.libvirt_sock
 
+    @property
+    def lxc_uri(self):
+        """The same libvirtd's LXC driver (containers)."""
+        return "lxc+unix:///system?socket=" + self.libvirt_sock
+
+    def cgroups(self):
+        """The node's cgroup subtree, one entry per hierarchy: {"mount",
+        "opts", "rel", "host"} (see _node_cgroups_make); [] if none."""
+        return _node_cgroups(self.state)
+
+    def lxc_unable(self):
+        """Why libvirt's LXC driver cannot run containers here; None if it can."""
+        try:
+            with open(os.path.join(self.state, "cgroups.unusable")) as f:
+                return "cgroups could not be mounted in the node: " + f.read().strip()
+        except FileNotFoundError:
+            pass
+        have = {o for c in _node_cgroups(self.state) for o in c["opts"].split(",")}
+        missing = [c for c in LXC_CGROUPS if c not in have]
+        if missing:
+            return ("the host has no cgroup v1 hierarchy for %s (libvirt's LXC driver needs "
+                    "%s; the sim gives nodes cgroup v1 only)" % (", ".join(missing),
+                                                                 ", ".join(LXC_CGROUPS)))
+        return None
+
     def info(self):
         d = Host.info(self)
         d["libvirt_uri"] = self.libvirt_uri
+        d["lxc_uri"] = self.lxc_uri
         return d
 
 
@@ -462,6 +508,9 @@ class Sim:
             f.write(QEMU_CONF)
         with open(os.path.join(n.state, "etc", "libvirtd.conf"), "w") as f:
             f.write(LIBVIRTD_CONF)
+        with open(os.path.join(n.state, "etc", "lxc.conf"), "w") as f:
+            f.write(LXC_CONF)
+        _node_cgroups_make(n)
         nss = os.path.join(n.state, "nss")
         os.makedirs(nss, exist_ok=True)
         _write_nss(nss)
@@ -538,6 +587,8 @@ class Sim:
         self._procs = []
         for ns in self._our_namespaces():
             _terminate([(p, _starttime(p)) for p in _netns_pids(ns)], timeout=5)
+        for h in hosts[1:]:
+            _node_cgroups_remove(h)
         if os.path.exists("/sys/class/net/" + self.host_if):
             _cmd(["ip", "link", "del", self.host_if], check=False)
         for ns in self._our_namespaces():
@@ -567,21 +618,24 @@ class Sim:
         return sorted(names, key=lambda s: int(s[4:]))
 
     def destroy_domains(self, n):
-        """Stop the node's guests (tests use it to leave a node clean): through libvirt if it answers, else by the
-        pid files libvirt keeps (S/nodeK/run/qemu/<domain>.pid)."""
+        """Stop the node's guests and containers (tests use it to leave a node
+        clean): through libvirt if it answers, else by the pid files libvirt
+        keeps (S/nodeK/run/qemu/<domain>.pid; containers: their cgroups,
+        see _node_cgroups_remove)."""
         if _can_connect(n.libvirt_sock):
             try:
                 import libvirt
                 libvirt.registerErrorHandler(lambda *a: None, None)
-                c = libvirt.open(n.libvirt_uri)
-                try:
-                    for d in c.listAllDomains():
-                        if d.isActive():
-                            d.destroy()
-                        if d.isPersistent():
-                            d.undefine()
-                finally:
-                    c.close()
+                for uri in (n.libvirt_uri, n.lxc_uri):
+                    c = libvirt.open(uri)
+                    try:
+                        for d in c.listAllDomains():
+                            if d.isActive():
+                                d.destroy()
+                            if d.isPersistent():
+                                d.undefine()
+                    finally:
+                        c.close()
             except ImportError:
                 pass
             except Exception as e:      # libvirt.libvirtError; fall through
@@ -661,6 +715,165 @@ def _tail(path, n=20):
         return "(no log)"
 
 
+# --- cgroups of a node -----------------------------------------------------------
+# Each node's subtree: one directory per host cgroup v1 hierarchy, listed in
+# S/nodeK/cgroups.json as {"mount": name under /sys/fs/cgroup, "opts": mount
+# options naming the hierarchy, "rel": the directory from the hierarchy's
+# root, "host": its path on the host}, so that down() from any process finds
+# them.  A host without cgroup v1 (pure cgroup2) gets none: the NC's LXC
+# tests then skip, saying so.
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+LXC_CGROUPS = ("cpuacct", "devices", "memory")     # libvirt 9.0 lxc_process.c refuses without
+
+
+def _cgroup_v1_hierarchies():
+    """[(mount point, [controllers or name=X])] of the host's cgroup v1
+    hierarchies mounted whole (root "/"), one entry each."""
+    with open("/proc/cgroups") as f:
+        subsys = {line.split()[0] for line in f if not line.startswith("#")}
+    out, seen = [], set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, post = pre.split(), post.split()
+            if len(post) < 3 or post[0] != "cgroup" or fields[3] != "/":
+                continue
+            ctrls = [o for o in post[2].split(",") if o in subsys or o.startswith("name=")]
+            if ctrls and frozenset(ctrls) not in seen:
+                seen.add(frozenset(ctrls))
+                out.append((fields[4], ctrls))
+    return out
+
+
+def _own_cgroups():
+    """{frozenset(controllers): path} from /proc/self/cgroup (v1 lines)."""
+    out = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if ctrls:
+                out[frozenset(ctrls.split(","))] = path
+    return out
+
+
+def _cgroups_file(state):
+    return os.path.join(state, "cgroups.json")
+
+
+def _node_cgroups_make(n):
+    """Make the node's subtree in every v1 hierarchy (see the docstring).
+    Where that fails the node gets no cgroups (QEMU needs none), and says so."""
+    own = _own_cgroups()
+    made = []
+    try:
+        for mnt, ctrls in _cgroup_v1_hierarchies():
+            rel = "%s/karri-%s" % (own.get(frozenset(ctrls), "/").rstrip("/"), n.netns)
+            host = mnt + rel
+            os.makedirs(host, exist_ok=True)
+            made.append({"mount": os.path.basename(mnt), "rel": rel, "host": host,
+                         "opts": ",".join(ctrls if any("=" not in c for c in ctrls)
+                                          else ["none"] + ctrls)})
+            if "cpuset" in ctrls:
+                # a new cpuset is empty: no task may join it until it has CPUs
+                for k in ("cpuset.cpus", "cpuset.mems"):
+                    with open(os.path.join(os.path.dirname(host), k)) as f:
+                        v = f.read().strip()
+                    with open(os.path.join(host, k), "w") as f:
+                        f.write(v)
+    except OSError as e:
+        log("%s: no cgroups, containers cannot run there: %s" % (n.name, e))
+        for c in reversed(made):
+            try:
+                os.rmdir(c["host"])
+            except OSError:
+                pass
+        made = []
+    with open(_cgroups_file(n.state), "w") as f:
+        json.dump(made, f)
+
+
+def _node_cgroups(state):
+    try:
+        with open(_cgroups_file(state)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return []
+
+
+def _node_cgroups_remove(n):
+    """Kill what still runs in the node's subtree (containers whose libvirtd
+    is gone, say) and remove its directories, deepest first."""
+    cgs = [c for c in _node_cgroups(n.state) if os.path.isdir(c["host"])]
+    for _ in range(3):
+        pids = set()
+        for c in cgs:
+            for d, _, _ in os.walk(c["host"]):
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids.update(int(x) for x in f.read().split())
+                except (OSError, ValueError):
+                    pass
+        if not pids:
+            break
+        log("%s: stopping what still runs in its cgroups: %s" % (
+            n.name, " ".join(map(str, sorted(pids)))))
+        # a container's init ignores SIGTERM unless it handles it: short grace
+        _terminate([(p, _starttime(p)) for p in pids], timeout=1)
+    for c in cgs:
+        for d, _, _ in os.walk(c["host"], topdown=False):
+            try:
+                os.rmdir(d)
+            except OSError as e:
+                log("%s: cannot remove cgroup %s: %s" % (n.name, d, e))
+
+
+def _enter_cgroups(state):
+    """Inside the node's mount namespace, about to become libvirtd: join the
+    node's subtree, make it the root of a cgroup namespace of our own, and
+    mount the hierarchies at /sys/fs/cgroup/<name> (the same options name
+    the same hierarchy; in the new namespace the mount shows the subtree
+    only).  libvirt's "/machine" partition is an absolute path from the
+    root it sees: this way it is karri-P-nodeK/machine on the host."""
+    cgs = _node_cgroups(state)
+    if not cgs:
+        return
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,nosuid,nodev,noexec", "cgroup",
+                        CGROUP_ROOT], check=True)
+        for ns_root in (False, True):
+            if ns_root:
+                _unshare_cgroup_ns()
+            for c in cgs:
+                mnt = os.path.join(CGROUP_ROOT, c["mount"])
+                os.makedirs(mnt, exist_ok=True)
+                subprocess.run(["mount", "-t", "cgroup", "-o", c["opts"], "cgroup", mnt],
+                               check=True)
+                if not ns_root:     # the whole tree, for now: join our subtree
+                    with open(mnt + c["rel"] + "/cgroup.procs", "w") as f:
+                        f.write(str(os.getpid()))
+                    subprocess.run(["umount", mnt], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        # libvirtd then runs without cgroups (QEMU needs none); the file
+        # says so to whoever asks (the directories stay listed for down)
+        log("no cgroups in the node, containers cannot run there: %s" % e)
+        subprocess.run(["umount", "-R", CGROUP_ROOT], stderr=subprocess.DEVNULL)
+        with open(os.path.join(state, "cgroups.unusable"), "w") as f:
+            f.write("%s\n" % e)
+
+
+def _unshare_cgroup_ns():
+    clone_newcgroup = 0x02000000
+    if hasattr(os, "unshare"):              # Python 3.12
+        os.unshare(clone_newcgroup)
+        return
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(clone_newcgroup) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "unshare(CLONE_NEWCGROUP): " + os.strerror(e))
+
+
 NSS_EXTRA = {
     "passwd": "libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin\n",
     "group": "libvirt-qemu:x:64055:\nkvm:x:64056:\n",
@@ -693,6 +906,7 @@ def enter_node(state, argv):
     node's libvirt directories in place, then exec argv (libvirtd)."""
     if "/sys/fs/cgroup/unified" in _mountpoints():
         subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
+    _enter_cgroups(state)
     binds = [(os.path.join(state, sub), path) for sub, path in LIBVIRT_DIRS]
     binds += [(os.path.join(state, "nss", "passwd"), "/etc/passwd"),
               (os.path.join(state, "nss", "group"), "/etc/group"),

@@ -303,14 +303,14 @@ def test_real_nc_nodes_polled_down_and_back(sim, tmp_path):
     NC's real capacity, a killed NC goes DOWN, a restarted one comes back.
     (Launching on real NCs needs images and is the end-to-end tests' job.)"""
     from harness.nc import start_nc
-    from test_cc_network import start_in_front
+    from harness.ccnet import start_in_front
 
     nc_port = free_port()
     ncs = [start_nc(n, str(tmp_path / n.name), port=nc_port) for n in sim.nodes]
     d = Daemon("karri-cc", str(tmp_path / "cc"), cc_config([n.priv_ip for n in sim.nodes],
                NC_PORT=nc_port), netns=sim.front.netns, host=sim.front.priv_ip)
     try:
-        start_in_front(d, sim)
+        start_in_front(d, sim.front)
         cc = CcClient(d.url, netns=sim.front.netns)
         nodes = cc.wait_nodes(all_up(2), timeout=30)
         assert all(int(v["coresMax"]) > 0 and int(v["memoryMax"]) > 0 for v in nodes.values())

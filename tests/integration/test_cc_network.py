@@ -2,25 +2,27 @@
 VLANs and bridges in the namespaces of a karri_sim Sim (no libvirt).
 
 Instances are launched through the CC onto karri-ncsim nodes (the NC
-stand-in; the real NC answers NotImplemented so far), and each is then
-stood in for by a "guest" namespace plugged into the node's bridge with the
-instance's MAC (harness/ccnet.py) that takes its address from the CC by DHCP
-(busybox udhcpc).  The same scenario runs in MANAGED-NOVLAN (one LAN,
-isolation by routing through the CC's firewall) and MANAGED (a VLAN and a
-bridge per group, made on the nodes through ncStartNetwork by the ncsim with
-cc/vnet_bridge.c, the code the NC is to use).
+stand-in, fast), and each is then stood in for by a "guest" namespace
+plugged into the node's bridge with the instance's MAC (harness/ccnet.py)
+that takes its address from the CC by DHCP (busybox udhcpc).  The same
+scenario runs in MANAGED-NOVLAN (one LAN, isolation by routing through the
+CC's firewall) and MANAGED (a VLAN and a bridge per group, made on the nodes
+through ncStartNetwork by the ncsim with common/vnet_bridge.c, the code the
+NC uses).  Real guests on real NCs: test_real_guest_through_real_nc here
+(MANAGED-NOVLAN) and test_managed_nodes.py (MANAGED).
 """
 
 import os
 import shutil
 import signal
-import tempfile
 
 import pytest
 
 from harness import simlife
 from harness.cc import CcClient, NcSim
-from harness.ccnet import CLIENT, METADATA, PY, SimGuest, netns_run, netns_spawn, wait_listening
+from harness.ccnet import (CLIENT, METADATA, PY, RealCluster, SimGuest, cc_home, netns_run,
+                           netns_spawn, run_guest, start_in_front, udp_ask, wait_guest_report,
+                           wait_listening)
 from harness.daemons import Daemon, free_port
 
 pytestmark = pytest.mark.root
@@ -85,15 +87,6 @@ def dnsmasq_pids(sim):
     return sorted(out)
 
 
-def start_in_front(d, sim):
-    """Start the CC in the front end's namespace and wait until it answers
-    (Daemon.wait_ready alone gives up at once when the port is not open yet)."""
-    d.start(wait=False)
-    wait_listening(sim.front.netns, sim.front.priv_ip, d.port, timeout=20)
-    d.wait_ready()
-    return d
-
-
 def front_connect(sim, host, port):
     p = netns_run(sim.front.netns, [PY, "-c", CLIENT, host, str(port), "1.5"])
     return p.stdout.strip() if p.returncode == 0 else None
@@ -104,10 +97,7 @@ def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
     sim = netsim
     nc_port, clc_port = free_port(), free_port()
     managed = mode == "MANAGED"
-    # dnsmasq re-reads its hosts file as VNET_DHCPUSER after dropping root, so the
-    # CC's home must be traversable (pytest's tmp_path is not).
-    home = tempfile.mkdtemp(prefix="karri-ccnet-")
-    os.chmod(home, 0o755)
+    home = cc_home()
     cfg = {"VNET_MODE": mode, "VNET_SUBNET": "10.100.0.0", "VNET_NETMASK": "255.255.0.0",
            "VNET_ADDRSPERNET": 32, "VNET_PRIVINTERFACE": "eth0", "VNET_PUBINTERFACE": "eth0",
            "VNET_PUBLICIPS": "%s-%s" % (PUBLIC[0], PUBLIC[1]), "VNET_CLOUDIP": sim.front.priv_ip,
@@ -120,7 +110,7 @@ def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
     guests, procs = [], []
     d = Daemon("karri-cc", home, cfg, netns=sim.front.netns, host=sim.front.priv_ip)
     try:
-        start_in_front(d, sim)
+        start_in_front(d, sim.front)
         cc = CcClient(d.url, netns=sim.front.netns)
         both_up(cc, d)
         r = cc.start_network(10, "web")
@@ -166,6 +156,7 @@ def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
 
         for name in "ABC":
             g[name].serve(8000, name)
+            g[name].serve_udp(9000, name)
         g["A"].serve(8001, "A8001")
         for name in "ABC":
             wait_listening(g[name].ns, "127.0.0.1", 8000)
@@ -189,11 +180,14 @@ def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
         assert g["C"].get("http://169.254.169.254/latest/user-data").startswith(
             "instance at %s " % g["C"].ip)
 
-        # Elastic IP: from the front end it reaches A, then (moved in one batch) C.
+        # Elastic IP: from the front end it reaches A, then (moved in one batch) C,
+        # new connections and a flow that was going on alike (conntrack flushed).
         assert cc.assign_address(PUBLIC[0], g["A"].ip)["return"] == "true"
         assert front_connect(sim, PUBLIC[0], 8000) == "A"
+        assert udp_ask(sim.front.netns, PUBLIC[0], 9000, 40000) == "A"
         assert cc.assign_address(PUBLIC[0], g["C"].ip)["return"] == "true"
         assert front_connect(sim, PUBLIC[0], 8000) == "C"
+        assert udp_ask(sim.front.netns, PUBLIC[0], 9000, 40000) == "C"
         addrs = {a["publicIp"]: a for a in cc.describe_public_addresses()}
         assert addrs[PUBLIC[0]].get("instanceId") == "i-0000c001"
         assert addrs[PUBLIC[1]].get("privateIp") is None
@@ -208,7 +202,7 @@ def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
         assert g["C"].connect(g["A"].ip, 8001) is None
         assert front_connect(sim, PUBLIC[0], 8000) == "C"
         d = Daemon("karri-cc", home, cfg, netns=sim.front.netns, host=sim.front.priv_ip, port=d.port)
-        start_in_front(d, sim)
+        start_in_front(d, sim.front)
         cc = CcClient(d.url, netns=sim.front.netns)
         assert dnsmasq_pids(sim) == pids
         assert "adopted" in d.log()
@@ -254,8 +248,7 @@ def test_static_mode_serves_the_mac_map(netsim):
     """STATIC: instances take MAC/IP pairs from VNET_MACMAP, served by dnsmasq."""
     sim = netsim
     nc_port = free_port()
-    home = tempfile.mkdtemp(prefix="karri-ccnet-")
-    os.chmod(home, 0o755)
+    home = cc_home()
     macmap = "d0:0d:aa:00:00:01=10.81.0.150 d0:0d:aa:00:00:02=10.81.0.151"
     cfg = {"VNET_MODE": "STATIC", "VNET_SUBNET": "10.81.0.0", "VNET_NETMASK": "255.255.255.0",
            "VNET_ROUTER": sim.front.priv_ip, "VNET_MACMAP": macmap, "VNET_PRIVINTERFACE": "eth0",
@@ -265,7 +258,7 @@ def test_static_mode_serves_the_mac_map(netsim):
     d = Daemon("karri-cc", home, cfg, netns=sim.front.netns, host=sim.front.priv_ip)
     guest = None
     try:
-        start_in_front(d, sim)
+        start_in_front(d, sim.front)
         cc = CcClient(d.url, netns=sim.front.netns)
         cc.wait_nodes(lambda n: len(n) == 1 and all(v["state"] == "UP" for v in n.values()))
         r = cc.run(["i-00005001", "i-00005002"])
@@ -298,48 +291,17 @@ def test_real_guest_through_real_nc(sim, guest, tmp_path):
     of the session's sim, takes its address from the CC's dnsmasq
     (karri.ip=dhcp) in MANAGED-NOVLAN; the front end reaches it directly and
     by an elastic IP; its console comes back through the CC."""
-    from harness.guestvm import Report
-    from harness.nc import ImageServer, start_nc
-
-    www = tmp_path / "www"
-    www.mkdir()
-    for name, src in (("vmlinuz", guest.vmlinuz), ("initrd", guest.initrd), ("disk.img", guest.disk)):
-        shutil.copyfile(src, str(www / name))
-    srv = ImageServer(sim.front, str(www), str(tmp_path / "imgserver.log"), port=free_port())
-    nc_port = free_port()
-    ncs, d = [], None
-    home = tempfile.mkdtemp(prefix="karri-ccnet-")
-    os.chmod(home, 0o755)
-    try:
-        ncs = [start_nc(n, str(tmp_path / n.name), port=nc_port) for n in sim.nodes]
-        cfg = {"VNET_MODE": "MANAGED-NOVLAN", "VNET_SUBNET": "10.100.0.0",
-               "VNET_NETMASK": "255.255.0.0", "VNET_ADDRSPERNET": 32, "VNET_PRIVINTERFACE": "eth0",
-               "VNET_PUBINTERFACE": "eth0", "VNET_PUBLICIPS": PUBLIC[0], "VNET_BRIDGE": "br0",
-               "VNET_CLOUDIP": sim.front.priv_ip, "NODES": " ".join(n.priv_ip for n in sim.nodes),
-               "NC_PORT": nc_port, "NC_POLLING_FREQUENCY": 1}
-        d = start_in_front(Daemon("karri-cc", home, cfg, netns=sim.front.netns,
-                                  host=sim.front.priv_ip), sim)
-        cc = CcClient(d.url, netns=sim.front.netns)
-        cc.wait_nodes(lambda n: len(n) == 2 and all(v["state"] == "UP" for v in n.values()), timeout=30)
+    cfg = {"VNET_MODE": "MANAGED-NOVLAN", "VNET_SUBNET": "10.100.0.0",
+           "VNET_NETMASK": "255.255.0.0", "VNET_ADDRSPERNET": 32, "VNET_PRIVINTERFACE": "eth0",
+           "VNET_PUBINTERFACE": "eth0", "VNET_PUBLICIPS": PUBLIC[0], "VNET_BRIDGE": "br0"}
+    with RealCluster(sim, guest, str(tmp_path), cfg) as c:
+        cc = c.cc
         assert cc.start_network(10, "web")["return"] == "true"
         iid = "i-0000e001"
-        r = cc.run([iid], group="web", vlan=10, imageURL=srv.url("disk.img"), kernelId="eki-0000c10d",
-                   kernelURL=srv.url("vmlinuz"), ramdiskId="eri-0000c10d",
-                   ramdiskURL=srv.url("initrd"), kernelParams="karri.ip=dhcp karri.hold=forever",
-                   timeout=120)
+        r = run_guest(cc, c.srv, iid, "karri.ip=dhcp karri.hold=forever", group="web", vlan=10)
         assert r["return"] == "true", r
         ip = r["instances"][0]["netParams"]["privateIp"]
-        import base64
-        import time
-        deadline = time.monotonic() + 180
-        rep = None
-        while time.monotonic() < deadline:
-            out = cc.console(iid)
-            if out["return"] == "true" and out.get("consoleOutput"):
-                rep = Report(base64.b64decode(out["consoleOutput"]).decode(errors="replace"))
-                if rep.all("net"):
-                    break
-            time.sleep(1)
+        rep = wait_guest_report(cc, iid, lambda rep: rep.all("net"))
         assert rep and rep.all("net"), "guest reported no network: %s" % (rep.text[-2000:] if rep else None)
         net = rep.all("net")[0]
         print("guest network report:", net, rep.all("dhcp"))
@@ -351,10 +313,3 @@ def test_real_guest_through_real_nc(sim, guest, tmp_path):
         assert cc.assign_address(PUBLIC[0], ip)["return"] == "true"
         assert netns_run(sim.front.netns, ["ping", "-c", "1", "-W", "5", PUBLIC[0]]).returncode == 0
         assert cc.terminate([iid])["isTerminated"] == ["true"]
-    finally:
-        if d and d.proc and d.proc.poll() is None:
-            d.stop()
-        for n in ncs:
-            n.stop()
-        srv.stop()
-        shutil.rmtree(home, ignore_errors=True)

@@ -262,6 +262,48 @@ def test_down_after_crash_kills_guests_and_daemons(sim, guest, tmp_path):
         libvirt.open(first.nodes[0].libvirt_uri)
 
 
+def test_containers_live_in_their_nodes_cgroups_and_down_removes_them(tmp_path):
+    """libvirt's LXC driver needs cgroups, which ip netns exec hides: each
+    node's libvirtd runs in a cgroup subtree of its own, its containers
+    under it.  A sim whose libvirtd died with a container running is still
+    removed whole by down: the container and every cgroup directory."""
+    import libvirt
+    from harness import container
+    prefix = simlife.session_prefix("g")
+    state = os.path.join("/var/lib/karri-sim", prefix)
+    first = simlife.start(prefix, nodes=1, net_index=251)
+    ids = simlife.netns_ids(prefix)
+    node = first.nodes[0]
+    cgs = node.cgroups()
+    pid = None
+    try:
+        if node.lxc_unable():
+            pytest.skip(node.lxc_unable())
+        for c in cgs:
+            assert c["host"].endswith("/karri-%s-node1" % prefix), c
+            with open(os.path.join(c["host"], "cgroup.procs")) as f:
+                assert str(node.libvirtd.pid) in f.read().split(), c
+        root = container.make_rootfs(str(tmp_path / "root"))
+        conn = libvirt.open(node.lxc_uri)
+        try:
+            pid = conn.createXML(container.domain_xml("crash-ct", root), 0).ID()
+        finally:
+            conn.close()
+        mine = [c for c in cgs if c["mount"] in ("memory", "devices", "cpuacct")]
+        for c in mine:
+            with open(os.path.join(c["host"], "machine", "lxc-%d-crash-ct.libvirt-lxc",
+                                   "cgroup.procs") % pid) as f:
+                assert str(pid) in f.read().split(), c
+        node.libvirtd.kill()            # libvirtd gone, the container runs on
+        assert not _gone(pid)
+    finally:
+        simlife.forget(first)
+        simlife.stop(simlife.karri_sim.Sim(prefix))
+    assert pid is None or _gone(pid), "container init %d survived down" % pid
+    assert [c["host"] for c in cgs if os.path.exists(c["host"])] == []
+    assert simlife.leftovers(prefix, state, ids) == []
+
+
 def _gone(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:

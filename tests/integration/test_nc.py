@@ -18,9 +18,11 @@ Each guest's own report (its console, read through ncGetConsoleOutput)
 must show the disk bus and NIC model the NC reported.  Then: hot-plug a
 file volume and an NBD volume (qemu-nbd on a unix socket), reboot,
 SIGKILL the NC and see it adopt what runs, a launch that fails, terminate
-and find nothing left behind, and LXC through the same API.
+and find nothing left behind, and LXC through the same API (a container
+from a root filesystem image, on node2's libvirtd).
 """
 
+import glob
 import os
 import shutil
 import signal
@@ -29,6 +31,7 @@ import time
 
 import pytest
 
+from harness import container
 from harness.guestvm import make_disk
 from harness.nc import (ImageServer, call, console, describe, node_leftovers, ok,
                         run_instance, start_nc, to_dict, wait_console, wait_state)
@@ -169,8 +172,9 @@ def test_describe_resource_honours_the_limits(world):
     assert big["return"] == "false" and "InsufficientInstanceCapacity" in big["statusMessage"]
     net = ok(call(world["nc1"], "ncStartNetwork", {"vlan": -1, "remoteHosts": ["10.81.0.1"]}))
     assert net["networkStatus"] == "SUCCESS"
-    vlan = to_dict(call(world["nc1"], "ncStartNetwork", {"vlan": 10}))
-    assert vlan["return"] == "false" and vlan["statusMessage"].startswith("Unsupported:")
+    # (MANAGED VLANs on nodes: test_managed_nodes.py)
+    vlan = to_dict(call(world["nc1"], "ncStartNetwork", {"vlan": 5000}))
+    assert vlan["return"] == "false" and vlan["statusMessage"].startswith("InvalidParameterValue:")
     down = to_dict(call(world["nc1"], "ncPowerDown"))
     assert down["return"] == "false" and down["statusMessage"].startswith("Unsupported:")
 
@@ -342,23 +346,78 @@ def test_terminate_leaves_nothing_behind(world):
 
 
 def test_lxc_through_the_same_api(world, tmp_path):
-    """A container NC on node2.  Nodes run libvirtd without cgroups, which
-    libvirt's LXC driver needs: then the launch must fail saying why."""
+    """HYPERVISOR=lxc on node2: the instance is a libvirt LXC container
+    whose '/' is the image, with its console (a pty) read through
+    ncGetConsoleOutput like a VM's, and terminate leaves nothing: no
+    domain, container process, loop device, veth, cgroup or file."""
     node = world["sim"].nodes[1]
-    uri = node.libvirt_uri.replace("qemu+unix", "lxc+unix")
-    nc = start_nc(node, str(tmp_path / "lxc"), {"HYPERVISOR": "lxc", "NC_LIBVIRT_URI": uri})
+    if node.lxc_unable():
+        pytest.skip(node.lxc_unable())
+    # its image: a root filesystem (busybox, an init printing a marker)
+    container.make_image(os.path.join(world["base"], "www", "rootfs.img"), str(tmp_path))
+    iid = "i-0000c001"
+    home = str(tmp_path / "lxc")
+    ipath = os.path.join(home, "instances")
+    nc = start_nc(node, home, {"HYPERVISOR": "lxc", "NC_LIBVIRT_URI": node.lxc_uri})
     try:
         assert ok(call(nc, "ncDescribeResource"))["hypervisor"] == "lxc"
-        r = ok(run_instance(nc, "i-0000c001", world["cloud"]))
-        assert r["instance"]["diskAttachment"].startswith("bus=none backing=fs")
-        d = wait_state(nc, "i-0000c001", states=("Extant", "Teardown"), timeout=60)
-        if d["stateName"] == "Teardown":
-            pytest.skip("LXC cannot run on these nodes: " + d["stateReason"])
+        images = {"image_id": "emi-0000c0c0", "image_url": world["srv"].url("rootfs.img")}
+        r = ok(run_instance(nc, iid, images))
+        assert r["instance"]["diskAttachment"].startswith("bus=none backing=fs store=fsimage")
+        assert r["instance"]["netAttachment"] == "model=veth"
+        d = wait_state(nc, iid, timeout=60)
+        assert d["stateName"] == "Extant" and d["stateDetail"] == "RUNNING"
+        mac = "d0:0d:00:00:c0:01"
+        rep = wait_console(nc, iid, lambda r: "KARRI-LXC-UP" in r.text, timeout=30)
+        assert "KARRI-LXC-UP mac=" + mac in rep.text, rep.text
+        import libvirt
+        conn = libvirt.open(node.lxc_uri)
+        try:
+            dom = conn.lookupByName(iid)
+            assert dom.isActive() and "type='lxc'" in dom.XMLDesc(0)
+            pid = dom.ID()      # the container's init, as the node sees it
+        finally:
+            conn.close()
+
+        def scopes():   # the container's cgroups, inside its node's subtree
+            return [p for c in node.cgroups()
+                    for p in glob.glob(os.path.join(c["host"], "machine", "*" + iid + "*"))]
+        assert scopes(), "the container has no cgroup under its node's subtree"
+
+        # A SIGKILLed NC adopts the container and its console again: what
+        # the container printed meanwhile waited in its pty.
+        ticks = rep.text.count("KARRI-LXC-TICK")
+        nc.stop(signal.SIGKILL)
+        time.sleep(1.5)
+        nc = start_nc(node, home, {"HYPERVISOR": "lxc", "NC_LIBVIRT_URI": node.lxc_uri},
+                      port=nc.port)
+        assert describe(nc, iid)[iid]["stateName"] == "Extant"
+        assert "%s: adopted running domain" % iid in nc.log()
+        rep = wait_console(nc, iid, lambda r: r.text.count("KARRI-LXC-TICK") > ticks + 2,
+                           timeout=30)
+        assert rep.text.count("KARRI-LXC-TICK") > ticks + 2, rep.text
+
+        r = ok(call(nc, "ncTerminateInstance", {"instanceId": iid}))
+        assert r["shutdownState"] == "Teardown"
+        assert describe(nc, iid)[iid]["stateName"] == "Teardown"
+        conn = libvirt.open(node.lxc_uri)
+        try:
+            assert iid not in {x.name() for x in conn.listAllDomains()}
+        finally:
+            conn.close()
+        assert not os.path.exists("/proc/%d" % pid)
+        assert scopes() == []
+        # (the root image was mounted inside the container only, over a
+        # loop device: no loop over the instance's files, no mount either)
+        assert node_leftovers(node, ipath, [iid]) == []
+        ok(call(nc, "ncTerminateInstance", {"instanceId": iid}))
+        assert iid not in describe(nc)
     finally:
         try:
-            call(nc, "ncTerminateInstance", {"instanceId": "i-0000c001"})
+            call(nc, "ncTerminateInstance", {"instanceId": iid})
         finally:
             nc.stop()
+            print(nc.log()[-3000:])
 
 
 def test_kvm_that_cannot_run_guests_falls_back_to_qemu(world, tmp_path):
