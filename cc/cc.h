@@ -110,6 +110,7 @@ struct cc_node {
 	int refs;		/* pollers and operations using it outside cc.lock */
 	bool busy;		/* someone borrowed the kept-alive connection */
 	char hypervisor[16];
+	char storage_mac[18];	/* the NC's storage NIC, for EBS's allow list; "" unknown */
 };
 
 struct cc {

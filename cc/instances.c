@@ -656,6 +656,19 @@ __cc__AttachVolume(struct soap *soap, struct _cc__AttachVolume *req,
 	KR_SOAP_ECHO(resp, req);
 	if (fwd_begin(&f, req->instanceId) < 0)
 		return fail(soap, &resp->_return, &resp->statusMessage);
+	/*
+	 * The node's storage MAC, which EBS must allow before the node can reach
+	 * the volume.  Without a remoteDev this is only that question: the CLC
+	 * asks first, exports the volume to that MAC, then attaches.
+	 */
+	pthread_mutex_lock(&cc.lock);
+	resp->nodeMac = f.n->storage_mac[0] ? soap_strdup(soap, f.n->storage_mac) : NULL;
+	pthread_mutex_unlock(&cc.lock);
+	if (!req->remoteDev || !*req->remoteDev) {
+		fwd_end(&f);
+		resp->_return = true_;
+		return SOAP_OK;
+	}
 	f.rc = soap_call___nc__ncAttachVolume(f.c, f.n->url, NULL, &rq, &rr);
 	ok = fwd_check(&f, "ncAttachVolume", &rr._return, &rr.statusMessage);
 	resp->attachment = ok == 0 ? soap_strdup(soap, rr.attachment) : NULL;

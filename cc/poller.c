@@ -156,6 +156,8 @@ apply(struct cc_node *n, bool ok, const struct _nc__ncDescribeResourceResponse *
 		n->avail = (struct cc_res){ r->numberOfCoresAvailable, r->memorySizeAvailable,
 			r->diskSizeAvailable };
 		cp(n->hypervisor, sizeof(n->hypervisor), r->hypervisor);
+		cp(n->storage_mac, sizeof(n->storage_mac),
+		    r->storageMac && strlen(r->storageMac) == 17 ? r->storageMac : "");
 		cc_inst_list_free(n->inst, n->ninst);
 		n->inst = inst;
 		n->ninst = ninst;

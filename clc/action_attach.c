@@ -1,14 +1,13 @@
 /*
  * action_attach.c - AttachVolume and DetachVolume.
  *
- * Attach: EBS ExportVolume (the target's AoE shelf.slot, storage NIC and
- * MAC), then the instance's CC AttachVolume with remoteDev
- * "aoe:<iface>:<target mac>:e<shelf>.<slot>"; the CC answers with the
- * node's storage MAC, which is then allowed on the export (a second
- * ExportVolume naming it).  Only when both agreed is the attachment
+ * Attach: the instance's CC AttachVolume without remoteDev answers the
+ * node's storage MAC (the NC reports it in ncDescribeResource); EBS
+ * ExportVolume allowing that MAC answers the target's AoE shelf.slot,
+ * storage NIC and MAC; then the CC AttachVolume with remoteDev
+ * "aoe::<target mac>:e<shelf>.<slot>" hot-plugs it (no IFACE: the node
+ * uses its own storage NIC).  Only when both agreed is the attachment
  * recorded; otherwise the export is withdrawn.  Detach goes the other way.
- * End-to-end behaviour needs the real EBS and CC; until they implement
- * these operations the user gets "Unsupported" naming which one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,8 +35,13 @@ ebs_export(struct clc_req *r, const char *url, const char *vol, const char *mac,
 	if (clc_soap_check(soap, soap_call___ebs__ExportVolume(soap, url, NULL, &req, &resp),
 	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError", "ExportVolume",
 	    url) == 0) {
-		snprintf(remote, len, "aoe:%s:%s:e%d.%d", resp.interface ? resp.interface : "",
-		    resp.targetMac ? resp.targetMac : "", resp.shelf, resp.slot);
+		/*
+		 * No IFACE: resp.interface is the target's NIC name, which the
+		 * node would take for its own (aoe_volume.c: empty means the
+		 * node's NC_STORAGE_INTERFACE); right in the sim only by chance.
+		 */
+		snprintf(remote, len, "aoe::%s:e%d.%d", resp.targetMac ? resp.targetMac : "",
+		    resp.shelf, resp.slot);
 		rc = 0;
 	}
 	clc_cc_done(soap);
@@ -159,11 +163,24 @@ clc_attach_volume(struct clc_req *r)
 		kr_error("IncorrectState", "volume %s is %s, not available", vol, status);
 		return -1;
 	}
+	/*
+	 * The node's storage MAC first (a CC AttachVolume without remoteDev
+	 * only answers it): EBS exports only to named MACs (1..16) and ignores
+	 * every other initiator, so the node could not reach the volume before
+	 * the export names it.  (Exporting first to nobody, as this did, is
+	 * refused by EBS: found by the end-to-end test.)
+	 */
 	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
-	    ebs_export(r, ebs, vol, NULL, remote, sizeof(remote)) < 0)
+	    cc_attach(r, c->url, inst, vol, NULL, dev, mac, sizeof(mac)) < 0)
 		return -1;
-	if (cc_attach(r, c->url, inst, vol, remote, dev, mac, sizeof(mac)) < 0 ||
-	    (*mac && ebs_export(r, ebs, vol, mac, remote, sizeof(remote)) < 0)) {
+	if (!*mac) {
+		kr_error("Unsupported", "the node of %s does not report its storage MAC: it "
+		    "cannot reach EBS volumes", inst);
+		return -1;
+	}
+	if (ebs_export(r, ebs, vol, mac, remote, sizeof(remote)) < 0)
+		return -1;
+	if (cc_attach(r, c->url, inst, vol, remote, dev, mac, sizeof(mac)) < 0) {
 		ebs_unexport(r, ebs, vol);
 		return -1;
 	}

@@ -230,9 +230,9 @@ clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url)
 	struct soap *soap = clc_cc_soap(clc);
 	struct _cc__DescribeInstances req = { 0 };
 	struct _cc__DescribeInstancesResponse resp = { 0 };
-	const char *orphans[64], *seen[4096];
+	const char *orphans[64], *gone[64], *seen[4096];
 	char corr[37], user[16];
-	int norphans = 0, nseen = 0, rc = -1;
+	int norphans = 0, ngone = 0, nseen = 0, rc = -1;
 	time_t now = time(NULL);
 
 	if (soap == NULL)
@@ -261,6 +261,16 @@ clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url)
 		    strcmp(ec2_state(in->stateName), "terminated") != 0 &&
 		    !clc_instance_known(clc->db, in->instanceId))
 			orphans[norphans++] = in->instanceId;
+		/*
+		 * Torn down on the node and recorded as terminated here: the NC
+		 * keeps reporting it (as a node's instance) until a second
+		 * terminate makes it forget it (ops_lifecycle.c), so say it.
+		 * Without this a node never looked empty again (found by the
+		 * end-to-end test: "instances 2" on an idle node).
+		 */
+		else if (n == 0 && ngone < 64 && ec2_state(in->stateName) &&
+		    strcmp(ec2_state(in->stateName), "terminated") == 0)
+			gone[ngone++] = in->instanceId;
 	}
 	/* With more instances than `seen` holds, never guess which are lost. */
 	if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
@@ -272,6 +282,8 @@ clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url)
 		    zone, norphans);
 		clc_cc_terminate(clc, url, orphans, norphans);
 	}
+	if (ngone)
+		clc_cc_terminate(clc, url, gone, ngone);
 done:
 	if (rc < 0)
 		kr_db_rollback(clc->db);

@@ -87,31 +87,48 @@ parse_addr(const char *s, unsigned *shelf, unsigned *slot)
 	return 0;
 }
 
+/* This node's storage NIC: NC_STORAGE_INTERFACE, eth1 by default. */
+const char *
+nc_storage_interface(void)
+{
+	const char *def = nc_node.cfg ? kr_config_get(nc_node.cfg, "NC_STORAGE_INTERFACE") : NULL;
+
+	return def && *def ? def : "eth1";
+}
+
+/*
+ * An empty IFACE ("aoe::MAC:eS.L", what the CLC sends) means this node's
+ * own storage NIC: the CLC knows the target's NIC name, not the node's.
+ */
 int
 nc_aoe_parse(const char *remote, char *ifname, size_t iflen, unsigned *shelf, unsigned *slot)
 {
 	const char *p = remote + 4, *last = strrchr(remote, ':') + 1, *c1 = strchr(p, ':');
-	const char *def;
+	size_t len;
 
 	if (!nc_aoe_remote(remote) || last[0] != 'e' || parse_addr(last + 1, shelf, slot) < 0) {
 		kr_error("InvalidParameterValue", "AoE remoteDev must be aoe:[IFACE:[MAC:]]eS.L");
 		return -1;
 	}
-	if (!c1) {
-		def = nc_node.cfg ? kr_config_get(nc_node.cfg, "NC_STORAGE_INTERFACE") : NULL;
-		p = def && *def ? def : "eth1";
-		c1 = p + strlen(p);
+	len = c1 ? (size_t)(c1 - p) : 0;
+	if (c1 == p && c1 + 1 == last) {
+		kr_error("InvalidParameterValue", "AoE remoteDev: an empty IFACE needs a MAC");
+		return -1;
 	}
-	if (!ifname_ok(p, (size_t)(c1 - p)) || (size_t)(c1 - p) >= iflen) {
+	if (len == 0)
+		p = nc_storage_interface();
+	if (len == 0)
+		len = strlen(p);
+	if (!ifname_ok(p, len) || len >= iflen) {
 		kr_error("InvalidParameterValue", "bad storage interface in %s", remote);
 		return -1;
 	}
-	/* aoe:IF:MAC:eS.L - the middle part, if any, must be one MAC */
-	if (*c1 == ':' && c1 + 1 != last && !mac_ok(c1 + 1, (size_t)(last - c1 - 2))) {
+	/* aoe:[IF]:MAC:eS.L - the middle part, if any, must be one MAC */
+	if (c1 && c1 + 1 != last && !mac_ok(c1 + 1, (size_t)(last - c1 - 2))) {
 		kr_error("InvalidParameterValue", "bad target MAC in %s", remote);
 		return -1;
 	}
-	snprintf(ifname, iflen, "%.*s", (int)(c1 - p), p);
+	snprintf(ifname, iflen, "%.*s", (int)len, p);
 	return 0;
 }
 

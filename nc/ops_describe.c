@@ -118,6 +118,29 @@ __nc__ncDescribeInstances(struct soap *soap, struct _nc__ncDescribeInstances *re
 	return SOAP_OK;
 }
 
+/*
+ * The storage NIC's MAC: the CC hands it to the CLC, which must name it in
+ * EBS's allow list before this node can reach a volume.  NULL when unknown.
+ */
+static char *
+storage_mac(struct soap *soap)
+{
+	const char *def = nc_storage_interface();
+	char path[128], mac[32] = "";
+	FILE *f;
+
+	if (strchr(def, '/') || strlen(def) > 15)
+		return NULL;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", def);
+	if (!(f = fopen(path, "r")))
+		return NULL;
+	if (!fgets(mac, sizeof(mac), f))
+		mac[0] = '\0';
+	fclose(f);
+	mac[strcspn(mac, "\n")] = '\0';
+	return strlen(mac) == 17 ? soap_strdup(soap, mac) : NULL;
+}
+
 int
 __nc__ncDescribeResource(struct soap *soap, struct _nc__ncDescribeResource *req,
     struct _nc__ncDescribeResourceResponse *resp)
@@ -137,6 +160,7 @@ __nc__ncDescribeResource(struct soap *soap, struct _nc__ncDescribeResource *req,
 	resp->numberOfCoresMax = (int)r.cores_max;
 	resp->numberOfCoresAvailable = (int)r.cores_free;
 	resp->hypervisor = nc_node.hv ? (char *)nc_node.hv->name : NULL;
+	resp->storageMac = storage_mac(soap);
 	resp->phyDevicesFree = nc_phy_free_count();
 	return SOAP_OK;
 }

@@ -123,6 +123,8 @@ struct _nc__ncDescribeResourceResponse {
 	char *publicSubnets;
 	char *hypervisor;		/* Karri: qemu, kvm, lxc, xen */
 	int phyDevicesFree;		/* Karri: spare devices for the phy attachment */
+	char *storageMac;		/* Karri: MAC of NC_STORAGE_INTERFACE, what EBS must
+					   allow for volumes attached here (absent: unknown) */
 };
 
 struct _nc__ncRebootInstance {
