@@ -105,6 +105,7 @@ struct cc_node {
 	time_t off_since;	/* POWERSAVE: when it was sent ncPowerDown */
 	int fails;
 	int fd;			/* kept-alive connection to the NC, -1: none */
+	void *ssl;		/* its TLS state (SSL *), NULL for plain HTTP */
 	bool polling;		/* a poll is in flight */
 	bool removed;		/* deregistered: freed when the last user lets go */
 	int refs;		/* pollers and operations using it outside cc.lock */

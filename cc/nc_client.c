@@ -10,6 +10,9 @@
  * and port equal the context's last ones, which is what cc_nc_begin sets up.
  * When the connection is lent already (a poll and a RunInstances at once),
  * the second caller simply opens a connection of its own for that call.
+ * Over TLS the connection is the socket plus its OpenSSL state (n->ssl):
+ * they are lent and taken back together, so a kept-alive connection costs
+ * one handshake for its whole life.
  */
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +43,7 @@ bool
 cc_nc_begin(struct soap *soap, struct cc_node *n)
 {
 	bool borrowed = false;
+	void *ssl = NULL;
 	int fd = -1;
 
 	pthread_mutex_lock(&cc.lock);
@@ -47,10 +51,13 @@ cc_nc_begin(struct soap *soap, struct cc_node *n)
 	if (!n->busy) {
 		n->busy = borrowed = true;
 		fd = n->fd;
+		ssl = n->ssl;
 		n->fd = -1;
+		n->ssl = NULL;
 	}
 	pthread_mutex_unlock(&cc.lock);
 	soap->socket = fd >= 0 ? fd : SOAP_INVALID_SOCKET;
+	kr_tls_soap_lend(soap, fd >= 0 ? ssl : NULL);
 	if (fd >= 0) {
 		/* gSOAP reuses the socket only for the same host and port as before. */
 		soap->keep_alive = -1;
@@ -67,17 +74,24 @@ cc_nc_end(struct soap *soap, struct cc_node *n, bool borrowed, bool ok)
 {
 	int fd = soap_valid_socket(soap->socket) ? soap->socket : -1;
 	bool keep = borrowed && ok && fd >= 0 && soap->keep_alive != 0;
+	void *ssl = kr_tls_soap_take(soap);
 
 	soap->socket = SOAP_INVALID_SOCKET;
-	if (fd >= 0 && !keep)
-		close(fd);
+	if (!keep) {
+		kr_tls_free(ssl);
+		if (fd >= 0)
+			close(fd);
+	}
 	pthread_mutex_lock(&cc.lock);
 	if (borrowed) {
 		n->busy = false;
-		if (keep && !n->removed)
+		if (keep && !n->removed) {
 			n->fd = fd;
-		else if (keep)
+			n->ssl = ssl;
+		} else if (keep) {
+			kr_tls_free(ssl);
 			close(fd);
+		}
 	}
 	cc_node_release(n);
 	pthread_mutex_unlock(&cc.lock);
@@ -93,7 +107,11 @@ cc_nc_failed(struct soap *soap, int rc, const char *what, const char *url)
 	if (rc == SOAP_OK)
 		return false;
 	s = soap_faultstring(soap);
-	if (rc == SOAP_EOF || rc == SOAP_TCP_ERROR || soap->errnum)
+	if (rc == SOAP_SSL_ERROR)
+		kr_error("InternalError", "%s on %s: TLS refused: %s%s%s", what, url,
+		    s && *s ? *s : "handshake failed", *soap_faultdetail(soap) ? ": " : "",
+		    *soap_faultdetail(soap) ? *soap_faultdetail(soap) : "");
+	else if (rc == SOAP_EOF || rc == SOAP_TCP_ERROR || soap->errnum)
 		kr_error("InternalError", "%s on %s: node unreachable (gSOAP %d)", what, url, rc);
 	else
 		kr_error("InternalError", "%s on %s: %s", what, url, s && *s ? *s : "SOAP error");

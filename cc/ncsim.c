@@ -22,6 +22,10 @@
  * the VLAN + bridge with common/vnet_bridge.c, as the NC does).
  * ncPowerDown "switches the node off": its connections are refused until
  * SIGUSR1 ("wake-on-LAN" by hand).  SIGSTOP makes every node hang.
+ *
+ * --tls HOME serves mutual TLS as karri-nc does (HOME/var/lib/karri/keys/
+ * node-cert.pem, node-pk.pem, ca-cert.pem; common/tls.h): each kept-alive
+ * connection keeps its OpenSSL state beside its fd (sim.tls_conn[fd]).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,6 +94,9 @@ static struct {
 	int latency_ms;
 	int workers;
 	const char *privif;		/* real VLAN/bridge on ncStartNetwork */
+	const struct kr_tls_files *tls_files;	/* --tls: NULL, plain HTTP */
+	void **tls_conn;		/* per fd: its TLS state between requests */
+	int tls_max;			/* size of tls_conn */
 	struct sim_node *node;
 	pthread_mutex_t lock;
 	int epfd;
@@ -494,13 +501,44 @@ node_for_socket(int fd)
 	return k >= 0 && k < sim.nodes ? &sim.node[k] : NULL;
 }
 
+/* Close a connection, with its TLS state. */
+static void
+conn_close(int fd)
+{
+	if (sim.tls_conn && fd < sim.tls_max) {
+		kr_tls_free(sim.tls_conn[fd]);
+		sim.tls_conn[fd] = NULL;
+	}
+	close(fd);
+}
+
 static void
 arm(int fd, int op)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP, .data.fd = fd };
 
 	if (epoll_ctl(sim.epfd, op, fd, &ev) < 0)
-		close(fd);
+		conn_close(fd);
+}
+
+/* Give soap the connection's TLS state, shaking hands on its first request. */
+static bool
+tls_begin(struct soap *soap, int fd)
+{
+	if (!sim.tls_conn)
+		return true;
+	if (fd >= sim.tls_max)
+		return false;
+	if (sim.tls_conn[fd]) {
+		kr_tls_soap_lend(soap, sim.tls_conn[fd]);
+		sim.tls_conn[fd] = NULL;
+		return true;
+	}
+	if (soap_ssl_accept(soap) == SOAP_OK)
+		return true;
+	kr_log_info("ncsim: TLS handshake refused: %s", *soap_faultstring(soap) ?
+	    *soap_faultstring(soap) : "error");
+	return false;
 }
 
 static void
@@ -509,7 +547,7 @@ enqueue(int fd)
 	pthread_mutex_lock(&sim.qlock);
 	if (sim.qcount == QUEUE_MAX) {
 		pthread_mutex_unlock(&sim.qlock);
-		close(fd);
+		conn_close(fd);
 		return;
 	}
 	sim.queue[(sim.qhead + sim.qcount++) % QUEUE_MAX] = fd;
@@ -530,14 +568,14 @@ serve_one(struct soap *soap, int fd)
 		n = NULL;
 	pthread_mutex_unlock(&sim.lock);
 	if (!n) {
-		close(fd);	/* a switched-off host: the connection just dies */
+		conn_close(fd);	/* a switched-off host: the connection just dies */
 		return false;
 	}
 	soap->socket = fd;
 	soap->user = n;
 	soap->keep_alive = 2;	/* gSOAP counts it down per request: allow this one and more */
 	soap->error = SOAP_OK;
-	if (soap_begin_serve(soap)) {
+	if (!tls_begin(soap, fd) || soap_begin_serve(soap)) {
 		keep = false;
 	} else {
 		rc = nc_serve_request(soap);
@@ -549,10 +587,17 @@ serve_one(struct soap *soap, int fd)
 	}
 	soap_destroy(soap);
 	soap_end(soap);
-	if (!soap_valid_socket(soap->socket))
+	if (sim.tls_conn)
+		sim.tls_conn[fd] = kr_tls_soap_take(soap);
+	if (!soap_valid_socket(soap->socket)) {
 		keep = false;	/* gSOAP closed it already */
-	else if (!keep)
-		close(fd);
+		if (sim.tls_conn) {
+			kr_tls_free(sim.tls_conn[fd]);
+			sim.tls_conn[fd] = NULL;
+		}
+	} else if (!keep) {
+		conn_close(fd);
+	}
 	soap->socket = SOAP_INVALID_SOCKET;
 	return keep;
 }
@@ -564,6 +609,11 @@ worker(void *arg)
 
 	(void)arg;
 	kr_soap_setup(soap, 30);
+	if (sim.tls_files && kr_tls_soap_server(soap, sim.tls_files) < 0) {
+		fprintf(stderr, "ncsim: %s\n", kr_error_message());
+		exit(1);
+	}
+	soap->accept_timeout = 10;	/* bounds the handshake */
 	for (;;) {
 		int fd;
 
@@ -611,7 +661,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: karri-ncsim [--port P] [--nodes N --first-ip A.B.C.D] [--cores C]\n"
 	    "         [--memory MiB] [--disk GiB] [--latency-ms MS] [--workers W]\n"
-	    "         [--instances-per-node K] [--privif DEV]\n");
+	    "         [--instances-per-node K] [--privif DEV] [--tls KARRI_HOME]\n");
 	exit(2);
 }
 
@@ -622,8 +672,10 @@ main(int argc, char **argv)
 		{ "port", 1, NULL, 'p' }, { "nodes", 1, NULL, 'n' }, { "first-ip", 1, NULL, 'f' },
 		{ "cores", 1, NULL, 'c' }, { "memory", 1, NULL, 'm' }, { "disk", 1, NULL, 'd' },
 		{ "latency-ms", 1, NULL, 'l' }, { "workers", 1, NULL, 'w' },
-		{ "instances-per-node", 1, NULL, 'i' }, { "privif", 1, NULL, 'P' }, { NULL, 0, NULL, 0 }
+		{ "instances-per-node", 1, NULL, 'i' }, { "privif", 1, NULL, 'P' },
+		{ "tls", 1, NULL, 'T' }, { NULL, 0, NULL, 0 }
 	};
+	static struct kr_tls_files tls_files;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct rlimit rl;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -643,6 +695,7 @@ main(int argc, char **argv)
 		case 'w': sim.workers = atoi(optarg); break;
 		case 'i': per_node = atoi(optarg); break;
 		case 'P': sim.privif = optarg; break;
+		case 'T': kr_tls_files(optarg, "node", &tls_files); sim.tls_files = &tls_files; break;
 		default: usage();
 		}
 	}
@@ -658,6 +711,15 @@ main(int argc, char **argv)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (sim.tls_files) {
+		sim.tls_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ?
+		    (int)rl.rlim_cur : 1048576;
+		if (kr_tls_files_check(sim.tls_files) < 0 ||
+		    !(sim.tls_conn = calloc((size_t)sim.tls_max, sizeof(*sim.tls_conn)))) {
+			fprintf(stderr, "ncsim: %s\n", kr_error_message());
+			return 1;
+		}
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -703,7 +765,7 @@ main(int argc, char **argv)
 					arm(fd, EPOLL_CTL_ADD);
 			} else if (ev[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP) &&
 			    !(ev[i].events & EPOLLIN)) {
-				close(ev[i].data.fd);
+				conn_close(ev[i].data.fd);
 			} else {
 				enqueue(ev[i].data.fd);
 			}

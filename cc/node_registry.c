@@ -117,7 +117,8 @@ cc_node_add(const char *host, int port, bool configured)
 	}
 	snprintf(n->host, sizeof(n->host), "%s", host);
 	n->port = port;
-	snprintf(n->url, sizeof(n->url), "http://%s:%d/", host, port);
+	/* https unless KARRI_INSECURE_HTTP: the CC's own mode says how its nodes speak. */
+	snprintf(n->url, sizeof(n->url), "%s://%s:%d/", kr_tls_scheme(), host, port);
 	n->configured = configured;
 	n->state = CC_NODE_UNKNOWN;
 	n->fd = -1;
@@ -129,6 +130,7 @@ cc_node_add(const char *host, int port, bool configured)
 static void
 node_free(struct cc_node *n)
 {
+	kr_tls_free(n->ssl);
 	if (n->fd >= 0)
 		close(n->fd);
 	cc_inst_list_free(n->inst, n->ninst);

@@ -9,8 +9,10 @@
  * code the caller chose (e.g. InsufficientInstanceCapacity for a launch),
  * plus what the CC said.
  *
- * Internal TLS: the URL is http:// until registration hands out component
- * certificates (KARRI_INSECURE_HTTP is the development flag on the CC side).
+ * Internal TLS: the URL's scheme is what `karri register-*` recorded
+ * (services.scheme).  For https the context kr_soap_setup() makes presents
+ * the CLC's certificate (keys/clc-cert.pem) and verifies the CC or EBS
+ * against the cloud CA and the registered host (common/tls.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +64,9 @@ clc_cc_fail(struct soap *soap, const char *code, const char *what, const char *u
 
 	if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
 		kr_error(code, "%s: the service at %s is not reachable", what, url);
+	else if (soap->error == SOAP_SSL_ERROR)
+		kr_error(code, "%s: TLS with the service at %s failed: %.200s%s%.200s", what, url,
+		    fs ? fs : "handshake", fd ? ": " : "", fd ? fd : "");
 	else if (fs && strcmp(fs, "NotImplemented") == 0)
 		kr_error("Unsupported", "%s: the service at %s does not implement this yet",
 		    what, url);

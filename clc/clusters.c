@@ -28,7 +28,7 @@ clc_clusters_load(struct clc *clc)
 		kr_error("InternalError", "out of memory");
 		return -1;
 	}
-	if (kr_db_prepare(clc->db, "SELECT name, host, port FROM services"
+	if (kr_db_prepare(clc->db, "SELECT name, host, port, scheme FROM services"
 	    " WHERE kind = 'cluster' ORDER BY name", &st) < 0) {
 		free(fresh);
 		return -1;
@@ -39,7 +39,8 @@ clc_clusters_load(struct clc *clc)
 		snprintf(c->name, sizeof(c->name), "%s", sqlite3_column_text(st, 0));
 		snprintf(c->host, sizeof(c->host), "%s", sqlite3_column_text(st, 1));
 		c->port = sqlite3_column_int(st, 2);
-		snprintf(c->url, sizeof(c->url), "http://%s:%d/", c->host, c->port);
+		snprintf(c->url, sizeof(c->url), "%s://%s:%d/", sqlite3_column_text(st, 3),
+		    c->host, c->port);
 		/* Keep what the last poll learnt of a cluster that is still registered. */
 		for (size_t i = 0; i < clc->nclusters; i++)
 			if (strcmp(clc->clusters[i].name, c->name) == 0 &&

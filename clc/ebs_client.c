@@ -26,13 +26,13 @@ clc_ebs_url(struct clc *clc, char *url, size_t len)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (kr_db_prepare(clc->db, "SELECT host, port FROM services WHERE kind = 'ebs'"
+	if (kr_db_prepare(clc->db, "SELECT host, port, scheme FROM services WHERE kind = 'ebs'"
 	    " ORDER BY name LIMIT 1", &st) < 0)
 		return -1;
 	rc = kr_db_step(st);
-	if (rc == 1)
-		snprintf(url, len, "http://%s:%d/", sqlite3_column_text(st, 0),
-		    sqlite3_column_int(st, 1));
+	if (rc == 1)	/* https: mutual TLS as registered (cc_client.c) */
+		snprintf(url, len, "%s://%s:%d/", sqlite3_column_text(st, 2),
+		    sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
 	sqlite3_finalize(st);
 	if (rc == 0)
 		kr_error("Unsupported", "no block storage service is registered with this cloud "

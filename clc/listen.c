@@ -7,13 +7,14 @@
  * certificate is $KARRI_HOME/var/lib/karri/keys/clc-cert.pem with its key
  * clc-pk.pem, which `karri` makes with the CA (karri_ca.c) the first time
  * it creates the CA.  Without them the CLC serves HTTP only and says so.
+ * (The same certificate is the CLC's client identity towards the CC and
+ * EBS over mutual TLS: common/tls.h.)
  */
 #include <unistd.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "clc.h"
@@ -22,6 +23,7 @@
 #include "error.h"
 #include "http_server.h"
 #include "log.h"
+#include "tls.h"
 
 struct evhttp *
 clc_http_new(struct clc *clc, int port)
@@ -56,23 +58,6 @@ tls_bev(struct event_base *base, void *arg)
 	    BEV_OPT_CLOSE_ON_FREE);
 }
 
-static SSL_CTX *
-tls_context(const char *cert, const char *key)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	if (ctx == NULL || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		kr_error("InvalidConfiguration", "%s: %s", cert,
-		    ERR_reason_error_string(ERR_get_error()));
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
 /* The HTTPS listener, or NULL (logged) when there is no certificate yet. */
 struct evhttp *
 clc_https_new(struct clc *clc, SSL_CTX **ctxp)
@@ -88,7 +73,7 @@ clc_https_new(struct clc *clc, SSL_CTX **ctxp)
 		kr_log_info("HTTPS is off: no %s yet (`karri` makes it with the cloud CA)", cert);
 		return NULL;
 	}
-	if ((*ctxp = tls_context(cert, key)) == NULL)
+	if ((*ctxp = kr_tls_ctx_new(cert, key, true)) == NULL)
 		kr_daemon_fatal(d, kr_error_message());
 	http = clc_http_new(clc, (int)kr_config_int(clc->cfg, "CLC_HTTPS_PORT"));
 	evhttp_set_bevcb(http, tls_bev, *ctxp);

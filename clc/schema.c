@@ -118,9 +118,20 @@ static const char schema_v2[] =
 	"CREATE TABLE burst_identity (id TEXT NOT NULL);"
 	"INSERT INTO burst_identity VALUES (lower(hex(randomblob(8))));";
 
+/*
+ * How the CLC reaches a registered component: https (mutual TLS with the
+ * cloud CA's certificates) or plain http, recorded by `karri register-*`
+ * from its KARRI_INSECURE_HTTP.  Rows from before v3 were plain HTTP (the
+ * daemons could not speak anything else then).
+ */
+static const char schema_v3[] =
+	"ALTER TABLE services ADD COLUMN scheme TEXT NOT NULL DEFAULT 'http'"
+	" CHECK (scheme IN ('http','https'));";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
+	{ 3, schema_v3 },
 };
 
 int

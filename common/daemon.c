@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "tls.h"
 
 static volatile sig_atomic_t stop_requested;
 static const struct kr_daemon *current_daemon;
@@ -203,22 +204,46 @@ install_signals(void)
 }
 
 /*
- * Daemon-to-daemon SOAP must be authenticated (mutual TLS with the cloud
- * CA's certificates); until a daemon has certificates, plain HTTP is only
- * allowed when the admin says so with the development flag.
+ * Daemon-to-daemon SOAP is mutual TLS with the cloud CA's certificates
+ * (tls.h); plain HTTP only when the admin says so with the development
+ * flag.  A daemon that serves SOAP refuses to start without its files.
  */
 static void
 check_transport(const struct kr_daemon *d)
 {
-	char what[1400];
+	const char *role = kr_tls_role(d->name);
+	const char *reg = role && strcmp(role, "node") == 0 ? "nodes" : role;
+	struct kr_tls_files f;
+	char what[4800];
 
-	if (!d->internal || kr_config_bool(d->cfg, "KARRI_INSECURE_HTTP"))
+	if (!d->internal || role == NULL || kr_config_bool(d->cfg, "KARRI_INSECURE_HTTP"))
+		return;
+	kr_tls_files(d->home, role, &f);
+	if (kr_tls_files_check(&f) == 0)
 		return;
 	snprintf(what, sizeof(what),
-	    "internal SOAP traffic needs TLS certificates, and this version has none to offer "
-	    "(they come with `karri register-*`); for development set KARRI_INSECURE_HTTP=\"Y\" "
-	    "in %s to run plain HTTP", d->config_path);
+	    "%s. Internal SOAP traffic is mutual TLS with certificates from the cloud CA: "
+	    "`karri register-%s` on the front end issues them (it installs them itself when "
+	    "this host is the front end; otherwise copy %s-<name>-cert.pem as %s-cert.pem, "
+	    "its -pk.pem as %s-pk.pem, and ca-cert.pem from the front end's %s/ to this "
+	    "host's). For development set KARRI_INSECURE_HTTP=\"Y\" in %s to run plain HTTP",
+	    kr_error_message(), reg, role, role, role, KR_TLS_KEYS, d->config_path);
 	kr_daemon_fatal(d, what);
+}
+
+/* This process as a client of other daemons: its certificate, or plain HTTP. */
+static void
+init_tls_client(const struct kr_daemon *d)
+{
+	const char *role = kr_tls_role(d->name);
+	bool insecure = kr_config_bool(d->cfg, "KARRI_INSECURE_HTTP") || role == NULL;
+	struct kr_tls_files f;
+
+	if (role)
+		kr_tls_files(d->home, role, &f);
+	if (kr_tls_client_init(role ? &f : NULL, insecure) < 0)
+		kr_log_warnx("calls to other Karri daemons will fail until this is fixed: %s",
+		    kr_error_message());
 }
 
 /* Find KARRI_HOME and the config file the way the help text says. */
@@ -312,6 +337,7 @@ kr_daemon_start(struct kr_daemon *d, int argc, char **argv)
 	d->port = (int)kr_config_int(d->cfg, d->port_key);
 	d->bind_address = kr_config_get(d->cfg, "KARRI_BIND_ADDRESS");
 	open_log(d, log_arg);
+	init_tls_client(d);
 	install_signals();
 	write_pid_file(d);
 	d->started = time(NULL);

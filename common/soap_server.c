@@ -5,8 +5,15 @@
  * socket to a queue served by a fixed pool of workers, and drops (closes)
  * connections when the queue is full rather than letting them pile up.
  * Each worker keeps one gSOAP context for its whole life.
+ *
+ * With TLS the worker does the handshake (bounded by the I/O timeout) and
+ * gSOAP checks that the client presented a certificate the cloud CA
+ * signed.  A client that speaks plain HTTP to a TLS port gets a short
+ * plain-text 400 saying so, not just a closed connection.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +47,7 @@ struct kr_soap_server {
 	bool closing;
 	struct worker *workers;
 	int nworkers;
+	struct kr_tls_files tls;	/* when opts.tls */
 };
 
 void
@@ -55,6 +63,7 @@ kr_soap_setup(struct soap *soap, int io_timeout_s)
 	soap->max_keep_alive = 10000;	/* gSOAP's default of 100 closes busy connections */
 	soap->bind_flags = SO_REUSEADDR;
 	soap->recv_maxlength = 16 * 1024 * 1024;	/* largest message accepted */
+	kr_tls_soap_client(soap);	/* https:// peers: the cloud CA, our certificate */
 }
 
 int
@@ -132,6 +141,68 @@ dequeue(struct kr_soap_server *srv, SOAP_SOCKET *s, struct worker *w)
 	return true;
 }
 
+/*
+ * A TLS client's first byte is a handshake record (0x16); a plain HTTP
+ * request starts with a method name.  Peek (bounded by the I/O timeout) and
+ * answer the latter in plain text, so `curl http://` says what is wrong.
+ */
+static bool
+tls_hello(SOAP_SOCKET s, int timeout_s)
+{
+	static const char body[] =
+	    "This Karri service speaks HTTPS with client certificates from the cloud CA.\r\n";
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	unsigned char c;
+	char answer[256];
+	int n;
+
+	if (poll(&p, 1, timeout_s * 1000) != 1 || recv(s, &c, 1, MSG_PEEK) != 1)
+		return false;
+	if (c == 0x16)
+		return true;
+	n = snprintf(answer, sizeof(answer), "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+	    sizeof(body) - 1, body);
+	if (c >= 'A' && c <= 'Z' && send(s, answer, (size_t)n, MSG_NOSIGNAL) < 0)
+		kr_log_debug("cannot tell a plain HTTP client to use TLS: %s", strerror(errno));
+	return false;
+}
+
+/* "address:port" of the peer, for the log. */
+static const char *
+peer_name(SOAP_SOCKET s, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[64] = "?", port[8] = "?";
+
+	if (getpeername(s, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(buf, len, "%s:%s", host, port);
+	return buf;
+}
+
+/* The TLS handshake of an accepted connection; false (logged) when it fails. */
+static bool
+tls_accept(struct worker *w, SOAP_SOCKET s)
+{
+	struct soap *soap = w->soap;
+	char peer[80];
+
+	peer_name(s, peer, sizeof(peer));	/* now: a refused handshake closes s */
+	if (!tls_hello(s, w->srv->opts.io_timeout_s)) {
+		kr_log_info("connection from %s: not a TLS client (plain HTTP?), closed", peer);
+		return false;
+	}
+	if (soap_ssl_accept(soap) == SOAP_OK)
+		return true;
+	kr_log_warnx("TLS handshake with %s refused: %s%s%s", peer,
+	    *soap_faultstring(soap) ? *soap_faultstring(soap) : "error",
+	    *soap_faultdetail(soap) ? ": " : "", *soap_faultdetail(soap) ? *soap_faultdetail(soap) : "");
+	return false;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -141,7 +212,9 @@ worker_main(void *arg)
 
 	while (dequeue(srv, &s, w)) {
 		w->soap->socket = s;
-		if (kr_soap_serve(w->soap, srv->opts.dispatchers) != SOAP_OK &&
+		if (srv->opts.tls && !tls_accept(w, s))
+			;	/* refused: closed below */
+		else if (kr_soap_serve(w->soap, srv->opts.dispatchers) != SOAP_OK &&
 		    w->soap->error != SOAP_EOF)
 			kr_log_debug("SOAP connection from %s ended: gSOAP error %d",
 			    w->soap->host, w->soap->error);
@@ -166,6 +239,10 @@ kr_soap_server_new(const struct kr_soap_server_opts *opts)
 		return NULL;
 	}
 	srv->opts = *opts;
+	if (opts->tls) {
+		srv->tls = *opts->tls;
+		srv->opts.tls = &srv->tls;
+	}
 	if (srv->opts.workers <= 0)
 		srv->opts.workers = DEFAULT_WORKERS;
 	if (srv->opts.queue_max <= 0)
@@ -184,6 +261,10 @@ kr_soap_server_new(const struct kr_soap_server_opts *opts)
 	kr_soap_setup(srv->master, srv->opts.io_timeout_s);
 	srv->master->accept_timeout = 1;	/* wake up every second to see a stop */
 	srv->master->user = opts->user;
+	if (srv->opts.tls && kr_tls_soap_server(srv->master, srv->opts.tls) < 0) {
+		kr_soap_server_free(srv);
+		return NULL;
+	}
 	host = opts->bind_address && strcmp(opts->bind_address, "0.0.0.0") != 0 ?
 	    opts->bind_address : NULL;
 	if (!soap_valid_socket(soap_bind(srv->master, host, opts->port, 128))) {
@@ -210,6 +291,13 @@ start_workers(struct kr_soap_server *srv)
 		w->srv = srv;
 		w->active = SOAP_INVALID_SOCKET;
 		w->soap = soap_copy(srv->master);
+		if (w->soap && srv->master->ctx) {
+			/* Each copy holds its own reference to the one server context. */
+			SSL_CTX_up_ref(srv->master->ctx);
+			w->soap->ctx = srv->master->ctx;
+			w->soap->ssl = NULL;
+			w->soap->accept_timeout = srv->opts.io_timeout_s;	/* the handshake's bound */
+		}
 		if (!w->soap || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			if (w->soap)
 				soap_free(w->soap);
@@ -308,9 +396,15 @@ kr_soap_daemon_listen(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatcher
 		.dispatchers = dispatchers,
 		.user = d,
 	};
-	struct kr_soap_server *srv = kr_soap_server_new(&opts);
+	const char *role = kr_tls_role(d->name);
+	struct kr_tls_files files;
+	struct kr_soap_server *srv;
 
-	if (srv == NULL)
+	if (!kr_config_bool(d->cfg, "KARRI_INSECURE_HTTP") && role) {
+		kr_tls_files(d->home, role, &files);
+		opts.tls = &files;
+	}
+	if ((srv = kr_soap_server_new(&opts)) == NULL)
 		kr_daemon_fatal(d, kr_error_message());
 	return srv;
 }
@@ -318,7 +412,8 @@ kr_soap_daemon_listen(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatcher
 void
 kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv)
 {
-	kr_log_info("serving SOAP on %s:%d", d->bind_address ? d->bind_address : "0.0.0.0", d->port);
+	kr_log_info("serving SOAP%s on %s:%d", srv->opts.tls ? " over mutual TLS" : " over plain HTTP",
+	    d->bind_address ? d->bind_address : "0.0.0.0", d->port);
 	kr_soap_server_run(srv);
 	kr_soap_server_free(srv);
 }

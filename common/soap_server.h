@@ -8,11 +8,17 @@
  * through kr_soap_http_handle() (soap_http.c).  Either way a request is
  * offered to a list of dispatchers (the generated <svc>_serve_request
  * functions) in order until one knows its element.
+ *
+ * A daemon's listener speaks mutual TLS (tls.h) unless its config has
+ * KARRI_INSECURE_HTTP="Y": the handshake runs in the worker, so a slow
+ * or hostile client never holds up the accept thread.
  */
 #ifndef KARRI_SOAP_SERVER_H
 #define KARRI_SOAP_SERVER_H
 
 #include <stdsoap2.h>
+
+#include "tls.h"
 
 typedef int (*kr_soap_dispatch_fn)(struct soap *soap);
 
@@ -24,6 +30,7 @@ struct kr_soap_server_opts {
 	int io_timeout_s;		/* per send/recv, and idle keep-alive; 0: 30 */
 	const kr_soap_dispatch_fn *dispatchers;	/* NULL-terminated, tried in order */
 	void *user;			/* becomes soap->user in the operations */
+	const struct kr_tls_files *tls;	/* NULL: plain HTTP; else mutual TLS with these */
 };
 
 struct kr_soap_server;
@@ -58,7 +65,8 @@ int kr_soap_not_implemented(struct soap *soap, const char *operation);
 struct kr_daemon;
 
 /*
- * Listen on the daemon's port, or exit 1 saying why (e.g. it is taken).  A
+ * Listen on the daemon's port (TLS unless KARRI_INSECURE_HTTP), or exit 1
+ * saying why (e.g. it is taken, or a certificate does not load).  A
  * daemon calls this before it starts anything else (threads, dnsmasq,
  * domains), so a second copy started by mistake changes nothing.
  */

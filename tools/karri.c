@@ -52,7 +52,26 @@ soap_failure(struct soap *soap)
 
 	if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
 		return "not reachable";
+	if (soap->error == SOAP_SSL_ERROR && s)
+		return soap_faultdetail(soap) && *soap_faultdetail(soap) ?
+		    *soap_faultdetail(soap) : s;
 	return s ? s : "error";
+}
+
+/*
+ * The CLI talks to the daemons as the front end does: with the CLC's
+ * certificate (keys/clc-cert.pem) over TLS, or plain HTTP when karri.conf
+ * says KARRI_INSECURE_HTTP="Y" (common/tls.h).
+ */
+static void
+init_tls(const struct kr_config *cfg)
+{
+	const char *home = getenv("KARRI_HOME");
+	struct kr_tls_files f;
+
+	kr_tls_files(home && strcmp(home, "/") ? home : "", "clc", &f);
+	if (kr_tls_client_init(&f, cfg && kr_config_bool(cfg, "KARRI_INSECURE_HTTP")) < 0)
+		kr_error_clear();	/* said when an https call fails */
 }
 
 static struct kr_config *
@@ -65,13 +84,18 @@ load_config(const struct options *o)
 	if (o->config_path == NULL) {
 		snprintf(path, sizeof(path), "%s/etc/karri/karri.conf",
 		    home && *home ? home : "");
-		if (access(path, R_OK) != 0)
-			return kr_config_defaults(kr_config_keys);
+		if (access(path, R_OK) != 0) {
+			cfg = kr_config_defaults(kr_config_keys);
+			init_tls(cfg);
+			return cfg;
+		}
 	} else
 		snprintf(path, sizeof(path), "%s", o->config_path);
 	cfg = kr_config_load(path, kr_config_keys);
 	if (cfg == NULL)
 		fprintf(stderr, "karri: %s\n", kr_error_message());
+	else
+		init_tls(cfg);
 	return cfg;
 }
 
@@ -98,11 +122,11 @@ print_row(struct soap *soap, const char *name, const char *url)
 static int
 cmd_status(const struct options *o)
 {
-	static const struct { const char *name, *key, *path; } front[] = {
-		{ "karri-clc", "CLC_PORT", "/services/Karri" },
-		{ "karri-walrus", "WALRUS_PORT", "/services/Karri" },
-		{ "karri-ebs", "EBS_PORT", "/" },
-		{ "karri-cc", "CC_PORT", "/" },
+	static const struct { const char *name, *key, *path; bool internal; } front[] = {
+		{ "karri-clc", "CLC_PORT", "/services/Karri", false },
+		{ "karri-walrus", "WALRUS_PORT", "/services/Karri", false },
+		{ "karri-ebs", "EBS_PORT", "/", true },
+		{ "karri-cc", "CC_PORT", "/", true },
 	};
 	struct kr_config *cfg = load_config(o);
 	struct soap *soap;
@@ -116,17 +140,17 @@ cmd_status(const struct options *o)
 	kr_soap_setup(soap, CALL_TIMEOUT_S);
 	printf("%-13s %-44s %-9s %s\n", "SERVICE", "ENDPOINT", "STATE", "DETAILS");
 	for (size_t i = 0; i < sizeof(front) / sizeof(front[0]); i++) {
-		snprintf(url, sizeof(url), "http://%s:%ld%s", o->host,
-		    kr_config_int(cfg, front[i].key), front[i].path);
+		snprintf(url, sizeof(url), "%s://%s:%ld%s", front[i].internal ? kr_tls_scheme() :
+		    "http", o->host, kr_config_int(cfg, front[i].key), front[i].path);
 		down += print_row(soap, front[i].name, url) < 0;
 	}
 	nnodes = kr_config_list(cfg, "NODES", &nodes);
 	for (size_t i = 0; i < nnodes; i++) {
 		/* A node is "host" or "host:port", as in Eucalyptus' NODES. */
 		if (strchr(nodes[i], ':'))
-			snprintf(url, sizeof(url), "http://%s/", nodes[i]);
+			snprintf(url, sizeof(url), "%s://%s/", kr_tls_scheme(), nodes[i]);
 		else
-			snprintf(url, sizeof(url), "http://%s:%ld/", nodes[i],
+			snprintf(url, sizeof(url), "%s://%s:%ld/", kr_tls_scheme(), nodes[i],
 			    kr_config_int(cfg, "NC_PORT"));
 		down += print_row(soap, "karri-nc", url) < 0;
 	}
@@ -140,10 +164,12 @@ cmd_status(const struct options *o)
 static int
 cmd_describe_service(const char *url)
 {
-	struct soap *soap = soap_new();
 	struct _svc__DescribeServiceResponse r;
+	struct soap *soap;
 	int rc = 0;
 
+	init_tls(NULL);		/* an https:// URL: as the front end */
+	soap = soap_new();
 	kr_soap_setup(soap, CALL_TIMEOUT_S);
 	if (describe_service(soap, url, &r) < 0) {
 		fprintf(stderr, "karri: %s: %s\n", url, soap_failure(soap));

@@ -8,6 +8,10 @@
  * if Walrus has not made one), and each user's X.509 pair in
  * `karri credentials`.  RSA 2048 with SHA-256; the CA lasts 10 years,
  * what it signs 5.
+ *
+ * The CA's certificate (never its key) is also kept as
+ * var/lib/karri/keys/ca-cert.pem, the trust anchor every daemon's TLS
+ * reads (common/tls.h) and the file an admin copies to the other hosts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,9 +102,15 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *ca, EVP_PKEY *ca_key, bool is_ca,
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
 	    0);
 	X509_set_issuer_name(cert, ca ? X509_get_subject_name(ca) : name);
+	/*
+	 * A TLS certificate (with a san) says so with its extended key usage:
+	 * the daemons accept only peers whose certificate has it, so a user's
+	 * X.509 pair from the same CA opens no internal SOAP port.
+	 */
 	if (add_ext(cert, ca ? ca : cert, NID_basic_constraints, is_ca ? "critical,CA:TRUE" :
 	    "CA:FALSE") < 0 || add_ext(cert, ca ? ca : cert, NID_subject_key_identifier,
-	    "hash") < 0 || (san && add_ext(cert, ca ? ca : cert, NID_subject_alt_name, san) < 0))
+	    "hash") < 0 || (san && add_ext(cert, ca ? ca : cert, NID_subject_alt_name, san) < 0) ||
+	    (san && add_ext(cert, ca ? ca : cert, NID_ext_key_usage, "serverAuth,clientAuth") < 0))
 		goto fail;
 	if (!X509_sign(cert, ca_key ? ca_key : key, EVP_sha256()))
 		goto fail;
@@ -155,6 +165,37 @@ issue_clc_cert(const char *home, struct karri_ca *ca)
 	return 0;
 }
 
+/* keys/ca-cert.pem: the CA certificate where the daemons look for it. */
+static int
+publish_ca_cert(const char *home, struct karri_ca *ca)
+{
+	char dir[1024], path[1100];
+
+	snprintf(dir, sizeof(dir), "%s/var/lib/karri/keys", home);
+	snprintf(path, sizeof(path), "%s/ca-cert.pem", dir);
+	if (kr_mkdir_p(dir) < 0 || write_pem(path, NULL, ca->cert) < 0) {
+		karri_ca_free(ca);
+		return -1;
+	}
+	return 0;
+}
+
+/* The CLC's certificate is there and made for TLS (older CAs made it without the EKU). */
+static bool
+clc_cert_current(const char *home)
+{
+	char path[1100];
+	X509 *c;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/var/lib/karri/keys/clc-cert.pem", home);
+	c = read_cert(path);
+	ok = c && (X509_get_extension_flags(c) & EXFLAG_XKUSAGE) &&
+	    (X509_get_extended_key_usage(c) & XKU_SSL_CLIENT);
+	X509_free(c);
+	return ok;
+}
+
 int
 karri_ca_load(const char *home, struct karri_ca *ca)
 {
@@ -173,7 +214,11 @@ karri_ca_load(const char *home, struct karri_ca *ca)
 			karri_ca_free(ca);
 			return -1;
 		}
-		return 0;
+		if (!clc_cert_current(home) && issue_clc_cert(home, ca) < 0) {
+			karri_ca_free(ca);
+			return -1;
+		}
+		return publish_ca_cert(home, ca);
 	}
 	if (kr_mkdir_p(dir) < 0 || chmod(dir, 0700) < 0) {
 		fprintf(stderr, "karri: cannot create %s\n", dir);
@@ -187,7 +232,7 @@ karri_ca_load(const char *home, struct karri_ca *ca)
 		return -1;
 	}
 	printf("created the cloud CA: %s\n", cert);
-	return issue_clc_cert(home, ca);
+	return issue_clc_cert(home, ca) < 0 ? -1 : publish_ca_cert(home, ca);
 }
 
 void

@@ -6,15 +6,31 @@
  * `karri` runs on the front end, next to the CLC, and sqlite's WAL lets
  * both write; the CLC rereads the services table on every poll (5 s), so
  * no CLC round trip is needed and registration works with the CLC down.
- * Each registered component gets a key and certificate from the cloud CA
- * under $KARRI_HOME/var/lib/karri/keys/ (<kind>-<name>-cert.pem/-pk.pem),
- * to be copied to its host for internal TLS.  Nodes are also registered
- * with their CC (RegisterNodes), which polls them.
+ * Nodes are also registered with their CC (RegisterNodes), which polls them.
+ *
+ * Internal TLS (common/tls.h).  Each registered cluster, EBS, Walrus and
+ * node gets a key and certificate from the cloud CA under
+ * $KARRI_HOME/var/lib/karri/keys/: <kind>-<name>-cert.pem and -pk.pem,
+ * a TLS certificate (serverAuth+clientAuth) with CN <kind>:<name>@<host>,
+ * which servers match against who may call them, and the registered host
+ * as subjectAltName (IP: or DNS:), which clients check.  When that host is an address of this machine (the front end) the
+ * pair is also installed as <role>-cert.pem / <role>-pk.pem (cluster, node,
+ * ebs), where the daemon looks; for another host the admin copies the pair
+ * under those names, plus keys/ca-cert.pem, to that host's keys/ (the
+ * command prints what to copy).  The services table records how the CLC
+ * reaches each component: https, or http when this karri.conf has
+ * KARRI_INSECURE_HTTP="Y" (re-registering updates it).
  */
+#include <fcntl.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
 
 #include "karriH.h"
 #include "clc.h"
@@ -73,31 +89,117 @@ split_host(const char *s, char *host, size_t len, long def, long *port)
 	return *host && strspn(host, NAME_CHARS) == strlen(host) ? 0 : -1;
 }
 
+/* True when host is an address of this machine: it binds. */
+static bool
+host_is_local(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+	bool local = false;
+	int fd;
+
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+		return false;
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	local = fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return local;
+}
+
+/* Copy a PEM file atomically, keeping keys private. */
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[16384], tmp[1300];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	ssize_t n = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	if (in >= 0 && (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) >= 0) {
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				break;
+		rc = n == 0 && close(out) == 0 && rename(tmp, to) == 0 ? 0 : -1;
+		out = -1;
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (rc < 0) {
+		fprintf(stderr, "karri: cannot install %s as %s\n", from, to);
+		unlink(tmp);
+	}
+	return rc;
+}
+
+/* The name the daemon of `kind` looks for its certificate under (common/tls.c). */
+static const char *
+tls_role(const char *kind)
+{
+	return strcmp(kind, "walrus") == 0 ? NULL : kind;	/* cluster, node, ebs */
+}
+
 static int
 issue_component_cert(struct kr_config *cfg, const char *kind, const char *name,
     const char *host)
 {
-	const char *home = kr_config_get(cfg, "KARRI_HOME");
-	char dir[1024], cert[1200], key[1200], cn[400];
+	const char *home = kr_config_get(cfg, "KARRI_HOME"), *role = tls_role(kind);
+	char dir[1024], cert[1200], key[1200], cn[400], san[300], to[1300];
+	struct in6_addr a;
 	struct karri_ca ca;
 	int rc;
 
-	if (karri_ca_load(home && strcmp(home, "/") ? home : "", &ca) < 0)
+	home = home && strcmp(home, "/") ? home : "";
+	if (karri_ca_load(home, &ca) < 0)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s/var/lib/karri/keys", strcmp(home, "/") ? home : "");
+	snprintf(dir, sizeof(dir), "%s/var/lib/karri/keys", home);
 	kr_mkdir_p(dir);
 	snprintf(cert, sizeof(cert), "%s/%s-%s-cert.pem", dir, kind, name);
 	snprintf(key, sizeof(key), "%s/%s-%s-pk.pem", dir, kind, name);
 	snprintf(cn, sizeof(cn), "%s:%s@%s", kind, name, host);
-	rc = karri_ca_issue(&ca, cn, cert, key);
-	if (rc == 0)
-		printf("certificate for %s %s: %s (key %s)\n", kind, name, cert, key);
+	/* What a client checks the server against: the host it was registered at. */
+	snprintf(san, sizeof(san), "%s:%s", inet_pton(AF_INET, host, &a) == 1 ||
+	    inet_pton(AF_INET6, host, &a) == 1 ? "IP" : "DNS", host);
+	rc = karri_ca_issue_san(&ca, cn, san, cert, key);
 	karri_ca_free(&ca);
-	return rc;
+	if (rc < 0)
+		return -1;
+	printf("certificate for %s %s: %s (key %s)\n", kind, name, cert, key);
+	if (role == NULL)
+		return 0;
+	if (host_is_local(host)) {
+		snprintf(to, sizeof(to), "%s/%s-cert.pem", dir, role);
+		if (copy_file(cert, to, 0644) < 0)
+			return -1;
+		snprintf(to, sizeof(to), "%s/%s-pk.pem", dir, role);
+		if (copy_file(key, to, 0600) < 0)
+			return -1;
+		printf("installed as %s/%s-cert.pem and %s-pk.pem for the %s on this host\n", dir,
+		    role, role, kind);
+	} else {
+		printf("copy to %s's %s/: %s as %s-cert.pem, %s as %s-pk.pem (mode 0600), "
+		    "%s/ca-cert.pem\n", host, KR_TLS_KEYS, cert, role, key, role, dir);
+	}
+	return 0;
 }
 
+/*
+ * How the CLC will reach what is registered now: this karri.conf says
+ * (tls.h).  Walrus is S3 over plain HTTP (its own signatures), not SOAP.
+ */
+static const char *
+scheme(struct kr_config *cfg, const char *kind)
+{
+	return strcmp(kind, "walrus") == 0 || kr_config_bool(cfg, "KARRI_INSECURE_HTTP") ?
+	    "http" : "https";
+}
+
+/* Run sql with ?1..?3 = a, b, c, ?4 = n, ?5 = now, ?6 = e. */
 static int
-exec_sql(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c, long n)
+exec_sql(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c, long n,
+    const char *e)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -109,6 +211,7 @@ exec_sql(sqlite3 *db, const char *sql, const char *a, const char *b, const char 
 	sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, n);
 	sqlite3_bind_int64(st, 5, (long)time(NULL));
+	sqlite3_bind_text(st, 6, e, -1, SQLITE_STATIC);
 	rc = kr_db_step(st);
 	sqlite3_finalize(st);
 	return rc < 0 ? -1 : sqlite3_changes(db);
@@ -126,13 +229,13 @@ register_service(sqlite3 *db, struct kr_config *cfg, const char *kind, const cha
 		fprintf(stderr, "karri: bad name or HOST[:PORT]: %s %s\n", name, where);
 		return 2;
 	}
-	if (exec_sql(db, "INSERT INTO services (kind, name, host, port, registered)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, name) DO UPDATE SET host = ?3,"
-	    " port = ?4", kind, name, host, port) < 0) {
+	if (exec_sql(db, "INSERT INTO services (kind, name, host, port, registered, scheme)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, name) DO UPDATE SET host = ?3,"
+	    " port = ?4, scheme = ?6", kind, name, host, port, scheme(cfg, kind)) < 0) {
 		fprintf(stderr, "karri: %s\n", kr_error_message());
 		return 1;
 	}
-	printf("registered %s %s at %s:%ld\n", kind, name, host, port);
+	printf("registered %s %s at %s://%s:%ld\n", kind, name, scheme(cfg, kind), host, port);
 	return issue_component_cert(cfg, kind, name, host) < 0 ? 1 : 0;
 }
 
@@ -141,12 +244,13 @@ print_services(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 
-	if (kr_db_prepare(db, "SELECT kind, name, host, port FROM services ORDER BY kind, name",
-	    &st) < 0)
+	if (kr_db_prepare(db, "SELECT kind, name, host, port, scheme FROM services"
+	    " ORDER BY kind, name", &st) < 0)
 		return 1;
 	while (kr_db_step(st) == 1)
-		printf("%-8s %-20s %s:%d\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-		    sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
+		printf("%-8s %-20s %s:%d %s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		    sqlite3_column_int(st, 3), sqlite3_column_text(st, 4));
 	sqlite3_finalize(st);
 	if (kr_db_prepare(db, "SELECT cluster, host FROM nodes ORDER BY cluster, host", &st) < 0)
 		return 1;
@@ -166,13 +270,13 @@ tell_cc(sqlite3 *db, const char *cluster, char **nodes, int n, bool add)
 	sqlite3_stmt *st;
 	int rc = 1;
 
-	if (kr_db_prepare(db, "SELECT host, port FROM services WHERE kind = 'cluster'"
+	if (kr_db_prepare(db, "SELECT host, port, scheme FROM services WHERE kind = 'cluster'"
 	    " AND name = ?", &st) < 0)
 		return 1;
 	sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
 	if (kr_db_step(st) == 1)
-		snprintf(url, sizeof(url), "http://%s:%d/", sqlite3_column_text(st, 0),
-		    sqlite3_column_int(st, 1));
+		snprintf(url, sizeof(url), "%s://%s:%d/", sqlite3_column_text(st, 2),
+		    sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
 	sqlite3_finalize(st);
 	if (!*url) {
 		fprintf(stderr, "karri: no cluster %s is registered\n", cluster);
@@ -218,7 +322,7 @@ nodes(sqlite3 *db, struct kr_config *cfg, bool add, int argc, char **argv)
 		}
 		if (exec_sql(db, add ? "INSERT OR IGNORE INTO nodes (cluster, host, registered)"
 		    " VALUES (?1, ?2, ?5)" : "DELETE FROM nodes WHERE cluster = ?1 AND host = ?2",
-		    argv[0], argv[i], NULL, 0) < 0) {
+		    argv[0], argv[i], NULL, 0, NULL) < 0) {
 			fprintf(stderr, "karri: %s\n", kr_error_message());
 			return 1;
 		}
@@ -254,7 +358,7 @@ karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **argv
 			    kinds[i].port_key);
 		else if (!reg && argc == 1) {
 			int n = exec_sql(db, "DELETE FROM services WHERE kind = ?1 AND name = ?2",
-			    kinds[i].kind, argv[0], NULL, 0);
+			    kinds[i].kind, argv[0], NULL, 0, NULL);
 
 			rc = n == 1 ? 0 : 1;
 			if (n == 0)

@@ -72,11 +72,11 @@ karri_status_cloud(struct kr_config *cfg)
 		printf("(no cloud state: %s)\n", kr_error_message());
 		return 0;
 	}
-	if (kr_db_prepare(db, "SELECT kind, name, host, port FROM services ORDER BY kind, name",
-	    &st) == 0) {
+	if (kr_db_prepare(db, "SELECT kind, name, host, port, scheme FROM services"
+	    " ORDER BY kind, name", &st) == 0) {
 		while (kr_db_step(st) == 1) {
-			snprintf(url, sizeof(url), "http://%s:%d/", sqlite3_column_text(st, 2),
-			    sqlite3_column_int(st, 3));
+			snprintf(url, sizeof(url), "%s://%s:%d/", sqlite3_column_text(st, 4),
+			    sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
 			if (strcmp((const char *)sqlite3_column_text(st, 0), "cluster") == 0)
 				down += cluster_status(db, (const char *)sqlite3_column_text(st, 1),
 				    url);

@@ -16,6 +16,12 @@ sim's net_index, which keeps host links apart) and KARRI_QS_FORWARD=no (no
 address, which this machine reaches directly).  KARRI_QS_DEMO=image
 publishes the test image but launches no demo instance (a test that wants
 every node's full capacity), KARRI_QS_DEMO=no does neither.
+
+The daemons talk to each other over mutual TLS with certificates from the
+cloud CA (common/tls.h), as an admin's cloud does: the services and nodes
+are registered first (`karri register-*` issues the certificates and
+installs the front end's), each node's pair is copied to the node's
+KARRI_HOME, and only then do the daemons start.
 """
 
 import os
@@ -71,25 +77,56 @@ def cloud_config(sim):
             "VNET_PRIVINTERFACE": "eth0", "VNET_PUBINTERFACE": "eth0", "VNET_BRIDGE": "br0",
             "VNET_PUBLICIPS": f"{sim.priv_net[200]}-{sim.priv_net[209]}",
             "VNET_CLOUDIP": sim.front.priv_ip, "VNET_DHCPUSER": "dnsmasq",
-            "EBS_STORAGE_INTERFACE": "eth1",
-            # No certificates on the wire yet (they come with `karri register-*`): plain HTTP inside.
-            "KARRI_INSECURE_HTTP": "Y"}
+            "EBS_STORAGE_INTERFACE": "eth1"}
+            # No KARRI_INSECURE_HTTP: daemon-to-daemon SOAP is mutual TLS.
 
 
-def start_daemons(sim):
+def write_configs(sim):
+    """karri.conf on the front end and on each node."""
     cfg = cloud_config(sim)
+    write_config(os.path.join(QS, "front"), cfg)
+    for n in sim.nodes:
+        home = os.path.join(QS, n.name)
+        write_config(home, {**cfg, "KARRI_BIND_ADDRESS": n.priv_ip,
+                            "NC_LIBVIRT_URI": n.libvirt_uri,
+                            "INSTANCE_PATH": os.path.join(home, "instances")})
+
+
+def start_front(sim):
     front_home = os.path.join(QS, "front")
-    conf = write_config(front_home, cfg)
+    conf = os.path.join(front_home, "etc/karri/karri.conf")
     for name, d in FRONT_DAEMONS:
         sim.front.spawn([os.path.join(BUILD, d, name), "-f", conf], env={"KARRI_HOME": front_home},
                         log=os.path.join(front_home, f"{name}.out"))
+
+
+def start_nodes(sim):
     for n in sim.nodes:
         home = os.path.join(QS, n.name)
-        conf = write_config(home, {**cfg, "KARRI_BIND_ADDRESS": n.priv_ip,
-                                   "NC_LIBVIRT_URI": n.libvirt_uri,
-                                   "INSTANCE_PATH": os.path.join(home, "instances")})
-        n.spawn([os.path.join(BUILD, "nc", "karri-nc"), "-f", conf], env={"KARRI_HOME": home},
+        n.spawn([os.path.join(BUILD, "nc", "karri-nc"), "-f",
+                 os.path.join(home, "etc/karri/karri.conf")], env={"KARRI_HOME": home},
                 log=os.path.join(home, "karri-nc.out"))
+
+
+def start_daemons(sim):
+    write_configs(sim)
+    start_front(sim)
+    start_nodes(sim)
+
+
+def install_node_keys(sim):
+    """What an admin copies to each node after `karri register-nodes`: the
+    node's certificate and key (as node-cert.pem / node-pk.pem) and the
+    cloud CA's certificate, into the node's keys directory."""
+    keys = os.path.join(QS, "front", "var/lib/karri/keys")
+    for n in sim.nodes:
+        dest = os.path.join(QS, n.name, "var/lib/karri/keys")
+        os.makedirs(dest, exist_ok=True)
+        for src, dst, mode in ((f"node-{n.priv_ip}-cert.pem", "node-cert.pem", 0o644),
+                               (f"node-{n.priv_ip}-pk.pem", "node-pk.pem", 0o600),
+                               ("ca-cert.pem", "ca-cert.pem", 0o644)):
+            shutil.copyfile(os.path.join(keys, src), os.path.join(dest, dst))
+            os.chmod(os.path.join(dest, dst), mode)
 
 
 def karri(sim, *args, host=None):
@@ -112,16 +149,35 @@ def must(out, what):
     return out
 
 
-def register_cloud(sim):
-    """What an admin does after installing: services, the zone and its nodes, a user."""
+def register_services(sim):
+    """Walrus, EBS and the zone's CC: each gets its certificate from the cloud
+    CA (made now), installed on the front end where they run."""
     front = sim.front.priv_ip
     must(karri(sim, "register-walrus", "walrus", f"{front}:{PORTS['WALRUS_PORT']}"), "register-walrus")
     must(karri(sim, "register-ebs", "ebs", f"{front}:{PORTS['EBS_PORT']}"), "register-ebs")
     must(karri(sim, "register-cluster", ZONE, f"{front}:{PORTS['CC_PORT']}"), "register-cluster")
+
+
+def register_nodes(sim):
+    """The zone's nodes (their certificates too), told to the running CC."""
     nodes = karri(sim, "register-nodes", ZONE, *(n.priv_ip for n in sim.nodes))
     if nodes.returncode != 0:
         # Recorded by the CLC; the CC knows the nodes from NODES in its config anyway.
         say("  note: " + (nodes.stderr.strip().splitlines() or ["register-nodes failed"])[-1])
+    for n in sim.nodes:
+        if not os.path.exists(os.path.join(QS, "front", "var/lib/karri/keys",
+                                           f"node-{n.priv_ip}-cert.pem")):
+            must(nodes, "register-nodes")
+
+
+def register_cloud(sim):
+    """What an admin does after installing: services, the zone and its nodes, a user."""
+    register_services(sim)
+    register_nodes(sim)
+    add_admin(sim)
+
+
+def add_admin(sim):
     must(karri(sim, "user", "add", "admin", "--admin"), "adding the admin user")
     # The eucarc names 127.0.0.1: the forwarders carry it to the front end.
     must(karri(sim, "credentials", "admin", QS, host=api_host(sim)), "writing the credentials")
@@ -135,6 +191,14 @@ def register_cloud(sim):
 def api_host(sim):
     """Where this machine reaches the API: the forwarders, or the host link."""
     return "127.0.0.1" if FORWARD else sim.front.host_ip
+
+
+def wait_cc_up(sim, timeout=30):
+    """The CC answers (so register-nodes reaches it)."""
+    deadline = time.monotonic() + timeout
+    url = f"https://{sim.front.priv_ip}:{PORTS['CC_PORT']}/"
+    while karri(sim, "describe-service", url).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
 
 
 def wait_all_up(sim, timeout=30):
@@ -261,16 +325,23 @@ def up():
                             net_index=NET_INDEX, host_link=True)
         say(f"  hosts: front end + {NODES} nodes in network namespaces, libvirtd per node ...")
         sim.up()
-        say(f"  hosts up in {time.monotonic() - t0:.0f} s; starting the daemons ...")
-        start_daemons(sim)
+        say(f"  hosts up in {time.monotonic() - t0:.0f} s; registering the services, the zone"
+            " and its nodes (certificates from the cloud CA) ...")
+        write_configs(sim)
+        register_services(sim)
+        start_front(sim)
+        wait_cc_up(sim)
+        register_nodes(sim)
+        install_node_keys(sim)
+        say("  starting the daemons (mutual TLS between them); adding the admin user ...")
+        start_nodes(sim)
         start_forwarders(sim)
         out = wait_all_up(sim)
         if out.returncode != 0:
             print(out.stdout, end="")
             say("quickstart: some services did not come up; logs are under " + QS)
             sys.exit(1)
-        say("  registering the services, the zone and its nodes; adding the admin user ...")
-        register_cloud(sim)
+        add_admin(sim)
         zones = wait_zone_available()
         if not zone_available(zones.stdout):
             say(f"quickstart: zone {ZONE} did not become available:\n{zones.stdout}{zones.stderr}")

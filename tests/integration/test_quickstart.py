@@ -2,7 +2,8 @@
 installed and built): every service answers, the test image is registered
 and a demo instance boots it (its console marker is printed), the API is
 reachable from this machine, a second run changes and duplicates nothing,
-stop leaves nothing (namespaces, daemons, guests, forwarders).
+stop leaves nothing (namespaces, daemons, guests, forwarders).  The daemons
+talk to each other over mutual TLS with the certificates registration issued.
 
 The test runs a quickstart cloud of its own (KARRI_QS_DIR/PREFIX/NET), so a
 user's quickstart or another test's cloud is left alone; it forwards the
@@ -101,6 +102,11 @@ def test_quickstart_up_use_again_and_stop(qs):
     assert sorted(r.split()[0] for r in rows) == sorted(
         ["karri-clc", "karri-walrus", "karri-ebs", "karri-cc", "karri-nc", "karri-nc"])
     assert all("ENABLED" in r for r in rows)
+    # The daemons talk mutual TLS (no KARRI_INSECURE_HTTP): CC, EBS and NCs over https.
+    assert all(r.split()[1].startswith("https://") for r in rows
+               if r.split()[0] in ("karri-cc", "karri-ebs", "karri-nc")), up.stdout
+    with open(os.path.join(qs.dir, "front", "etc/karri/karri.conf")) as f:
+        assert "KARRI_INSECURE_HTTP" not in f.read()
     assert f"source {qs.dir}/eucarc" in up.stdout
     # The demo instance booted the test image: its console marker is shown.
     m = re.search(r"demo instance (i-[0-9a-f]+) launched running", up.stdout)

@@ -106,7 +106,10 @@ class Daemon:
         self.port_key = DAEMONS[name][1]
         self.port = port or free_port()
         cfg = {self.port_key: self.port, "KARRI_BIND_ADDRESS": host if host != "127.0.0.1" else "0.0.0.0"}
-        if insecure and name in INTERNAL:
+        # insecure: plain HTTP between daemons (the CLC and `karri` then register
+        # http:// endpoints); otherwise mutual TLS (tests/integration/test_tls.py).
+        self.tls = not insecure and name in INTERNAL
+        if insecure:
             cfg["KARRI_INSECURE_HTTP"] = "Y"
         cfg.update(config or {})
         os.makedirs(os.path.join(home, "etc/karri"), exist_ok=True)
@@ -117,7 +120,7 @@ class Daemon:
 
     @property
     def url(self):
-        return f"http://{self.host}:{self.port}{DAEMONS[self.name][2]}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{DAEMONS[self.name][2]}"
 
     @property
     def log_path(self):
