@@ -16,11 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <libxml/parser.h>
 
 #include "clc_burst.h"
 #include "error.h"
+#include "http_client.h"
 #include "sign.h"
 #include "uri.h"
 
@@ -58,28 +58,6 @@ clc_burst_paramf(struct clc_burst_params *p, const char *value, const char *fmt,
 	vsnprintf(key, sizeof(key), fmt, ap);
 	va_end(ap);
 	clc_burst_param(p, key, value);
-}
-
-static size_t
-sink(char *data, size_t size, size_t n, void *arg)
-{
-	struct kr_buf *b = arg;
-
-	kr_buf_add_len(b, data, size * n);
-	return kr_buf_failed(b) ? 0 : size * n;	/* 0: too big, curl stops */
-}
-
-static int
-curl_ready(void)
-{
-	static bool done;
-
-	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		kr_error("InternalError", "curl_global_init failed");
-		return -1;
-	}
-	done = true;
-	return 0;
 }
 
 /* The first element called name among n's children (namespace ignored). */
@@ -193,13 +171,15 @@ int
 clc_burst_call(const struct clc_remote *c, struct clc_burst_params *p, xmlDoc **doc)
 {
 	struct kr_sign_creds creds = { c->access_key, c->secret_key, c->region, "ec2" };
+	struct kr_http_opts o = { .url = c->endpoint, .user_agent = "karri-clc (burst)",
+		.connect_timeout_s = c->timeout < CONNECT_TIMEOUT_S ? (long)c->timeout :
+		    CONNECT_TIMEOUT_S, .timeout_s = (long)c->timeout };
 	struct kr_buf reply = KR_BUF_INIT;
-	char errbuf[CURL_ERROR_SIZE] = "", action[64] = "";
+	char action[64] = "";
 	struct kr_sign_headers h;
 	struct curl_slist *hl = NULL;
-	CURL *curl = NULL;
+	struct kr_http http = { .curl = NULL };
 	CURLcode cc;
-	long status = 0;
 	int rc = -1;
 
 	*doc = NULL;
@@ -209,32 +189,20 @@ clc_burst_call(const struct clc_remote *c, struct clc_burst_params *p, xmlDoc **
 		kr_error("InternalError", "the request to the cloud %s is too large", c->name);
 		goto done;
 	}
-	if (curl_ready() < 0 || kr_sign_v4_headers(&creds, "POST", c->endpoint, FORM_TYPE,
-	    kr_buf_str(&p->body), kr_buf_len(&p->body), time(NULL), &h) < 0)
+	if (kr_sign_v4_headers(&creds, "POST", c->endpoint, FORM_TYPE,
+	    kr_buf_str(&p->body), kr_buf_len(&p->body), time(NULL), &h) < 0 ||
+	    kr_http_open(&http, &o) < 0)
 		goto done;
-	if (!(curl = curl_easy_init()) || !(hl = headers(&h))) {
+	if (!(hl = headers(&h))) {
 		kr_error("InternalError", "out of memory calling the cloud %s", c->name);
 		goto done;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, c->endpoint);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, kr_buf_str(&p->body));
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)kr_buf_len(&p->body));
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, c->timeout < CONNECT_TIMEOUT_S ?
-	    (long)c->timeout : CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)c->timeout);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "karri-clc (burst)");
-	cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_setopt(http.curl, CURLOPT_POSTFIELDS, kr_buf_str(&p->body));
+	curl_easy_setopt(http.curl, CURLOPT_POSTFIELDSIZE, (long)kr_buf_len(&p->body));
+	curl_easy_setopt(http.curl, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(http.curl, CURLOPT_WRITEFUNCTION, kr_http_collect);
+	curl_easy_setopt(http.curl, CURLOPT_WRITEDATA, &reply);
+	cc = kr_http_perform(&http);
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		kr_error("Unavailable", "the cloud %s did not answer %s within %d s", c->name,
 		    action, c->timeout);
@@ -242,20 +210,19 @@ clc_burst_call(const struct clc_remote *c, struct clc_burst_params *p, xmlDoc **
 	}
 	if (cc != CURLE_OK) {
 		kr_error("Unavailable", "the cloud %s is not reachable (%s): %s", c->name, action,
-		    *errbuf ? errbuf : curl_easy_strerror(cc));
+		    kr_http_strerror(&http, cc));
 		goto done;
 	}
 	*doc = xmlReadMemory(kr_buf_str(&reply), (int)kr_buf_len(&reply), "reply.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if ((rc = judge(c, action, status, *doc)) < 0 && *doc) {
+	if ((rc = judge(c, action, http.status, *doc)) < 0 && *doc) {
 		xmlFreeDoc(*doc);
 		*doc = NULL;
 	}
 done:
 	explicit_bzero(&h, sizeof(h));
 	curl_slist_free_all(hl);
-	if (curl)
-		curl_easy_cleanup(curl);
+	kr_http_close(&http);
 	kr_buf_free(&reply);
 	kr_buf_free(&p->body);
 	return rc;

@@ -91,10 +91,14 @@ void clc_route(struct evhttp_request *req, void *arg);
 void clc_query_handle(struct clc *clc, struct evhttp_request *req);
 int clc_http_status(const char *code);
 void clc_send_error(struct evhttp_request *req, const char *code, const char *message);
-/* Shared with the SOAP front end (ec2_soap.c): Action/Version/DryRun checks, and the run. */
-const struct clc_action *clc_query_check_action(const struct kr_form *params,
-    const char **action, const char **version);
-int clc_query_run(struct clc_req *r, const struct clc_action *a);
+/*
+ * Shared with the SOAP front end (ec2_soap.c), after authentication:
+ * Action/Version/DryRun checks, the request's context, the action's run
+ * (*a: the action, for the error's name; NULL when there is none); then
+ * the answer buffer made ready for the next request.
+ */
+int clc_query_run(struct clc_req *r, struct evhttp_request *req, const struct clc_action **a);
+void clc_query_reset_out(struct clc *clc);
 
 /* metadata.c: the instances' metadata service (via the CC's redirect). */
 bool clc_metadata_path(const char *path);

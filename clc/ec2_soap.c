@@ -255,24 +255,14 @@ serve(struct clc *clc, struct evhttp_request *req, const struct call *c)
 		goto fail;
 	if (kr_daemon_path(clc->daemon, "var/lib/karri/ca/ca-cert.pem", ca, sizeof(ca)) < 0 ||
 	    clc_wsse_verify(c->body, ca, clc->users, time(NULL), &r.user) < 0 ||
-	    call_params(c, &params) < 0 ||
-	    (a = clc_query_check_action(&params, &r.action, &r.version)) == NULL)
-		goto fail;
-	r.host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-	r.account = r.user.account_id;
-	r.admin = r.user.is_admin;
-	r.now = time(NULL);
-	if (clc_query_run(&r, a) < 0)
+	    call_params(c, &params) < 0 || clc_query_run(&r, req, &a) < 0)
 		goto fail;
 	send_response(req, c, &r);
 	goto done;
 fail:
 	send_recorded_fault(req, c->soap12, a ? a->name : (const char *)c->op->name);
 done:
-	if (clc->out.cap > CLC_OUT_KEEP)
-		kr_buf_free(&clc->out);
-	else
-		kr_buf_reset(&clc->out);
+	clc_query_reset_out(clc);
 	kr_form_free(&params);
 }
 

@@ -30,13 +30,13 @@
 #include <libxml/xmlIO.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "clc_keys.h"
 #include "ec2_soap.h"
 #include "error.h"
+#include "pem.h"
 
 #define WSSE_NS "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 #define WSU_NS "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -364,22 +364,11 @@ signer_cert(xmlNodePtr security, xmlNodePtr signature)
 	return cert;
 }
 
-static X509 *
-load_ca(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	X509 *ca = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f)
-		fclose(f);
-	return ca;
-}
-
 /* The user a certificate from the cloud CA was issued to. */
 static int
 cert_user(X509 *cert, const char *ca_path, sqlite3 *users, time_t now, struct kr_user *user)
 {
-	X509 *ca = load_ca(ca_path);
+	X509 *ca = kr_pem_read_cert(ca_path);
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	char cn[KR_USER_NAME_MAX + 2] = "";

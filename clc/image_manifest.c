@@ -13,7 +13,6 @@
  * The call blocks the CLC's event loop, so it is bounded: a short connect
  * and total timeout and a small answer.
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +21,12 @@
 #include "clc_image.h"
 #include "clc_walrus.h"
 #include "error.h"
+#include "http_client.h"
 #include "log.h"
 
 #define ANSWER_MAX (64u << 10)
 #define CONNECT_TIMEOUT_S 5L
 #define TOTAL_TIMEOUT_S 20L
-
-static size_t
-collect(char *data, size_t size, size_t n, void *arg)
-{
-	struct kr_buf *b = arg;
-
-	kr_buf_add_len(b, data, size * n);
-	return kr_buf_failed(b) ? 0 : size * n;
-}
 
 /*
  * The text of <tag>...</tag> in xml, unescaped, into out[len]; false when
@@ -82,38 +73,24 @@ elem(const char *xml, const char *tag, char *out, size_t len)
 static long
 get(const char *url, struct kr_buf *b)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *curl = curl_easy_init();
-	long status = 0;
+	const struct kr_http_opts o = { .url = url, .user_agent = "karri-clc",
+		.connect_timeout_s = CONNECT_TIMEOUT_S, .timeout_s = TOTAL_TIMEOUT_S };
+	struct kr_http h;
 	CURLcode cc;
 
-	if (!curl) {
-		kr_error("InternalError", "out of memory");
+	if (kr_http_open(&h, &o) < 0)
 		return -1;
-	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "karri-clc");
-	cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(curl);
+	curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, kr_http_collect);
+	curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, b);
+	cc = kr_http_perform(&h);
+	kr_http_close(&h);
 	if (cc != CURLE_OK) {
-		/* errbuf never holds the URL, so no signature reaches the log or user. */
+		/* curl's words never hold the URL, so no signature reaches the log or user. */
 		kr_error("Unavailable", "Walrus could not be asked to check the manifest: %s",
-		    *errbuf ? errbuf : curl_easy_strerror(cc));
+		    kr_http_strerror(&h, cc));
 		return -1;
 	}
-	return status;
+	return h.status;
 }
 
 /* Walrus's S3-style error as RegisterImage's. */

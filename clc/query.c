@@ -178,8 +178,8 @@ version_known(const char *v)
 }
 
 /* Action and Version present and known: the action, or NULL + kr_error. */
-const struct clc_action *
-clc_query_check_action(const struct kr_form *params, const char **action, const char **version)
+static const struct clc_action *
+check_action(const struct kr_form *params, const char **action, const char **version)
 {
 	const struct clc_action *a;
 	const char *dry;
@@ -223,15 +223,31 @@ clc_query_check_action(const struct kr_form *params, const char **action, const 
 
 /* Run the action inside one transaction, so a failed action changes nothing. */
 int
-clc_query_run(struct clc_req *r, const struct clc_action *a)
+clc_query_run(struct clc_req *r, struct evhttp_request *req, const struct clc_action **a)
 {
+	if ((*a = check_action(r->params, &r->action, &r->version)) == NULL)
+		return -1;
+	r->host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	r->account = r->user.account_id;
+	r->admin = r->user.is_admin;
+	r->now = time(NULL);
 	if (kr_db_begin(r->db) < 0)
 		return -1;
-	if (a->fn(r) < 0) {
+	if ((*a)->fn(r) < 0) {
 		kr_db_rollback(r->db);
 		return -1;
 	}
 	return kr_db_commit(r->db);
+}
+
+/* Keep the memory for the next answer, unless one answer made it huge. */
+void
+clc_query_reset_out(struct clc *clc)
+{
+	if (clc->out.cap > CLC_OUT_KEEP)
+		kr_buf_free(&clc->out);
+	else
+		kr_buf_reset(&clc->out);
 }
 
 /* The envelope around the action's XML, copied once into the connection's buffer. */
@@ -285,24 +301,14 @@ clc_query_handle(struct clc *clc, struct evhttp_request *req)
 	}
 	if (authenticate(clc, req, path, q, body, body_len, &r.user) < 0 ||
 	    parse_params(q, body, body_len, is_form(req), &params) < 0 ||
-	    (a = clc_query_check_action(&params, &r.action, &r.version)) == NULL)
-		goto fail;
-	r.host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-	r.account = r.user.account_id;
-	r.admin = r.user.is_admin;
-	r.now = time(NULL);
-	if (clc_query_run(&r, a) < 0)
+	    clc_query_run(&r, req, &a) < 0)
 		goto fail;
 	reply(req, &r);
 	goto done;
 fail:
 	send_recorded_error(req, a ? a->name : NULL);
 done:
-	/* Keep the memory for the next answer, unless one answer made it huge. */
-	if (clc->out.cap > CLC_OUT_KEEP)
-		kr_buf_free(&clc->out);
-	else
-		kr_buf_reset(&clc->out);
+	clc_query_reset_out(clc);
 	kr_form_free(&params);
 	free(path);
 }

@@ -62,9 +62,9 @@ system_key(struct clc *clc, struct kr_access_key *key)
 	return 0;
 }
 
-/* http://host:port of the registered Walrus (the first by name). */
+/* b made, starting with http://host:port of the registered Walrus (the first by name). */
 static int
-walrus_base(sqlite3 *db, char *out, size_t len)
+walrus_base(sqlite3 *db, struct kr_buf *b)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -72,9 +72,14 @@ walrus_base(sqlite3 *db, char *out, size_t len)
 	if (kr_db_prepare(db, "SELECT host, port FROM services WHERE kind = 'walrus'"
 	    " ORDER BY name LIMIT 1", &st) < 0)
 		return -1;
-	if ((rc = kr_db_step(st)) == 1)
-		snprintf(out, len, "http://%s:%d", (const char *)sqlite3_column_text(st, 0),
-		    sqlite3_column_int(st, 1));
+	if ((rc = kr_db_step(st)) == 1) {
+		char base[300];
+
+		snprintf(base, sizeof(base), "http://%s:%d",
+		    (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+		kr_buf_init(b, 8192);
+		kr_buf_add(b, base);
+	}
 	sqlite3_finalize(st);
 	if (rc == 0)
 		kr_error("InvalidParameterValue", "no Walrus is registered with this cloud "
@@ -82,7 +87,7 @@ walrus_base(sqlite3 *db, char *out, size_t len)
 	return rc == 1 ? 0 : -1;
 }
 
-/* Sign the unsigned URL in `b` with the system key into url[len]. */
+/* Sign the unsigned URL in `b` with the system key into url[len]; b is freed. */
 static int
 presign(struct clc *clc, const char *method, struct kr_buf *b, unsigned expires_s,
     char *url, size_t len)
@@ -93,14 +98,16 @@ presign(struct clc *clc, const char *method, struct kr_buf *b, unsigned expires_
 
 	if (kr_buf_failed(b)) {
 		kr_error("InvalidParameterValue", "the Walrus URL is too long");
-		return -1;
+		goto done;
 	}
 	if (system_key(clc, &key) < 0)
-		return -1;
+		goto done;
 	c.access_key = key.access_key;
 	c.secret_key = key.secret_key;
 	rc = kr_sign_presign_url(&c, method, kr_buf_str(b), time(NULL), expires_s, url, len);
 	OPENSSL_cleanse(&key, sizeof(key));
+done:
+	kr_buf_free(b);
 	return rc;
 }
 
@@ -109,21 +116,16 @@ clc_walrus_presign(struct clc *clc, sqlite3 *db, const char *method, const char 
     const char *key, unsigned expires_s, char *url, size_t len)
 {
 	struct kr_buf b = KR_BUF_INIT;
-	char base[300];
-	int rc;
 
-	if (walrus_base(db, base, sizeof(base)) < 0)
+	if (walrus_base(db, &b) < 0)
 		return -1;
-	kr_buf_init(&b, 8192);
-	kr_buf_addf(&b, "%s/services/Walrus/", base);
+	kr_buf_add(&b, "/services/Walrus/");
 	kr_uri_encode(&b, bucket, strlen(bucket), 0);
 	if (key) {
 		kr_buf_add_char(&b, '/');
 		kr_uri_encode(&b, key, strlen(key), KR_URI_KEEP_SLASH);
 	}
-	rc = presign(clc, method, &b, expires_s, url, len);
-	kr_buf_free(&b);
-	return rc;
+	return presign(clc, method, &b, expires_s, url, len);
 }
 
 int
@@ -131,19 +133,14 @@ clc_walrus_presign_op(struct clc *clc, sqlite3 *db, const char *op, const char *
     const char *key, const char *extra_query, unsigned expires_s, char *url, size_t len)
 {
 	struct kr_buf b = KR_BUF_INIT;
-	char base[300];
-	int rc;
 
-	if (walrus_base(db, base, sizeof(base)) < 0)
+	if (walrus_base(db, &b) < 0)
 		return -1;
-	kr_buf_init(&b, 8192);
-	kr_buf_addf(&b, "%s/services/Karri/%s?bucket=", base, op);
+	kr_buf_addf(&b, "/services/Karri/%s?bucket=", op);
 	kr_uri_encode(&b, bucket, strlen(bucket), 0);
 	kr_buf_add(&b, "&key=");
 	kr_uri_encode(&b, key, strlen(key), 0);
 	if (extra_query)
 		kr_buf_addf(&b, "&%s", extra_query);
-	rc = presign(clc, "GET", &b, expires_s, url, len);
-	kr_buf_free(&b);
-	return rc;
+	return presign(clc, "GET", &b, expires_s, url, len);
 }

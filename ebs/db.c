@@ -52,3 +52,21 @@ ebs_db_open(const char *path, sqlite3 **db)
 {
 	return kr_db_open(path, migrations, sizeof(migrations) / sizeof(migrations[0]), db);
 }
+
+int
+ebs_db_exec(const char *sql, const char *p1, const char *p2)
+{
+	sqlite3_stmt *st = NULL;
+	int n, r;
+
+	if (kr_db_prepare(ebs_state.db, sql, &st) < 0)
+		return -1;
+	n = sqlite3_bind_parameter_count(st);
+	if (n >= 1)
+		sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+	if (n >= 2)
+		sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	sqlite3_finalize(st);
+	return r < 0 ? -1 : 0;
+}

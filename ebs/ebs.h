@@ -45,6 +45,9 @@ extern struct ebs ebs_state;
 
 /* db.c */
 int ebs_db_open(const char *path, sqlite3 **db);
+/* One statement without rows on ebs_state.db, ?1 and ?2 (if it has them) bound
+ * to p1 and p2 (NULL: SQL NULL): 0, or -1 + kr_error. */
+int ebs_db_exec(const char *sql, const char *p1, const char *p2);
 
 /* file.c */
 bool ebs_all_zero(const char *p, size_t n);

@@ -85,24 +85,12 @@ record_export(const char *id, unsigned shelf, unsigned slot, char **macs, int nm
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
-	if (kr_db_prepare(ebs_state.db, "DELETE FROM volume_macs WHERE volume_id = ?", &st) < 0)
+	if (ebs_db_exec("DELETE FROM volume_macs WHERE volume_id = ?", id, NULL) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	if (r < 0)
-		return -1;
-	for (i = 0; i < nmacs; i++) {
-		if (kr_db_prepare(ebs_state.db, "INSERT OR IGNORE INTO volume_macs (volume_id, mac) "
-		    "VALUES (?, ?)", &st) < 0)
+	for (i = 0; i < nmacs; i++)
+		if (ebs_db_exec("INSERT OR IGNORE INTO volume_macs (volume_id, mac) VALUES (?, ?)",
+		    id, macs[i]) < 0)
 			return -1;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, macs[i], -1, SQLITE_STATIC);
-		r = kr_db_step(st);
-		sqlite3_finalize(st);
-		if (r < 0)
-			return -1;
-	}
 	return 0;
 }
 
@@ -186,7 +174,6 @@ static int
 unexport_volume(const char *id)
 {
 	char status[32];
-	sqlite3_stmt *st = NULL;
 	long size;
 	int r;
 
@@ -202,19 +189,9 @@ unexport_volume(const char *id)
 	/* Stop serving first: after the answer no initiator can write. */
 	if (ebs_state.target != NULL)
 		ebs_target_remove(ebs_state.target, id);
-	if (kr_db_prepare(ebs_state.db, "UPDATE volumes SET shelf = NULL, slot = NULL, "
-	    "status = 'available' WHERE id = ? AND status = 'in-use'", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	if (r < 0 || kr_db_prepare(ebs_state.db, "DELETE FROM volume_macs WHERE volume_id = ?",
-	    &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	if (r < 0)
+	if (ebs_db_exec("UPDATE volumes SET shelf = NULL, slot = NULL, status = 'available' "
+	    "WHERE id = ? AND status = 'in-use'", id, NULL) < 0 ||
+	    ebs_db_exec("DELETE FROM volume_macs WHERE volume_id = ?", id, NULL) < 0)
 		return -1;
 	kr_log_info("unexported %s", id);
 	return 0;

@@ -237,21 +237,6 @@ download(struct job *j, char *urls, const char *tmp, uint64_t bytes)
 	return rc;
 }
 
-static int
-update(const char *sql, const char *id, const char *text)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if (kr_db_prepare(ebs_state.db, sql, &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	return r < 0 ? -1 : 0;
-}
-
 /*
  * Claim the oldest unclaimed job (lock held): 1 with its row copied out
  * (urls and bucket malloc'd), 0 when there is none.
@@ -303,12 +288,14 @@ finish_snapshot(struct job *j, int rc, const char *reason)
 	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
 		return;
 	if (rc == 0) {
-		(void)update("UPDATE snapshots SET status = 'completed', progress = 100, urls = NULL, "
-		    "bucket_url = NULL, reason = ?2 WHERE id = ?1 AND status = 'pending'", j->id, NULL);
+		(void)ebs_db_exec("UPDATE snapshots SET status = 'completed', progress = 100, "
+		    "urls = NULL, bucket_url = NULL, reason = ?2 WHERE id = ?1 AND status = 'pending'",
+		    j->id, NULL);
 		kr_log_info("snapshot %s is in Walrus", j->id);
 	} else {
-		(void)update("UPDATE snapshots SET status = 'error', urls = NULL, bucket_url = NULL, "
-		    "reason = ?2 WHERE id = ?1 AND status = 'pending'", j->id, reason);
+		(void)ebs_db_exec("UPDATE snapshots SET status = 'error', urls = NULL, "
+		    "bucket_url = NULL, reason = ?2 WHERE id = ?1 AND status = 'pending'", j->id,
+		    reason);
 		kr_log_warnx("snapshot %s failed: %s", j->id, reason);
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
@@ -326,13 +313,13 @@ finish_volume(struct job *j, int rc, const char *reason, const char *tmp)
 		rc = -1;
 	}
 	if (rc == 0) {
-		(void)update("UPDATE volumes SET status = 'available', source_urls = NULL, "
+		(void)ebs_db_exec("UPDATE volumes SET status = 'available', source_urls = NULL, "
 		    "reason = ?2 WHERE id = ?1 AND status = 'creating'", j->id, NULL);
 		kr_log_info("volume %s filled from Walrus", j->id);
 		return;
 	}
 	(void)unlink(tmp);
-	(void)update("UPDATE volumes SET status = 'error', source_urls = NULL, reason = ?2 "
+	(void)ebs_db_exec("UPDATE volumes SET status = 'error', source_urls = NULL, reason = ?2 "
 	    "WHERE id = ?1 AND status = 'creating'", j->id, reason);
 	kr_log_warnx("volume %s failed: %s", j->id, reason);
 }

@@ -81,20 +81,6 @@ find_snapshot(struct soap *soap, const char *id, struct ebs__snapshotType *s)
 	return r;
 }
 
-static int
-exec_id(const char *sql, const char *id)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if (kr_db_prepare(ebs_state.db, sql, &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	return r < 0 ? -1 : 0;
-}
-
 /* Copy the volume file while its writes are paused; 0 or -1 + kr_error. */
 static int
 copy_volume(const char *volume_id, const char *dst_path, uint64_t bytes)
@@ -197,19 +183,20 @@ create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 	if (copy_volume(req->volumeId, path, (uint64_t)size * EBS_GIB) < 0) {
 		struct kr_err saved = *kr_error_last();
 
-		(void)exec_id("DELETE FROM snapshots WHERE id = ?", req->snapshotId);
+		(void)ebs_db_exec("DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
 		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
 		return -1;
 	}
 	if (walrus) {
-		if (exec_id("UPDATE snapshots SET copied = 1 WHERE id = ?", req->snapshotId) < 0)
+		if (ebs_db_exec("UPDATE snapshots SET copied = 1 WHERE id = ?", req->snapshotId,
+		    NULL) < 0)
 			return -1;
 		ebs_jobs_kick();
 		kr_log_info("snapshot %s of %s copied, going to Walrus", req->snapshotId,
 		    req->volumeId);
 	} else {
-		if (exec_id("UPDATE snapshots SET status = 'completed', copied = 1 WHERE id = ?",
-		    req->snapshotId) < 0)
+		if (ebs_db_exec("UPDATE snapshots SET status = 'completed', copied = 1 WHERE id = ?",
+		    req->snapshotId, NULL) < 0)
 			return -1;
 		kr_log_info("snapshot %s of %s completed", req->snapshotId, req->volumeId);
 	}
@@ -271,7 +258,7 @@ delete_begin(struct _ebs__DeleteSnapshot *req)
 		return -1;
 	}
 	if (r == 1 && strcmp(store, "local") == 0) {
-		if (exec_id("DELETE FROM snapshots WHERE id = ?", id) < 0)
+		if (ebs_db_exec("DELETE FROM snapshots WHERE id = ?", id, NULL) < 0)
 			return -1;
 		if (unlink(path) < 0)
 			kr_log_warn("delete %s", path);
@@ -288,8 +275,8 @@ delete_begin(struct _ebs__DeleteSnapshot *req)
 	    (uint64_t)n * EBS_SEGMENT_BYTES) < 0)
 		return -1;
 	if (r == 1) {
-		if (exec_id("UPDATE snapshots SET status = 'deleting', urls = NULL, bucket_url = NULL "
-		    "WHERE id = ?", id) < 0)
+		if (ebs_db_exec("UPDATE snapshots SET status = 'deleting', urls = NULL, "
+		    "bucket_url = NULL WHERE id = ?", id, NULL) < 0)
 			return -1;
 		ebs_jobs_cancel(id);
 		if (unlink(path) < 0 && errno != ENOENT)
@@ -328,7 +315,7 @@ delete_snapshot(struct _ebs__DeleteSnapshot *req)
 		}
 		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
 	} else {
-		r = exec_id("DELETE FROM snapshots WHERE id = ?", req->snapshotId);
+		r = ebs_db_exec("DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
 		if (r == 0)
 			kr_log_info("deleted snapshot %s and its %d object(s) in Walrus",
 			    req->snapshotId, req->__sizesnapshotUrls);

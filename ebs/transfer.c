@@ -7,11 +7,10 @@
  * download skips writing zeros, its file being freshly pre-allocated), with
  * a connect timeout, a stall timeout and no redirects; only http and https.
  * The query of a presigned URL is a credential: it is never logged nor put
- * in an error message (see url_for_humans).  A transfer can be cancelled
+ * in an error message (see kr_http_url_for_log).  A transfer can be cancelled
  * from another thread through the flag it was given.
  */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 
 #include "ebs.h"
 #include "error.h"
+#include "http_client.h"
 
 #define XFER_CONNECT_TIMEOUT_S 10L
 #define XFER_STALL_BYTES_PER_S 1024L	/* slower than this ... */
@@ -42,11 +42,7 @@ struct xfer {
 int
 ebs_xfer_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		kr_error("InternalError", "curl_global_init failed");
-		return -1;
-	}
-	return 0;
+	return kr_http_init();
 }
 
 bool
@@ -61,15 +57,6 @@ ebs_xfer_url_ok(const char *url)
 		if ((unsigned char)url[i] <= ' ' || (unsigned char)url[i] >= 0x7f)
 			return false;
 	return true;
-}
-
-/* scheme://host[:port]/path without the query (the signature). */
-static void
-url_for_humans(const char *url, char *out, size_t len)
-{
-	size_t n = strcspn(url, "?");
-
-	snprintf(out, len, "%.*s", (int)(n < 200 ? n : 200), url);
 }
 
 static size_t
@@ -186,28 +173,18 @@ s3_code(const char *body, char *out, size_t len)
 static long
 request(const char *method, const char *url, struct xfer *x, bool upload)
 {
-	char where[256], code[80], errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c = curl_easy_init();
+	const struct kr_http_opts o = { .url = url, .connect_timeout_s = XFER_CONNECT_TIMEOUT_S,
+		.stall_bytes_per_s = XFER_STALL_BYTES_PER_S, .stall_time_s = XFER_STALL_TIME_S };
+	char where[201], code[80];	/* where: scheme://host[:port]/path, never the query */
+	struct kr_http h;
+	CURL *c;
 	CURLcode rc;
-	long status = 0;
+	long status;
 
-	url_for_humans(url, where, sizeof(where));
-	if (c == NULL) {
-		kr_error("InternalError", "curl_easy_init failed");
+	kr_http_url_for_log(url, where, sizeof(where));
+	if (kr_http_open(&h, &o) < 0)
 		return -1;
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, XFER_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, XFER_STALL_BYTES_PER_S);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, XFER_STALL_TIME_S);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	c = h.curl;
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
@@ -229,9 +206,9 @@ request(const char *method, const char *url, struct xfer *x, bool upload)
 			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
 		}
 	}
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	rc = kr_http_perform(&h);
+	status = h.status;
+	kr_http_close(&h);
 	if (x->io_error) {
 		errno = x->saved_errno;
 		kr_error_errno("InternalError", "%s %s: local file", method, where);
@@ -248,7 +225,7 @@ request(const char *method, const char *url, struct xfer *x, bool upload)
 	}
 	if (status < 300 && rc != CURLE_OK) {
 		kr_error("Unavailable", "%s %s: %s", method, where,
-		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		    kr_http_strerror(&h, rc));
 		return -1;
 	}
 	if (status < 200 || status >= 300) {

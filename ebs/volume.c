@@ -175,16 +175,7 @@ snapshot_source(struct _ebs__CreateVolume *req, long *size_gib, char *path, size
 static int
 set_status(const char *id, const char *status)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if (kr_db_prepare(ebs_state.db, "UPDATE volumes SET status = ? WHERE id = ?", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	return r < 0 ? -1 : 0;
+	return ebs_db_exec("UPDATE volumes SET status = ?2 WHERE id = ?1", id, status);
 }
 
 static int
@@ -276,11 +267,7 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 	    (uint64_t)snap_size * EBS_GIB) < 0) {
 		struct kr_err saved = *kr_error_last();
 
-		if (kr_db_prepare(ebs_state.db, "DELETE FROM volumes WHERE id = ?", &st) == 0) {
-			sqlite3_bind_text(st, 1, req->volumeId, -1, SQLITE_STATIC);
-			(void)kr_db_step(st);
-			sqlite3_finalize(st);
-		}
+		(void)ebs_db_exec("DELETE FROM volumes WHERE id = ?", req->volumeId, NULL);
 		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
 		return -1;
 	}
@@ -307,7 +294,6 @@ static int
 delete_volume(const char *id)
 {
 	char path[1100], status[32];
-	sqlite3_stmt *st = NULL;
 	long size;
 	int r;
 
@@ -328,13 +314,7 @@ delete_volume(const char *id)
 	}
 	/* Still being filled from Walrus: stop that (unclaimable first). */
 	if (strcmp(status, "creating") == 0) {
-		if (kr_db_prepare(ebs_state.db, "UPDATE volumes SET source_urls = NULL WHERE id = ?",
-		    &st) < 0)
-			return -1;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		r = kr_db_step(st);
-		sqlite3_finalize(st);
-		if (r < 0)
+		if (ebs_db_exec("UPDATE volumes SET source_urls = NULL WHERE id = ?", id, NULL) < 0)
 			return -1;
 		ebs_jobs_cancel(id);
 	}
@@ -342,12 +322,7 @@ delete_volume(const char *id)
 		return -1;
 	/* The row goes first: a crash after it leaves an orphan file, which
 	 * wastes space but never a row pointing at nothing. */
-	if (kr_db_prepare(ebs_state.db, "DELETE FROM volumes WHERE id = ?", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	sqlite3_finalize(st);
-	if (r < 0)
+	if (ebs_db_exec("DELETE FROM volumes WHERE id = ?", id, NULL) < 0)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)	/* none when it never got made */
 		kr_log_warn("delete %s", path);

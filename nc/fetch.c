@@ -8,7 +8,6 @@
  * to a file while sha256 is computed over it, so the digest costs no second
  * read.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -17,10 +16,12 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "http_client.h"
 #include "log.h"
 #include "nc.h"
 
 #define FETCH_CONNECT_TIMEOUT_S 10L
+#define FETCH_STALL_BYTES_PER_S 1024L
 #define FETCH_STALL_TIME_S 30L
 #define FETCH_TOTAL_TIMEOUT_S 3600L
 
@@ -37,11 +38,7 @@ struct sink {
 int
 nc_fetch_global_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		kr_error("InternalError", "curl_global_init failed");
-		return -1;
-	}
-	return 0;
+	return kr_http_init();
 }
 
 bool
@@ -95,25 +92,21 @@ digest_hex(EVP_MD_CTX *md, char out[NC_DIGEST_HEX])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-/* The URL without its query (signed URLs carry credentials there). */
-static void
-url_for_log(const char *url, char *out, size_t len)
-{
-	snprintf(out, len, "%.*s", (int)strcspn(url, "?"), url);
-}
-
 int
 nc_fetch(const char *url, const char *dest, long long max_bytes,
     char digest[NC_DIGEST_HEX], long long *size)
 {
+	const struct kr_http_opts o = { .url = url, .user_agent = "karri-nc",
+		.connect_timeout_s = FETCH_CONNECT_TIMEOUT_S, .timeout_s = FETCH_TOTAL_TIMEOUT_S,
+		.stall_bytes_per_s = FETCH_STALL_BYTES_PER_S, .stall_time_s = FETCH_STALL_TIME_S,
+		.max_bytes = (curl_off_t)max_bytes, .max_redirects = 5 };
 	struct sink s = { .fd = -1, .max = max_bytes };
-	char errbuf[CURL_ERROR_SIZE] = "", shown[256];
-	CURL *curl = NULL;
+	struct kr_http h = { .curl = NULL };
+	char shown[256];
 	CURLcode cc;
-	long status = 0;
 	int rc = -1;
 
-	url_for_log(url, shown, sizeof(shown));
+	kr_http_url_for_log(url, shown, sizeof(shown));
 	if (!nc_url_valid(url)) {
 		kr_error("InvalidParameterValue", "not an http(s) URL: %s", shown);
 		return -1;
@@ -124,34 +117,16 @@ nc_fetch(const char *url, const char *dest, long long max_bytes,
 		return -1;
 	}
 	s.md = EVP_MD_CTX_new();
-	curl = curl_easy_init();
-	if (!s.md || !curl || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL)) {
+	if (!s.md || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL)) {
 		kr_error("InternalError", "out of memory starting a download");
 		goto cleanup;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, FETCH_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, FETCH_STALL_TIME_S);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, FETCH_TOTAL_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "karri-nc");
-	cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (kr_http_open(&h, &o) < 0)
+		goto cleanup;
+	curl_easy_setopt(h.curl, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &s);
+	cc = kr_http_perform(&h);
 	if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		kr_error("InvalidParameterValue", "%s: image larger than %lld bytes", shown, max_bytes);
 		goto cleanup;
@@ -163,8 +138,7 @@ nc_fetch(const char *url, const char *dest, long long max_bytes,
 	}
 	if (cc != CURLE_OK) {
 		kr_error("InvalidParameterValue", "GET %s: %s%s%ld", shown,
-		    *errbuf ? errbuf : curl_easy_strerror(cc), status ? ", HTTP " : "",
-		    status);
+		    kr_http_strerror(&h, cc), h.status ? ", HTTP " : "", h.status);
 		goto cleanup;
 	}
 	if (fsync(s.fd) < 0) {
@@ -175,8 +149,7 @@ nc_fetch(const char *url, const char *dest, long long max_bytes,
 	*size = s.got;
 	rc = 0;
 cleanup:
-	if (curl)
-		curl_easy_cleanup(curl);
+	kr_http_close(&h);
 	EVP_MD_CTX_free(s.md);
 	close(s.fd);
 	if (rc < 0)

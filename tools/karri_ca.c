@@ -28,6 +28,7 @@
 
 #include "daemon.h"
 #include "karri_cmds.h"
+#include "pem.h"
 
 #define DAYS_CA 3650
 #define DAYS_LEAF 1825
@@ -122,28 +123,6 @@ fail:
 	return NULL;
 }
 
-static EVP_PKEY *
-read_key(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-
-	if (f)
-		fclose(f);
-	return k;
-}
-
-static X509 *
-read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *c = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f)
-		fclose(f);
-	return c;
-}
-
 /*
  * The CLC's HTTPS certificate (CLC_HTTPS_PORT), made with the CA: good for
  * localhost, 127.0.0.1 and this host's name, since `karri` runs on the
@@ -189,7 +168,7 @@ clc_cert_current(const char *home)
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s/var/lib/karri/keys/clc-cert.pem", home);
-	c = read_cert(path);
+	c = kr_pem_read_cert(path);
 	ok = c && (X509_get_extension_flags(c) & EXFLAG_XKUSAGE) &&
 	    (X509_get_extended_key_usage(c) & XKU_SSL_CLIENT);
 	X509_free(c);
@@ -207,8 +186,8 @@ karri_ca_load(const char *home, struct karri_ca *ca)
 	snprintf(key, sizeof(key), "%s/ca-pk.pem", dir);
 	snprintf(ca->cert_path, sizeof(ca->cert_path), "%s", cert);
 	if (access(cert, R_OK) == 0) {
-		ca->key = read_key(key);
-		ca->cert = read_cert(cert);
+		ca->key = kr_pem_read_key(key);
+		ca->cert = kr_pem_read_cert(cert);
 		if (!ca->key || !ca->cert) {
 			fprintf(stderr, "karri: cannot read the cloud CA in %s\n", dir);
 			karri_ca_free(ca);
