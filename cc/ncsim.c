@@ -368,6 +368,15 @@ __nc__ncDescribeResource(struct soap *soap, struct _nc__ncDescribeResource *req,
 	resp->diskSizeMax = sim.disk;
 	resp->diskSizeAvailable = sim.disk - d;
 	resp->hypervisor = "ncsim";
+	/*
+	 * A made-up storage MAC, one per node and the same every run
+	 * (locally administered 02:..., the node index in the last two
+	 * octets): what the CC hands the CLC for EBS to allow on attach.
+	 */
+	resp->storageMac = soap_malloc(soap, 18);
+	if (resp->storageMac)
+		snprintf(resp->storageMac, 18, "02:00:00:00:%02x:%02x", (n->index >> 8) & 0xff,
+		    n->index & 0xff);
 	return SOAP_OK;
 }
 

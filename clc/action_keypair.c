@@ -90,8 +90,15 @@ clc_import_key_pair(struct clc_req *r)
 	return 0;
 }
 
+/* KeyType is in the 2016-11-15 model (added there later); older versions never had it. */
+static bool
+has_key_type(const struct clc_req *r)
+{
+	return r->version && strcmp(r->version, "2016-11-15") >= 0;
+}
+
 struct kp_item {
-	const char *name, *fingerprint;
+	const char *name, *fingerprint, *type;
 };
 
 static const char *
@@ -105,6 +112,8 @@ kp_field(void *item, const char *name, size_t idx)
 		return k->name;
 	if (strcmp(name, "fingerprint") == 0)
 		return k->fingerprint;
+	if (strcmp(name, "key-type") == 0)
+		return k->type;
 	return NULL;
 }
 
@@ -113,7 +122,7 @@ clc_describe_key_pairs(struct clc_req *r)
 {
 	static const char *const known[] = { "KeyName", "Filter", "KeyPairId",
 		"IncludePublicKey", NULL };
-	static const char *const filters[] = { "key-name", "fingerprint", NULL };
+	static const char *const filters[] = { "key-name", "fingerprint", "key-type", NULL };
 	const char *names[CLC_MAX_IDS];
 	struct clc_filters fs;
 	sqlite3_stmt *st;
@@ -124,14 +133,15 @@ clc_describe_key_pairs(struct clc_req *r)
 	    clc_param_list_checked(r, "KeyName", NULL, names, CLC_MAX_IDS, &n) < 0 ||
 	    clc_filters_parse(r, filters, &fs) < 0)
 		return -1;
-	if (kr_db_prepare(r->db, "SELECT name, fingerprint FROM key_pairs WHERE owner = ?"
+	if (kr_db_prepare(r->db, "SELECT name, fingerprint, public_key FROM key_pairs WHERE owner = ?"
 	    " ORDER BY name", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
 	kr_buf_add(r->out, "<keySet>");
 	while ((rc = kr_db_step(st)) == 1) {
 		struct kp_item k = { (const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1) };
+			(const char *)sqlite3_column_text(st, 1),
+			clc_key_type((const char *)sqlite3_column_text(st, 2)) };
 
 		if (n && !clc_in_list(k.name, names, n))
 			continue;
@@ -141,6 +151,8 @@ clc_describe_key_pairs(struct clc_req *r)
 		kr_buf_add(r->out, "<item>");
 		clc_xml_elem(r->out, "keyName", k.name);
 		clc_xml_elem(r->out, "keyFingerprint", k.fingerprint);
+		if (has_key_type(r))
+			clc_xml_elem(r->out, "keyType", k.type);
 		kr_buf_add(r->out, "</item>");
 	}
 	kr_buf_add(r->out, "</keySet>");

@@ -204,8 +204,8 @@ clc_describe_snapshots(struct clc_req *r)
 		if (clc_snapshot_owned(r, ids[i], NULL) < 0)
 			return -1;
 	if (kr_db_prepare(r->db, "SELECT id, volume_id, status, started, progress, owner,"
-	    " volume_size, description FROM snapshots WHERE owner = ? AND id > ? ORDER BY id",
-	    &st) < 0)
+	    " volume_size, description, state_message FROM snapshots WHERE owner = ? AND id > ?"
+	    " ORDER BY id", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, pg.after ? pg.after : "", -1, SQLITE_STATIC);
@@ -228,6 +228,7 @@ clc_describe_snapshots(struct clc_req *r)
 		clc_xml_col(r->out, "ownerId", st, 5);
 		clc_xml_col(r->out, "volumeSize", st, 6);
 		clc_xml_col(r->out, "description", st, 7);
+		clc_xml_col(r->out, "statusMessage", st, 8);	/* why it is "error" (EBS) */
 		clc_tags_xml(r, id);
 		kr_buf_add(r->out, "</item>");
 	}

@@ -107,21 +107,27 @@ clc_snapshot_bucket_url(struct clc *clc, sqlite3 *db, struct soap *soap, char **
 	return 0;
 }
 
+/* message: the snapshot's stateMessage from EBS (only an error keeps one). */
 static void
 set_status(sqlite3 *db, const char *table, const char *id, const char *status,
-    const char *progress)
+    const char *progress, const char *message)
 {
-	char sql[128];
+	char sql[160];
 	sqlite3_stmt *st;
 
 	snprintf(sql, sizeof(sql), strcmp(table, "snapshots") == 0 ?
-	    "UPDATE snapshots SET status = ?2, progress = coalesce(?3, progress) WHERE id = ?1" :
-	    "UPDATE volumes SET status = ?2 WHERE id = ?1 AND ?3 IS NULL");
+	    "UPDATE snapshots SET status = ?2, progress = coalesce(?3, progress),"
+	    " state_message = ?4 WHERE id = ?1" :
+	    "UPDATE volumes SET status = ?2 WHERE id = ?1 AND ?3 IS NULL AND ?4 IS NULL");
 	if (kr_db_prepare(db, sql, &st) < 0)
 		return;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, progress, -1, SQLITE_STATIC);
+	if (message && *message && strcmp(status, "error") == 0)
+		sqlite3_bind_text(st, 4, message, (int)strnlen(message, 1024), SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
 	kr_db_step(st);
 	sqlite3_finalize(st);
 }
@@ -145,7 +151,7 @@ poll_volumes(struct clc *clc, struct soap *soap, const char *url)
 
 		/* in-use is the CLC's to say (it knows the attachment); the rest is EBS's. */
 		if (v->volumeId && v->status && strcmp(v->status, "in-use") != 0)
-			set_status(clc->db, "volumes", v->volumeId, v->status, NULL);
+			set_status(clc->db, "volumes", v->volumeId, v->status, NULL, NULL);
 	}
 }
 
@@ -166,7 +172,8 @@ poll_snapshots(struct clc *clc, struct soap *soap, const char *url)
 		struct ebs__snapshotType *s = &resp.snapshots[i];
 
 		if (s->snapshotId && s->status)
-			set_status(clc->db, "snapshots", s->snapshotId, s->status, s->progress);
+			set_status(clc->db, "snapshots", s->snapshotId, s->status, s->progress,
+			    s->stateMessage);
 	}
 }
 

@@ -1,14 +1,17 @@
 /*
- * keys.c - RSA key pairs as EC2 makes and imports them (OpenSSL 3).
+ * keys.c - key pairs as EC2 makes and imports them (OpenSSL 3): RSA made
+ * and imported, ed25519 imported (OpenSSH "ssh-ed25519 AAAA... comment").
  *
  * Fingerprints follow EC2 exactly, since users compare them with what
  * their tools print:
  *   CreateKeyPair: SHA-1 of the private key as PKCS#8 DER;
- *   ImportKeyPair: MD5 of the public key as DER SubjectPublicKeyInfo;
- * both as colon-separated lowercase hex.  The private key goes back to the
- * user once, as PEM "RSA PRIVATE KEY" (PKCS#1, what ssh and EC2 use), and
- * is never stored; the CLC keeps the OpenSSH public line for the metadata
- * service (public-keys/0/openssh-key).
+ *   ImportKeyPair, RSA: MD5 of the public key as DER SubjectPublicKeyInfo;
+ * both as colon-separated lowercase hex;
+ *   ImportKeyPair, ed25519: SHA-256 of the OpenSSH key blob, base64 with
+ * its padding (what ssh-keygen -l prints after "SHA256:", bar the "=").
+ * The private key goes back to the user once, as PEM "RSA PRIVATE KEY"
+ * (PKCS#1, what ssh and EC2 use), and is never stored; the CLC keeps the
+ * OpenSSH public line for the metadata service (public-keys/0/openssh-key).
  */
 #include <string.h>
 
@@ -24,6 +27,8 @@
 #include "error.h"
 
 #define SSH_RSA "ssh-rsa"
+#define SSH_ED25519 "ssh-ed25519"
+#define ED25519_KEY_LEN 32
 
 /* Standard base64 into out (NUL-terminated); out needs 4*ceil(n/3)+1 bytes. */
 void
@@ -167,6 +172,7 @@ clc_key_create(const char *name, struct clc_key *k)
 	}
 	memcpy(k->private_pem, pem, (size_t)len);
 	k->private_pem[len] = '\0';
+	snprintf(k->type, sizeof(k->type), "rsa");
 	rc = 0;
 done:
 	if (der)
@@ -175,6 +181,12 @@ done:
 	BIO_free(bio);
 	EVP_PKEY_free(pk);
 	return rc;
+}
+
+const char *
+clc_key_type(const char *public_line)
+{
+	return strncmp(public_line, SSH_ED25519 " ", sizeof(SSH_ED25519)) == 0 ? "ed25519" : "rsa";
 }
 
 /* Read one uint32-length field of an SSH blob. */
@@ -257,26 +269,82 @@ parse_public(const char *text, size_t len)
 	return rsa_from_ssh(blob, (size_t)n);
 }
 
+/*
+ * "ssh-ed25519 BASE64 [comment]": 1 imported into k, 0 not an ed25519 line,
+ * -1 an ed25519 line whose key blob is not one ed25519 key (kr_error).
+ */
+static int
+import_ed25519(const char *text, size_t len, const char *name, struct clc_key *k)
+{
+	static const size_t plen = sizeof(SSH_ED25519);	/* with the space */
+	unsigned char blob[256], md[32];
+	const unsigned char *p = blob, *t, *key;
+	char word[512], b64[48];
+	size_t n, tl, kl;
+	int bl;
+
+	if (len <= plen || strncmp(text, SSH_ED25519 " ", plen) != 0)
+		return 0;
+	n = strcspn(text + plen, " \t\r\n");
+	if (n > len - plen)
+		n = len - plen;
+	if (n == 0 || n >= sizeof(word))
+		goto bad;
+	memcpy(word, text + plen, n);
+	word[n] = '\0';
+	/* The blob: string "ssh-ed25519", string key (32 bytes), nothing else. */
+	if ((bl = clc_base64_decode(word, blob, sizeof(blob))) < 0 ||
+	    !(t = ssh_get(&p, blob + bl, &tl)) || tl != strlen(SSH_ED25519) ||
+	    memcmp(t, SSH_ED25519, tl) != 0 || !(key = ssh_get(&p, blob + bl, &kl)) ||
+	    kl != ED25519_KEY_LEN || p != blob + bl)
+		goto bad;
+	if (!EVP_Digest(blob, (size_t)bl, md, NULL, EVP_sha256(), NULL)) {
+		kr_error("InternalError", "digest failed");
+		return -1;
+	}
+	clc_base64_encode(md, sizeof(md), b64);
+	snprintf(k->fingerprint, sizeof(k->fingerprint), "%s", b64);
+	if ((size_t)snprintf(k->public_line, sizeof(k->public_line), "%s %s %s", SSH_ED25519,
+	    word, name) >= sizeof(k->public_line)) {
+		kr_error("InvalidKey.Format", "the key name is too long");
+		return -1;
+	}
+	snprintf(k->type, sizeof(k->type), "ed25519");
+	k->private_pem[0] = '\0';
+	return 1;
+bad:
+	kr_error("InvalidKey.Format", "Key is not in valid OpenSSH public key format "
+	    "(the ssh-ed25519 key blob must hold one 32-byte ed25519 key)");
+	return -1;
+}
+
 int
 clc_key_import(const char *material, const char *name, struct clc_key *k)
 {
 	static unsigned char raw[8192];
 	EVP_PKEY *pk = NULL;
 	unsigned char *der = NULL;
+	size_t rawlen = 0;
 	int n, dlen, rc = -1;
 
 	/* Clients send the key base64-encoded (a blob in botocore's model); some raw. */
 	n = clc_base64_decode(material, raw, sizeof(raw) - 1);
 	if (n > 0) {
 		raw[n] = '\0';
-		pk = parse_public((const char *)raw, strcspn((const char *)raw, "\r\n") ==
-		    (size_t)n ? (size_t)n : strlen((const char *)raw));
+		rawlen = strcspn((const char *)raw, "\r\n") == (size_t)n ? (size_t)n :
+		    strlen((const char *)raw);
+		if ((rc = import_ed25519((const char *)raw, rawlen, name, k)) != 0)
+			return rc < 0 ? -1 : 0;
+		pk = parse_public((const char *)raw, rawlen);
 	}
+	if (pk == NULL && (rc = import_ed25519(material, strlen(material), name, k)) != 0)
+		return rc < 0 ? -1 : 0;
+	rc = -1;
 	if (pk == NULL)
 		pk = parse_public(material, strlen(material));
 	if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
 		kr_error("InvalidKey.Format", "Key is not in valid OpenSSH public key format "
-		    "(an RSA key, ssh-rsa or PEM)");
+		    "(an RSA key, ssh-rsa or PEM, or ssh-ed25519)");
 		goto done;
 	}
 	if ((dlen = i2d_PUBKEY(pk, &der)) <= 0) {
@@ -286,6 +354,7 @@ clc_key_import(const char *material, const char *name, struct clc_key *k)
 	if (digest_colons(EVP_md5(), der, dlen, k->fingerprint) < 0 ||
 	    openssh_line(pk, name, k->public_line, sizeof(k->public_line)) < 0)
 		goto done;
+	snprintf(k->type, sizeof(k->type), "rsa");
 	k->private_pem[0] = '\0';
 	rc = 0;
 done:

@@ -128,10 +128,18 @@ static const char schema_v3[] =
 	"ALTER TABLE services ADD COLUMN scheme TEXT NOT NULL DEFAULT 'http'"
 	" CHECK (scheme IN ('http','https'));";
 
+/*
+ * Why a snapshot is in "error", as EBS reports it (its stateMessage): EC2
+ * shows it as the snapshot's statusMessage.  NULL while there is none.
+ */
+static const char schema_v4[] =
+	"ALTER TABLE snapshots ADD COLUMN state_message TEXT;";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
+	{ 4, schema_v4 },
 };
 
 int

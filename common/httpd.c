@@ -400,7 +400,12 @@ static void
 start_body(struct kr_httpd_conn *c)
 {
 	c->state = ST_BODY;
-	if (c->req.expect_continue && !c->body_done)
+	/*
+	 * Even for an empty body: botocore (boto3, awscli), answered at once
+	 * with a final status, keeps that status for the next answer on the
+	 * connection and misreads it (a read timeout, then a retry).
+	 */
+	if (c->req.expect_continue)
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	bufferevent_enable(c->bev, EV_READ);
 	/* drive() runs on return to the loop: the caller may still be in the handler. */

@@ -108,8 +108,12 @@ write_head(struct kr_httpd_conn *c, int status, const char *content_type, off_t 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 
-	/* Unread body: the connection cannot be reused. */
-	if (!c->body_done)
+	/*
+	 * Unread body: the connection cannot be reused.  Nor after answering an
+	 * Expect: 100-continue without the 100 (the body was never asked for):
+	 * botocore would misread the next answer on it (see start_body).
+	 */
+	if (!c->body_done || (c->req.expect_continue && c->state == ST_HANDLER))
 		c->keep_alive = false;
 	/* A long download reads nothing from the client: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &tv);

@@ -22,7 +22,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AWS = "/usr/bin/aws"
-BUCKET = "karri-test-image"
+BUCKET = "quickstart-test-image"     # karri-* buckets are the cloud's own (Walrus refuses them)
 DEMO_NAME = "karri-demo"
 MARKER = "KARRI-GUEST-UP"
 

@@ -13,6 +13,14 @@
 #include "log.h"
 #include "walrus.h"
 
+/*
+ * Buckets named karri-* belong to the cloud itself (the CLC's internal user
+ * keeps EBS snapshots in karri-snapshots, clc/clc_volume.h): a user who took
+ * such a name first could read or block what the cloud stores there.
+ */
+#define RESERVED_PREFIX "karri-"
+#define RESERVED_OWNER "karri-system"	/* CLC_SYSTEM_USER, clc/clc_walrus.h */
+
 /* S3's rules for new buckets (DNS-compatible), which path-style clients also follow. */
 bool
 wl_bucket_name_valid(const char *name)
@@ -133,6 +141,12 @@ wl_bucket_create(struct wl_req *rq)
 	}
 	if (!wl_bucket_name_valid(rq->bucket)) {
 		wl_error(rq, 400, "InvalidBucketName", "The specified bucket is not valid.");
+		return;
+	}
+	if (strncmp(rq->bucket, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0 &&
+	    strcmp(rq->who.user.name, RESERVED_OWNER) != 0) {
+		wl_error(rq, 403, "AccessDenied", "Bucket names beginning with \"%s\" are "
+		    "reserved for the cloud's own use; choose another name.", RESERVED_PREFIX);
 		return;
 	}
 	if (!wl_acl_canned(rq, "private")) {

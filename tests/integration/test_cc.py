@@ -274,6 +274,11 @@ def test_volumes_reboot_console_are_forwarded_to_the_node(home):
             cc.wait_nodes(all_up(2))
             assert cc.run(ids(2))["return"] == "true"
             iid = ids(2)[1]
+            # without a remoteDev: only "which storage MAC must EBS allow?" (ncsim's fake one)
+            r = cc.call("AttachVolume", "<cc:instanceId>%s</cc:instanceId><cc:volumeId>vol-0000abcd"
+                        "</cc:volumeId>" % iid)
+            k = ns.node_names().index(placement(cc)[iid][len("http://"):-1])
+            assert r["return"] == "true" and r["nodeMac"] == "02:00:00:00:00:%02x" % k
             r = cc.call("AttachVolume", "<cc:instanceId>%s</cc:instanceId><cc:volumeId>vol-0000abcd"
                         "</cc:volumeId><cc:remoteDev>aoe:eth1:e1.1</cc:remoteDev><cc:localDev>vdb"
                         "</cc:localDev>" % iid)

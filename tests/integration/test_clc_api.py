@@ -199,6 +199,30 @@ def test_import_key_pair_fingerprint_is_md5_of_der_public_key(alice, tmp_path):
                          PublicKeyMaterial=b"ssh-rsa bm90IGEga2V5") == "InvalidKey.Format"
 
 
+def test_import_ed25519_key_fingerprint_is_base64_sha256(alice, tmp_path):
+    """ssh-keygen's ed25519 key: EC2's fingerprint is ssh-keygen -l's SHA256 (base64, padded)."""
+    key = tmp_path / "ed"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@host", "-f",
+                    str(key)], check=True, timeout=30)
+    shown = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{key}.pub"], check=True,
+                           capture_output=True, text=True, timeout=30).stdout.split()[1]
+    want = shown.removeprefix("SHA256:") + "="
+    got = alice.aws("import-key-pair", "--key-name", "kp-ed25519",
+                    "--public-key-material", f"fileb://{key}.pub")
+    assert got["KeyFingerprint"] == want
+    alice.ec2.create_key_pair(KeyName="kp-rsa-type")
+    kps = {k["KeyName"]: k for k in alice.aws("describe-key-pairs")["KeyPairs"]}
+    assert kps["kp-ed25519"]["KeyFingerprint"] == want
+    assert kps["kp-ed25519"]["KeyType"] == "ed25519" and kps["kp-rsa-type"]["KeyType"] == "rsa"
+    # the blob must hold one 32-byte ed25519 key: a 31-byte one is refused
+    blob = base64.b64decode(open(f"{key}.pub").read().split()[1])
+    short = base64.b64encode(blob[:15] + (31).to_bytes(4, "big") + blob[19:50]).decode()
+    assert alice.code_of(alice.ec2.import_key_pair, KeyName="bad-ed",
+                         PublicKeyMaterial=f"ssh-ed25519 {short} x".encode()) == "InvalidKey.Format"
+    for name in ("kp-ed25519", "kp-rsa-type"):
+        alice.ec2.delete_key_pair(KeyName=name)
+
+
 def test_key_pairs_are_private_and_delete_is_idempotent(alice, bob):
     alice.ec2.create_key_pair(KeyName="kp-private")
     assert "kp-private" not in [k["KeyName"] for k in bob.ec2.describe_key_pairs()["KeyPairs"]]

@@ -38,5 +38,22 @@ def test_instances_through_the_real_cc(tmp_path):
             r = ec2.describe_instances(InstanceIds=ids)["Reservations"]
             return {i["InstanceId"]: i["State"]["Name"] for x in r for i in x["Instances"]}
         wait_for(lambda: set(states().values()) == {"running"}, timeout=30)
+        attach_volume_through_the_cc(tmp_path, cloud, ec2, ids[0])
         ec2.terminate_instances(InstanceIds=ids)
         wait_for(lambda: set(states().values()) == {"terminated"})
+
+
+def attach_volume_through_the_cc(tmp_path, cloud, ec2, iid):
+    """CLC -> CC (ncsim's storage MAC) -> a real karri-ebs export -> CC -> ncsim attach."""
+    with Daemon("karri-ebs", str(tmp_path / "ebs"), {"EBS_STORAGE_INTERFACE": "lo"}) as ebs:
+        cloud.karri("register-ebs", "ebs1", f"127.0.0.1:{ebs.port}")
+        vol = ec2.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
+        wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
+                 "available", timeout=60)
+        ec2.attach_volume(VolumeId=vol, InstanceId=iid, Device="/dev/vdb")
+        v = ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]
+        assert v["State"] == "in-use" and v["Attachments"][0]["InstanceId"] == iid, v
+        ec2.detach_volume(VolumeId=vol)
+        wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
+                 "available", timeout=60)
+        ec2.delete_volume(VolumeId=vol)

@@ -89,7 +89,7 @@ def volume_settled(ebs, vol):
 @pytest.fixture
 def walrus(tmp_path):
     with WalrusEnv(tmp_path / "walrus") as wl:
-        creds = wl.add_user("karri-internal")
+        creds = wl.add_user("karri-system")     # the CLC's own user (clc/clc_walrus.h)
         yield wl, wl.boto3(creds)
 
 
@@ -289,5 +289,36 @@ def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
                 "InvalidSnapshot.NotFound"
             assert code(Ebs(d.url).describe_snapshots(snap)) == "InvalidSnapshot.NotFound"
             assert walrus_blobs(store.wl) == []
+    finally:
+        cc.stop()
+
+
+def test_through_the_clc_a_failed_snapshot_says_why(tmp_path):
+    """Walrus down: the snapshot ends in error and awscli shows EBS's reason as StateMessage."""
+    from harness.clc import ClcCloud, register_stub_cluster
+    from harness.images import ImageStore
+
+    cloud = ClcCloud(tmp_path / "clc")
+    alice = cloud.user("alice")
+    cc = register_stub_cluster(cloud, "zone1")
+    d = Daemon("karri-ebs", str(tmp_path / "home"), {})
+    try:
+        with cloud, ImageStore(cloud, tmp_path / "walrus") as store, d:
+            cloud.karri("register-ebs", "ebs1", f"127.0.0.1:{d.port}")
+            ec2 = alice.ec2
+            vol = ec2.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
+            wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
+                     "available", "the volume")
+            store.wl.daemon.proc.send_signal(signal.SIGKILL)    # registered, but down
+            store.wl.daemon.proc.wait()
+            snap = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
+
+            def settled():
+                s = alice.aws("describe-snapshots", "--snapshot-ids", snap)["Snapshots"][0]
+                return s if s["State"] != "pending" else None
+            s = wait_for(settled, "the snapshot to fail", timeout=120)
+            assert s["State"] == "error" and s.get("StateMessage"), s
+            assert "X-Amz-Signature" not in s["StateMessage"], "presigned URLs are credentials"
+            ec2.delete_volume(VolumeId=vol)
     finally:
         cc.stop()

@@ -130,7 +130,7 @@ def test_quickstart_up_use_again_and_stop(qs):
     assert sorted(i["ImageType"] for i in images) == ["kernel", "machine", "ramdisk"]
     assert live_instances(env) == [demo]
     s3 = subprocess.run(["/usr/bin/aws", "--endpoint-url", env["S3_URL"], "s3", "ls",
-                         "s3://karri-test-image/", "--recursive"],
+                         "s3://quickstart-test-image/", "--recursive"],
                         capture_output=True, text=True, env=env, timeout=60)
     assert s3.returncode == 0 and "disk.img.manifest.xml" in s3.stdout, s3.stderr
 

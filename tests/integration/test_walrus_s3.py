@@ -138,6 +138,31 @@ def test_put_get_head_metadata_etag(alice, bucket):
     assert status(e) == 304
 
 
+def test_empty_object_then_more_on_the_same_connection(wl, bucket):
+    """boto3 sends Expect: 100-continue with empty bodies too and, answered without a
+    100 Continue, misreads the next answer on that connection (it waited for the read
+    timeout, then retried).  No retries here: any misread fails the test."""
+    import boto3
+    from botocore.config import Config
+
+    def client(creds):
+        return boto3.session.Session().client(
+            "s3", endpoint_url=wl.endpoint, region_name="us-east-1",
+            aws_access_key_id=creds[0], aws_secret_access_key=creds[1],
+            config=Config(s3={"addressing_style": "path"}, read_timeout=10,
+                          retries={"total_max_attempts": 1}))
+    s3 = client(wl.users["alice"])
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    s3.put_object(Bucket=bucket, Key="next", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="empty")["ContentLength"] == 0
+    anon = client(("AKIDOESNOTEXIST00000", "x" * 40))
+    with pytest.raises(ClientError):
+        anon.put_object(Bucket=bucket, Key="refused", Body=b"")
+    with pytest.raises(ClientError) as e:
+        anon.put_object(Bucket=bucket, Key="refused", Body=b"y")
+    assert code(e) == "InvalidAccessKeyId"
+
+
 def test_content_md5_is_checked(alice, bucket):
     body = b"checked body"
     good = base64.b64encode(hashlib.md5(body).digest()).decode()
@@ -366,11 +391,31 @@ def test_two_users_are_isolated(wl, alice, bob, bucket):
     assert alice.get_object(Bucket=bucket, Key="secret")["Body"].read() == b"alice only"
 
 
+def anonymous(method, url):
+    """(status, headers) of an unsigned request."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as r:
+            r.read()
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
 def test_acls(wl, alice, bob, bucket):
     anon_url = f"{wl.endpoint}/{bucket}/pub"
-    alice.put_object(Bucket=bucket, Key="pub", Body=b"public", ACL="public-read")
+    alice.put_object(Bucket=bucket, Key="pub", Body=b"public", ACL="public-read",
+                     ContentType="text/plain")
     with urllib.request.urlopen(anon_url, timeout=10) as r:
         assert r.read() == b"public"
+    # anonymous HEAD answers as GET does, with the object's headers and no body
+    st, hdrs = anonymous("HEAD", anon_url)
+    assert st == 200 and hdrs["Content-Length"] == "6" and hdrs["Content-Type"] == "text/plain"
+    assert hdrs["ETag"] == alice.head_object(Bucket=bucket, Key="pub")["ETag"]
+    r = wl.aws(None, "s3api", "head-object", "--bucket", bucket, "--key", "pub")
+    assert '"ContentLength": 6' in r.stdout
+    alice.put_object(Bucket=bucket, Key="private", Body=b"mine")
+    assert anonymous("GET", f"{wl.endpoint}/{bucket}/private")[0] == 403
+    assert anonymous("HEAD", f"{wl.endpoint}/{bucket}/private")[0] == 403
     grants = alice.get_object_acl(Bucket=bucket, Key="pub")["Grants"]
     assert {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"} in \
         [g["Grantee"] for g in grants if g["Permission"] == "READ"]
@@ -402,6 +447,24 @@ def test_acls(wl, alice, bob, bucket):
     with pytest.raises(ClientError) as e:
         bob.list_objects_v2(Bucket=bucket)
     assert code(e) == "AccessDenied"
+
+
+def test_karri_bucket_names_are_reserved(wl, alice, bob):
+    """karri-* buckets are the cloud's own (EBS snapshots in karri-snapshots)."""
+    for client in (alice, bob):
+        with pytest.raises(ClientError) as e:
+            client.create_bucket(Bucket="karri-snapshots")
+        assert code(e) == "AccessDenied" and status(e) == 403
+        assert "reserved" in e.value.response["Error"]["Message"]
+    r = wl.aws(wl.users["bob"], "s3", "mb", "s3://karri-mine", check=False)
+    assert r.returncode != 0 and "AccessDenied" in r.stderr
+    system = wl.boto3(wl.users.get("karri-system") or wl.add_user("karri-system", admin=True))
+    system.create_bucket(Bucket="karri-snapshots")
+    assert "karri-snapshots" in [b["Name"] for b in system.list_buckets()["Buckets"]]
+    with pytest.raises(ClientError) as e:
+        bob.list_objects_v2(Bucket="karri-snapshots")
+    assert code(e) == "AccessDenied"
+    system.delete_bucket(Bucket="karri-snapshots")
 
 
 def test_deleted_user_loses_access(wl, tmp_path):
