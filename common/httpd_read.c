@@ -207,6 +207,19 @@ deliver_input(struct kr_httpd_conn *c, struct evbuffer *in, size_t want)
 	return (ssize_t)done;
 }
 
+/* Hand the handler what is buffered of the body_left bytes due (of the body or chunk). */
+static int
+deliver_due(struct kr_httpd_conn *c, struct evbuffer *in, size_t avail)
+{
+	ssize_t n = deliver_input(c, in, (uint64_t)c->body_left < avail ?
+	    (size_t)c->body_left : avail);
+
+	if (n < 0)
+		return -1;
+	c->body_left -= n;
+	return 0;
+}
+
 /* ST_BODY: feed what input there is; 1 when the body ended, 0 for more, -1 on error. */
 int
 httpd_read_body(struct kr_httpd_conn *c)
@@ -215,18 +228,14 @@ httpd_read_body(struct kr_httpd_conn *c)
 
 	for (;;) {
 		size_t avail = evbuffer_get_length(in);
-		ssize_t n;
 
 		if (!c->req.chunked) {
 			if (c->body_left == 0)
 				return 1;
 			if (avail == 0)
 				return 0;
-			n = deliver_input(c, in, (uint64_t)c->body_left < avail ?
-			    (size_t)c->body_left : avail);
-			if (n < 0)
+			if (deliver_due(c, in, avail) < 0)
 				return -1;
-			c->body_left -= n;
 			continue;
 		}
 		switch (c->chunk) {
@@ -263,11 +272,8 @@ httpd_read_body(struct kr_httpd_conn *c)
 		case CH_DATA:
 			if (avail == 0)
 				return 0;
-			n = deliver_input(c, in, (uint64_t)c->body_left < avail ?
-			    (size_t)c->body_left : avail);
-			if (n < 0)
+			if (deliver_due(c, in, avail) < 0)
 				return -1;
-			c->body_left -= n;
 			if (c->body_left == 0)
 				c->chunk = CH_CRLF;
 			break;
