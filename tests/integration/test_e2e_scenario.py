@@ -25,12 +25,14 @@ import time
 
 import pytest
 
+from harness import simlife
 from harness.cloud import Cloud, CloudError
 
 pytestmark = pytest.mark.root
 
 ZONE = "zone1"
-NET_INDEX = 9                  # the sim's host link 10.83.9.0/30: apart from ./quickstart's 0
+# the sim's host link 10.83.I.0/30: one no other cloud on this machine uses (./quickstart: 0)
+NET_INDEX = simlife.free_net_index(first=9)
 HEX = "c0ffee42"
 MIB = 8
 USER_DATA = "karri.hotplug karri.volume=auto:%s:%d" % (HEX, MIB)

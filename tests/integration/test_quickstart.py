@@ -17,11 +17,12 @@ import subprocess
 
 import pytest
 
+from harness import simlife
 from harness.daemons import BUILD, SRC
 
 PY = "/usr/bin/python3"
 PREFIX = "kqt"
-NET = 6
+NET = simlife.free_net_index(first=6)   # its host link 10.83.I.0/30, unused here
 
 
 def port_free(port):
