@@ -173,8 +173,14 @@ cmdline_for(const struct nc_instance *in, char *out, size_t len)
 	char dev[32];
 
 	nc_bus_guest_dev(in->attach.bus, 0, dev, sizeof(dev));
-	snprintf(out, len, "console=ttyS0 root=%s%s%s", dev, in->kernel_params[0] ? " " : "",
-	    in->kernel_params);
+	/*
+	 * no_timer_check: Linux checks its IO-APIC timer at boot and panics
+	 * ("IO-APIC + timer doesn't work!") when an emulating host is too slow to
+	 * tick in time, as QEMU TCG is on a loaded node (seen in CI); cloud
+	 * images boot with it for that reason.
+	 */
+	snprintf(out, len, "console=ttyS0 no_timer_check root=%s%s%s", dev,
+	    in->kernel_params[0] ? " " : "", in->kernel_params);
 }
 
 int
@@ -183,7 +189,7 @@ nc_domain_create(struct nc_instance *in)
 	struct nc_domain_spec s = { 0 };
 	struct kr_buf xml = KR_BUF_INIT;
 	char kernel[NC_PATH_MAX], ramdisk[NC_PATH_MAX], root[NC_PATH_MAX], eph[NC_PATH_MAX];
-	char console[NC_PATH_MAX], cmdline[NC_PARAMS_MAX + 64], t0[8], t1[8], t2[8];
+	char console[NC_PATH_MAX], cmdline[NC_PARAMS_MAX + 96], t0[8], t1[8], t2[8];
 	char swap[NC_PATH_MAX];
 	virConnectPtr c = NULL;
 	virDomainPtr dom = NULL;

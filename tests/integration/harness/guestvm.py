@@ -24,7 +24,8 @@ try:
 except ImportError:         # conftest skips the tests that need it, with a reason
     libvirt = None
 
-BASE_CMDLINE = "console=ttyS0 quiet panic=-1"
+# no_timer_check: as the NC boots instances (nc/launch.c), so slow TCG does not panic the boot
+BASE_CMDLINE = "console=ttyS0 no_timer_check quiet panic=-1"
 
 
 class Report:
