@@ -5,7 +5,8 @@
  * POWER), Query Config and the MAC mask list.  Every field of a request is
  * checked before it is used; a frame that cannot be read gets no answer, a
  * readable but wrong ATA command an ATA error (ABRT).  The same code serves
- * the rx thread (nowait: only what cannot block) and the workers.
+ * the rx thread (only what cannot block, or must wait for the disk only when
+ * it has nothing else to do) and the workers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,31 +89,27 @@ ebs_aoe_pad(struct ebs_req *r)
 #define AOE_IO_DEFER ((ssize_t)-2)	/* file_io: the same; -1 stays "failed" */
 
 /*
- * The file I/O of a read or write.  nowait: only what completes without
- * blocking (data in the page cache, the volume not paused by a snapshot);
- * otherwise nothing is done and AOE_IO_DEFER tells the rx thread to hand the
- * frame to a worker.  Else the bytes moved, or -1.
+ * The file I/O of a read or write, waiting only for what `wait` allows (see
+ * enum ebs_aoe_wait); otherwise nothing is done and AOE_IO_DEFER tells the
+ * rx thread to hand the frame to a worker.  Else the bytes moved, or -1.
  */
 static ssize_t
-file_io(struct ebs_export *e, bool write, uint8_t *data, size_t bytes, uint64_t lba, bool nowait)
+file_io(struct ebs_export *e, bool write, uint8_t *data, size_t bytes, uint64_t lba,
+    enum ebs_aoe_wait wait)
 {
 	struct iovec iov = { .iov_base = data, .iov_len = bytes };
 	off_t off = (off_t)(lba * KR_AOE_SECTOR);
 	ssize_t r;
 
 	if (!write) {
-		if (!nowait)
+		if (wait != AOE_WAIT_NONE)
 			return pread(e->fd, data, bytes, off);
 		r = preadv2(e->fd, &iov, 1, off, RWF_NOWAIT);
 		return r == (ssize_t)bytes ? r : AOE_IO_DEFER;
 	}
-	if (!nowait) {
+	if (wait == AOE_WAIT_ANY)
 		pthread_rwlock_rdlock(&e->io);
-		r = pwrite(e->fd, data, bytes, off);
-		pthread_rwlock_unlock(&e->io);
-		return r;
-	}
-	if (pthread_rwlock_tryrdlock(&e->io) != 0)
+	else if (pthread_rwlock_tryrdlock(&e->io) != 0)
 		return AOE_IO_DEFER;	/* paused for a snapshot: a worker waits */
 	/*
 	 * File systems without non-blocking buffered writes (ext4 today)
@@ -122,14 +119,14 @@ file_io(struct ebs_export *e, bool write, uint8_t *data, size_t bytes, uint64_t 
 	 * while handing every write to a worker halves the write rate.
 	 */
 	r = AOE_IO_DEFER;
-	if (atomic_load(&e->nowait_writes)) {
+	if (wait == AOE_WAIT_NONE && atomic_load(&e->nowait_writes)) {
 		r = pwritev2(e->fd, &iov, 1, off, RWF_NOWAIT);
 		if (r < 0 && errno == EOPNOTSUPP)
 			atomic_store(&e->nowait_writes, false);
 		else if (r != (ssize_t)bytes)
 			r = AOE_IO_DEFER;	/* a worker redoes it whole: same bytes */
 	}
-	if (!atomic_load(&e->nowait_writes))
+	if (wait != AOE_WAIT_NONE || !atomic_load(&e->nowait_writes))
 		r = pwrite(e->fd, data, bytes, off);
 	pthread_rwlock_unlock(&e->io);
 	return r;
@@ -137,12 +134,13 @@ file_io(struct ebs_export *e, bool write, uint8_t *data, size_t bytes, uint64_t 
 
 /*
  * Do one ATA command and turn the frame into its answer in place: the
- * answer's length, 0 for no answer, or AOE_DEFER (nowait only) with the frame
- * untouched, so that a worker can start over from it.
+ * answer's length, 0 for no answer, or AOE_DEFER (when `wait` forbids what
+ * the command needs) with the frame untouched, so that a worker can start
+ * over from it.
  */
 size_t
 ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_t len,
-    bool nowait)
+    enum ebs_aoe_wait wait)
 {
 	struct kr_aoe_hdr h;
 	struct kr_aoe_ata a;
@@ -166,7 +164,7 @@ ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_
 		break;
 	case KR_ATA_FLUSH:
 	case KR_ATA_FLUSH_EXT:
-		if (nowait)
+		if (wait != AOE_WAIT_ANY)
 			return AOE_DEFER;	/* fdatasync blocks: always a worker's job */
 		ok = fdatasync(e->fd) == 0;
 		break;
@@ -187,11 +185,11 @@ ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_
 			break;
 		}
 		/* O_DIRECT I/O waits for the disk even with RWF_NOWAIT: done
-		 * inline it would serialize the volume as vblade does, so it
-		 * always goes to the workers, which keep several in flight. */
-		if (nowait && e->direct)
+		 * by a busy rx thread it would serialize the volume as vblade
+		 * does, so it goes to the workers, which keep several in flight. */
+		if (wait == AOE_WAIT_NONE && e->direct)
 			return AOE_DEFER;
-		r = file_io(e, write, f + KR_AOE_ATA_LEN, bytes, a.lba, nowait);
+		r = file_io(e, write, f + KR_AOE_ATA_LEN, bytes, a.lba, wait);
 		if (r == AOE_IO_DEFER)
 			return AOE_DEFER;
 		if (r != (ssize_t)bytes) {
@@ -344,11 +342,11 @@ on_control(struct ebs_target *t, const uint8_t *f, size_t len, const struct kr_a
 /*
  * Serve a received frame from the rx thread (table_lock held shared):
  * control frames are answered, ATA commands done at once when they need
- * not block.  The answer's length (the frame became it), 0 when nothing is
- * to be sent, AOE_DEFER when a worker must do it.
+ * wait for nothing `wait` forbids.  The answer's length (the frame became
+ * it), 0 when nothing is to be sent, AOE_DEFER when a worker must do it.
  */
 size_t
-ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r)
+ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait)
 {
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	struct kr_aoe_hdr h;
@@ -369,6 +367,6 @@ ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r)
 	e = ebs_aoe_find_export(t, h.major, h.minor);
 	if (e == NULL || !ebs_aoe_mac_allowed(e, h.src))
 		return 0;
-	return ebs_aoe_answer_ata(t, e, r->frame, r->len, true);
+	return ebs_aoe_answer_ata(t, e, r->frame, r->len, wait);
 }
 

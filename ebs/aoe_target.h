@@ -101,6 +101,13 @@ struct ebs_target {
 };
 
 #define AOE_DEFER ((size_t)-1)	/* ebs_aoe_answer_ata: hand the frame to a worker */
+
+/* What serving a frame may wait for. */
+enum ebs_aoe_wait {
+	AOE_WAIT_NONE,	/* the rx thread, busy: the page cache only */
+	AOE_WAIT_DISK,	/* the rx thread, idle: also an O_DIRECT read or write */
+	AOE_WAIT_ANY,	/* a worker: also FLUSH and a volume paused for a snapshot */
+};
 #define AOE_IO_DEFER ((ssize_t)-2)	/* file_io: the same; -1 stays "failed" */
 
 /* aoe_answer.c */
@@ -110,8 +117,8 @@ bool ebs_aoe_mac_allowed(const struct ebs_export *e, const uint8_t mac[6]);
 void ebs_aoe_send_frame(struct ebs_target *t, const uint8_t *f, size_t len);
 void ebs_aoe_pad(struct ebs_req *r);
 size_t ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_t len,
-    bool nowait);
-size_t ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r);
+    enum ebs_aoe_wait wait);
+size_t ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait);
 
 /* aoe_threads.c */
 void *ebs_aoe_rx_main(void *arg);

@@ -83,7 +83,7 @@ ebs_aoe_worker_main(void *arg)
 			 * MAC list changed) since the frame was queued. */
 			if (kr_aoe_parse_hdr(f, rs[k]->len, &h) == 0 &&
 			    (e = ebs_aoe_find_export(t, h.major, h.minor)) != NULL && ebs_aoe_mac_allowed(e, h.src))
-				len = ebs_aoe_answer_ata(t, e, f, rs[k]->len, false);
+				len = ebs_aoe_answer_ata(t, e, f, rs[k]->len, AOE_WAIT_ANY);
 			if (len == 0)
 				continue;
 			rs[k]->len = len;
@@ -185,6 +185,38 @@ send_batch(struct ebs_target *t, struct ebs_req **rs, unsigned n)
 }
 
 /*
+ * A lone frame that must wait for the disk (an O_DIRECT read or write) while
+ * no work is queued: handing it to a worker would add two thread wake-ups
+ * to its latency, which is the whole cost at window 1 (a guest doing
+ * synchronous I/O), so the rx thread does it itself.  It still hands over
+ * FLUSH and writes to a volume paused for a snapshot, which can take long
+ * while frames for other volumes wait.  True when the frame was dealt with.
+ */
+static bool
+serve_lone(struct ebs_target *t, struct ebs_req *r)
+{
+	bool idle;
+	size_t len;
+
+	pthread_mutex_lock(&t->qlock);
+	idle = t->qhead == NULL;
+	pthread_mutex_unlock(&t->qlock);
+	if (!idle)
+		return false;
+	pthread_rwlock_rdlock(&t->table_lock);
+	len = ebs_aoe_serve_inline(t, r, AOE_WAIT_DISK);
+	pthread_rwlock_unlock(&t->table_lock);
+	if (len == AOE_DEFER)
+		return false;
+	if (len > 0) {
+		r->len = len;
+		send_batch(t, &r, 1);
+	}
+	release(t, &r, 1);
+	return true;
+}
+
+/*
  * The rx thread: a batch in with one recvmmsg(), what can be served without
  * blocking served at once (page-cache reads and writes: no thread hand-off,
  * which is what a single-threaded vblade is good at), the answers out with
@@ -228,7 +260,7 @@ ebs_aoe_rx_main(void *arg)
 
 			if (r > 0 && k < (unsigned)r && !(msgs[k].msg_hdr.msg_flags & MSG_TRUNC)) {
 				rs[k]->len = msgs[k].msg_len;
-				len = ebs_aoe_serve_inline(t, rs[k]);
+				len = ebs_aoe_serve_inline(t, rs[k], AOE_WAIT_NONE);
 			}
 			if (len == AOE_DEFER) {
 				work[nwork++] = rs[k];
@@ -250,6 +282,8 @@ ebs_aoe_rx_main(void *arg)
 		if (r > 0)
 			pthread_rwlock_unlock(&t->table_lock);
 		send_batch(t, out, nout);
+		if (r == 1 && nwork == 1 && serve_lone(t, work[0]))
+			nwork = 0;
 		enqueue(t, work, nwork);
 		release(t, out, nout);
 		release(t, done, ndone);

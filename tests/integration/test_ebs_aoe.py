@@ -82,9 +82,12 @@ def frames(seg, node, target_mac, target, mode, *extra):
     return json.loads(r.stdout)
 
 
-@pytest.mark.parametrize("mtu,spf", [(9000, 17), (1500, 2)])
-def test_random_unaligned_reads_and_writes_verify_byte_for_byte(tmp_path, mtu, spf):
-    with ebs_segment(tmp_path, mtu) as (seg, d, ebs):
+@pytest.mark.parametrize("mtu,spf,direct", [(9000, 17, False), (1500, 2, False), (9000, 17, True)])
+def test_random_unaligned_reads_and_writes_verify_byte_for_byte(tmp_path, mtu, spf, direct):
+    """Windows 64 and 1 alternate: at window 1 an O_DIRECT frame is served by
+    the target's rx thread itself, at 64 by its workers."""
+    config = {"EBS_DIRECT_IO": "Y" if direct else "N"}
+    with ebs_segment(tmp_path, mtu, config=config) as (seg, d, ebs):
         target, exp = make_exported(ebs, seg, "vol-0000a001")
         assert int(exp["mtu"]) == mtu
         info = discover(seg, "n", target)
@@ -94,27 +97,27 @@ def test_random_unaligned_reads_and_writes_verify_byte_for_byte(tmp_path, mtu, s
         assert info["target_mac"] == exp["targetMac"]
         assert int(info["window"]) == 64
 
-        rnd = random.Random(mtu)
+        rnd = random.Random(mtu + direct)
         region = 24 << 20
         shadow = bytearray(region)
         data_path = tmp_path / "chunk"
-        for _ in range(12):
+        for i in range(12):
             off = rnd.randrange(0, region - 1)
             n = rnd.randrange(1, min(region - off, 3 << 20) + 1)
             chunk = rnd.randbytes(n)
             data_path.write_bytes(chunk)
-            out = seg.aoe("n", "write", target, "-w", "64", "-o", off, "-f", data_path)
+            out = seg.aoe("n", "write", target, "-w", 64 if i % 2 else 1, "-o", off, "-f", data_path)
             assert parse_kv(out.stdout)["written"] == str(n)
             shadow[off:off + n] = chunk
         # The last sector of the volume too: the end is not special.
         tail = rnd.randbytes(777)
         data_path.write_bytes(tail)
         seg.aoe("n", "write", target, "-o", GIB - 777, "-f", data_path, "--flush")
-        for _ in range(12):
+        for i in range(12):
             off = rnd.randrange(0, region - 1)
             n = rnd.randrange(1, min(region - off, 3 << 20) + 1)
             out = tmp_path / "readback"
-            r = seg.aoe("n", "read", target, "-w", "64", "-o", off, "-l", n, "-f", out)
+            r = seg.aoe("n", "read", target, "-w", 64 if i % 2 else 1, "-o", off, "-l", n, "-f", out)
             assert out.read_bytes() == bytes(shadow[off:off + n]), f"read {n} at {off}"
             assert "retransmits=" in r.stderr.decode()
         # And the file on the host holds exactly what the initiator wrote.
