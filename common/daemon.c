@@ -95,7 +95,9 @@ _Noreturn void
 kr_daemon_fatal(const struct kr_daemon *d, const char *what)
 {
 	fprintf(stderr, "%s: %s\n", d->name, what);
-	kr_log_errorx("%s", what);
+	/* Once: the line above, and the log only when it is a file. */
+	if (!kr_log_is_stderr())
+		kr_log_errorx("%s", what);
 	if (d->pid_path[0])
 		unlink(d->pid_path);
 	fflush(NULL);
@@ -322,6 +324,8 @@ kr_daemon_start(struct kr_daemon *d, int argc, char **argv)
 		exit(2);
 	}
 
+	/* Config warnings come before the log file opens: say whose they are. */
+	kr_log_open(d->name, NULL, kr_log_get_level(), 0, 0);
 	locate(d, config_arg);
 	load_config(d, config_arg != NULL);
 	if (port_arg)

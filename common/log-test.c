@@ -157,10 +157,20 @@ START_TEST(before_open_goes_to_stderr)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	ck_assert(kr_log_is_stderr());
 	kr_log_info("early bird");
 	s = slurp(path);
 	ck_assert(matches(s, " INFO  karri\\[[0-9]+\\]: early bird$"));
 	free(s);
+	/* A file, then "-" (stderr again), then closed: kr_log_is_stderr() follows. */
+	snprintf(path, sizeof(path), "%s/file.log", dir);
+	ck_assert_int_eq(kr_log_open("karri-cc", path, KR_LOG_INFO, 0, 0), 0);
+	ck_assert(!kr_log_is_stderr());
+	ck_assert_int_eq(kr_log_open("karri-cc", "-", KR_LOG_INFO, 0, 0), 0);
+	ck_assert(kr_log_is_stderr());
+	ck_assert_int_eq(kr_log_open("karri-cc", path, KR_LOG_INFO, 0, 0), 0);
+	kr_log_close();
+	ck_assert(kr_log_is_stderr());
 }
 END_TEST
 

@@ -123,6 +123,17 @@ kr_log_close(void)
 	pthread_mutex_unlock(&log_mutex);
 }
 
+bool
+kr_log_is_stderr(void)
+{
+	bool to_stderr;
+
+	pthread_mutex_lock(&log_mutex);
+	to_stderr = log_fd == STDERR_FILENO;
+	pthread_mutex_unlock(&log_mutex);
+	return to_stderr;
+}
+
 void
 kr_log_set_level(enum kr_log_level level)
 {

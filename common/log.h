@@ -18,6 +18,8 @@
 #ifndef KARRI_LOG_H
 #define KARRI_LOG_H
 
+#include <stdbool.h>
+
 enum kr_log_level { KR_LOG_DEBUG, KR_LOG_INFO, KR_LOG_WARN, KR_LOG_ERROR };
 
 /*
@@ -36,6 +38,13 @@ int kr_log_reopen(void);
 
 /* Back to stderr; the ident and level stay. */
 void kr_log_close(void);
+
+/*
+ * True while lines go to standard error (before kr_log_open(), with "-",
+ * after kr_log_close()): a caller that also prints to stderr itself can
+ * then say a thing once instead of twice.
+ */
+bool kr_log_is_stderr(void);
 
 void kr_log_set_level(enum kr_log_level level);
 enum kr_log_level kr_log_get_level(void);

@@ -5,7 +5,10 @@
  * (its Python and awscrt signers), the awscli and boto 2.49.  Each must
  * verify; then tampered copies must not: a changed body byte, query value,
  * path (and trailing slash), host, port or signed header, an added
- * parameter, the wrong secret, an unknown key, a clock 20 minutes off.
+ * parameter, a parameter given twice, one copy of a repeated name dropped,
+ * the wrong secret, an unknown key, a clock 20 minutes off.
+ * vectors_present counts the varieties issue #2 lists, so that a
+ * regenerated set cannot quietly lose one.
  */
 #define KR_SIG_PRIVATE
 #include "check_run.h"
@@ -339,6 +342,134 @@ change_query_value(char *query, size_t size)
 	return false;
 }
 
+/* Where each parameter of a query or form body starts; the count. */
+static size_t
+param_starts(const char *s, const char **start, size_t max)
+{
+	size_t n = 0;
+
+	while (*s && n < max) {
+		start[n++] = s;
+		s = strchr(s, '&');
+		if (!s)
+			break;
+		s++;
+	}
+	return n;
+}
+
+static bool
+same_name(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "=&"), lb = strcspn(b, "=&");
+
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* The index of a parameter (not auth) whose name came earlier too; -1: none. */
+static long
+last_repeat(const char **start, size_t n)
+{
+	size_t i, j;
+
+	for (i = n; i-- > 1;) {
+		if (is_auth_param(start[i]))
+			continue;
+		for (j = 0; j < i; j++)
+			if (same_name(start[i], start[j]))
+				return (long)i;
+	}
+	return -1;
+}
+
+static bool
+has_repeated_name(const char *s)
+{
+	const char *start[512];
+
+	return last_repeat(start, param_starts(s, start, 512)) >= 0;
+}
+
+/*
+ * Remove the last copy of a repeated parameter name from s (a query or form
+ * body, NUL-terminated), as a proxy that dedupes parameters would.
+ */
+static bool
+drop_repeated(char *s)
+{
+	const char *start[512];
+	long i = last_repeat(start, param_starts(s, start, 512));
+	char *from, *to;
+
+	if (i < 0)
+		return false;
+	from = (char *)start[i] - 1;	/* its '&': never the first parameter */
+	to = strchr(start[i], '&');
+	memmove(from, to ? to : from + strlen(from), strlen(to ? to : "") + 1);
+	return true;
+}
+
+/* Append a second copy of the first parameter that is not auth. */
+static bool
+duplicate_param(char *query, size_t size)
+{
+	const char *start[512];
+	size_t n = param_starts(query, start, 512), i, len = strlen(query), plen;
+
+	for (i = 0; i < n; i++) {
+		if (is_auth_param(start[i]))
+			continue;
+		plen = strcspn(start[i], "&");
+		if (len + 1 + plen >= size)
+			return false;
+		query[len] = '&';
+		memmove(query + len + 1, start[i], plen);
+		query[len + 1 + plen] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static bool
+is_form(const struct vec *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_headers; i++)
+		if (strcasecmp(v->headers[i].name, "Content-Type") == 0)
+			return strncmp(v->headers[i].value, "application/x-www-form-urlencoded",
+			    33) == 0;
+	return false;
+}
+
+/* Tampering aimed at repeated names: dropping one copy, adding one. */
+static void
+tamper_repeats(const struct vec *v)
+{
+	struct req q;
+
+	req_init(&q, v);
+	if (drop_repeated(q.query))
+		expect_fail(v, &q, "repeated query parameter dropped", "AuthFailure");
+	else
+		free(q.body);
+	if (v->body_signed && is_form(v)) {
+		req_init(&q, v);
+		q.body[v->body_len] = '\0';
+		if (drop_repeated((char *)q.body)) {
+			q.r.body_len = strlen((char *)q.body);
+			expect_fail(v, &q, "repeated form parameter dropped", "AuthFailure");
+		} else {
+			free(q.body);
+		}
+	}
+	req_init(&q, v);
+	if (duplicate_param(q.query, sizeof(q.query)))
+		expect_fail(v, &q, "query parameter duplicated", "AuthFailure");
+	else
+		free(q.body);
+}
+
 static void
 tamper_all(const struct vec *v)
 {
@@ -396,6 +527,7 @@ tamper_all(const struct vec *v)
 		ck_assert(change_alnum(h, strlen(h) - (h[strlen(h) - 1] == 'Z')));
 		expect_fail(v, &q, v->signed_header, "AuthFailure");
 	}
+	tamper_repeats(v);
 	req_init(&q, v);
 	q.keys.secret = "not-the-secret";
 	expect_fail(v, &q, "wrong secret", "AuthFailure");
@@ -432,22 +564,146 @@ START_TEST(real_client_vector)
 }
 END_TEST
 
-START_TEST(vectors_present)
+/* The request's parameters as one string: the query, then a form body. */
+static void
+params_of(const struct vec *v, char *out, size_t size)
 {
-	/* Both clients, both schemes, presigned and header forms. */
-	size_t i, v2 = 0, v4 = 0, boto2 = 0, presigned = 0;
+	bool form = is_form(v) && v->body_len > 0;
+
+	snprintf(out, size, "%s%s%.*s", v->query, *v->query && form ? "&" : "",
+	    form ? (int)v->body_len : 0, form ? (const char *)v->body : "");
+}
+
+/* UTF-8 in the parameters, raw or as a %-escape of a byte >= 0x80. */
+static bool
+has_non_ascii(const char *params)
+{
+	const char *p;
+
+	for (p = params; *p; p++)
+		if ((unsigned char)*p >= 0x80 || (p[0] == '%' && p[1] &&
+		    strchr("89ABCDEFabcdef", p[1]) && isxdigit((unsigned char)p[2])))
+			return true;
+	return false;
+}
+
+/* A parameter with an empty value: "K=" or a bare "K". */
+static bool
+has_empty_value(const char *params)
+{
+	const char *start[512];
+	size_t n = param_starts(params, start, 512), i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strcspn(start[i], "&");
+		if (len && (start[i][len - 1] == '=' || memchr(start[i], '=', len) == NULL))
+			return true;
+	}
+	return false;
+}
+
+static const char *
+host_of(const struct vec *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_headers; i++)
+		if (strcasecmp(v->headers[i].name, "Host") == 0)
+			return v->headers[i].value;
+	return "";
+}
+
+static void
+host_name(const struct vec *v, char *out, size_t size)
+{
+	snprintf(out, size, "%.*s", (int)strcspn(host_of(v), ":"), host_of(v));
+}
+
+/* Recorded through the capturing server, the awscli's port is a random one. */
+static void
+host_port(const struct vec *v, char *out, size_t size)
+{
+	const char *colon = strchr(host_of(v), ':');
+
+	snprintf(out, size, "%s", colon ? colon + 1 : "80");
+}
+
+static void
+path_of(const struct vec *v, char *out, size_t size)
+{
+	snprintf(out, size, "%s", v->path);
+}
+
+/* How many distinct strings f() gives over all vectors (up to 64). */
+static size_t
+distinct(void (*f)(const struct vec *, char *, size_t))
+{
+	static char seen[64][256];
+	size_t n = 0, i, k;
+	char s[256];
 
 	for (i = 0; i < n_vecs; i++) {
-		v2 += vecs[i].version == 2;
-		v4 += vecs[i].version == 4;
-		boto2 += strncmp(vecs[i].name, "boto2-", 6) == 0;
-		presigned += strstr(vecs[i].query, "X-Amz-Signature=") != NULL;
+		f(&vecs[i], s, sizeof(s));
+		for (k = 0; k < n && strcmp(seen[k], s) != 0; k++)
+			;
+		if (k == n && n < 64)
+			snprintf(seen[n++], sizeof(seen[0]), "%s", s);
 	}
-	ck_assert_uint_ge(n_vecs, 20);
-	ck_assert_uint_ge(v2, 4);
-	ck_assert_uint_ge(v4, 10);
-	ck_assert_uint_ge(boto2, 5);
-	ck_assert_uint_ge(presigned, 2);
+	return n;
+}
+
+/*
+ * The varieties issue #2 asks for, counted, so that regenerating the
+ * vectors cannot quietly lose one: both schemes from botocore, the awscli
+ * and boto2; POST forms and GET queries; non-ASCII, repeated names, empty
+ * values; several hosts, ports and paths; /services/Eucalyptus/.
+ */
+START_TEST(vectors_present)
+{
+	size_t i, v2 = 0, v4 = 0, boto2_v2 = 0, boto2_v4 = 0, awscli = 0, botocore = 0;
+	size_t presigned = 0, form = 0, get_query = 0, non_ascii = 0, repeated = 0, empty = 0;
+	size_t slash_v2 = 0, slash_v4 = 0;
+	char params[65536];
+
+	for (i = 0; i < n_vecs; i++) {
+		const struct vec *v = &vecs[i];
+		bool boto2 = strncmp(v->name, "boto2-", 6) == 0;
+
+		params_of(v, params, sizeof(params));
+		v2 += v->version == 2;
+		v4 += v->version == 4;
+		boto2_v2 += boto2 && v->version == 2;
+		boto2_v4 += boto2 && v->version == 4;
+		awscli += strncmp(v->name, "awscli-", 7) == 0;
+		botocore += strncmp(v->name, "botocore-", 9) == 0;
+		presigned += strstr(v->query, "X-Amz-Signature=") != NULL;
+		form += strcmp(v->method, "POST") == 0 && is_form(v) && v->body_len > 0;
+		get_query += strcmp(v->method, "GET") == 0 && strstr(v->query, "Signature=") == NULL &&
+		    *v->query;
+		non_ascii += has_non_ascii(params);
+		repeated += has_repeated_name(params);
+		empty += has_empty_value(params);
+		slash_v2 += v->version == 2 && strcmp(v->path, "/services/Eucalyptus/") == 0;
+		slash_v4 += v->version == 4 && strcmp(v->path, "/services/Eucalyptus/") == 0;
+	}
+	ck_assert_uint_ge(n_vecs, 40);
+	ck_assert_uint_ge(v2, 6);
+	ck_assert_uint_ge(v4, 30);
+	ck_assert_uint_ge(botocore, 20);
+	ck_assert_uint_ge(awscli, 4);
+	ck_assert_uint_ge(boto2_v2, 4);
+	ck_assert_uint_ge(boto2_v4, 6);
+	ck_assert_uint_ge(presigned, 4);
+	ck_assert_uint_ge(form, 15);
+	ck_assert_uint_ge(get_query, 6);
+	ck_assert_uint_ge(non_ascii, 15);
+	ck_assert_uint_ge(repeated, 2);
+	ck_assert_uint_ge(empty, 8);
+	ck_assert_uint_ge(slash_v2, 2);
+	ck_assert_uint_ge(slash_v4, 6);
+	ck_assert_uint_ge(distinct(host_name), 4);
+	ck_assert_uint_ge(distinct(host_port), 5);
+	ck_assert_uint_ge(distinct(path_of), 10);
 }
 END_TEST
 

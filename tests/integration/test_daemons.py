@@ -65,6 +65,23 @@ def test_bad_port_value_names_the_key_and_line(name, home):
     assert f"{path}:2" in err and key in err, err
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_config_messages_are_said_once_and_name_the_daemon(name, home):
+    """Before its log file opens a daemon's log is stderr: the refusal must not
+    appear twice there, and a config warning must say which daemon it is from."""
+    code, err = run_daemon_once(name, home, {"NOT_A_KARRI_KEY": "1", "LOG_KEEP": "lots"})
+    assert code == 1
+    path = os.path.join(home, "etc/karri/karri.conf")
+    with open(path) as f:
+        line = {ln.split("=")[0]: i for i, ln in enumerate(f.read().splitlines(), 1)}
+    refusals = [ln for ln in err.splitlines() if "LOG_KEEP" in ln]
+    assert refusals == [f'{name}: bad configuration: {path}:{line["LOG_KEEP"]}: LOG_KEEP: '
+                        f'"lots" is not a whole number'], err
+    warnings = [ln for ln in err.splitlines() if "unknown key NOT_A_KARRI_KEY" in ln]
+    assert len(warnings) == 1, err
+    assert f" WARN  {name}[" in warnings[0] and f'{path}:{line["NOT_A_KARRI_KEY"]}:' in warnings[0], err
+
+
 def test_bad_enum_value_is_refused(home):
     code, err = run_daemon_once("karri-cc", home, {"SCHEDPOLICY": "FASTEST"})
     assert code == 1
