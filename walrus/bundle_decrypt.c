@@ -7,14 +7,18 @@
  *
  * The tar reader knows what ec2-ami-tools, euca2ools and karri-bundle
  * write: ustar or GNU headers, sizes in octal or GNU base-256, GNU long
- * names and pax headers (skipped).  GNU sparse entries ('S', from
- * `tar --sparse`) are refused with a clear message rather than guessed at.
+ * names and pax headers (skipped), and GNU sparse files ('S' entries, the
+ * format GNU tar writes for `tar --sparse`, which ec2-ami-tools runs on
+ * what are usually sparse disk images): the map of data regions (header
+ * and extension blocks, at most SPARSE_MAX regions) is read first, then
+ * the stored regions are handed on with the holes between them as zeros.
  * The SHA-1 of the whole tar stream must equal <image><digest>, the file
  * size <image><size>; the tar stream may not run on far past the file (a
  * bound on what a small upload can make Walrus decompress).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <openssl/crypto.h>
 
@@ -24,8 +28,15 @@
 #define BAD(...) kr_error("InvalidManifest", __VA_ARGS__)
 #define CHUNK (64u << 10)
 #define TAR_SLACK (64u << 20)	/* tar bytes beyond the image: headers, padding, end */
+#define SPARSE_MAX (64u << 10)	/* data regions of a sparse file (16 bytes each) */
 
-enum tar_state { T_HEADER, T_SKIP, T_DATA, T_PAD, T_END };
+enum tar_state { T_HEADER, T_SPARSE_EXT, T_SKIP, T_DATA, T_PAD, T_END };
+
+struct sparse_region {
+	uint64_t off, len;
+};
+
+static const unsigned char zeros[CHUNK];
 
 struct wl_unbundle {
 	EVP_CIPHER_CTX *cipher;
@@ -40,9 +51,16 @@ struct wl_unbundle {
 	unsigned char block[512];
 	size_t block_len;
 	uint64_t skip;			/* bytes left of a skipped entry or padding */
-	uint64_t file_left;
+	uint64_t file_left;		/* bytes of the entry still in the archive */
 	bool file_seen;
 	uint64_t tar_bytes;
+
+	/* A sparse entry: its regions, the one being read, the bytes handed on. */
+	struct sparse_region *sp;
+	size_t sp_n, sp_cap, sp_i;
+	uint64_t sp_stored;		/* the entry's size field: the regions' bytes */
+	uint64_t out_pos;
+	bool sparse;
 
 	unsigned char plain[CHUNK + 32];
 	unsigned char inflated[CHUNK];
@@ -84,6 +102,7 @@ wl_unbundle_free(struct wl_unbundle *u)
 	EVP_MD_CTX_free(u->sha1);
 	if (u->z_ready)
 		inflateEnd(&u->z);
+	free(u->sp);
 	OPENSSL_cleanse(u, sizeof(*u));
 	free(u);
 }
@@ -117,6 +136,138 @@ tar_number(const unsigned char *f, size_t len, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* Regions from n 24-byte (offset, length) fields; an empty offset ends them. */
+static int
+sparse_regions(struct wl_unbundle *u, const unsigned char *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++, f += 24) {
+		struct sparse_region r;
+
+		if (f[0] == '\0')
+			return 0;
+		if (tar_number(f, 12, &r.off) < 0 || tar_number(f + 12, 12, &r.len) < 0) {
+			BAD("the image archive has a bad sparse map");
+			return -1;
+		}
+		if (u->sp_n == u->sp_cap) {
+			size_t cap = u->sp_cap ? 2 * u->sp_cap : 64;
+			struct sparse_region *sp;
+
+			if (u->sp_n >= SPARSE_MAX) {
+				BAD("the sparse image has more than %u data regions", SPARSE_MAX);
+				return -1;
+			}
+			if (!(sp = realloc(u->sp, cap * sizeof(*sp)))) {
+				kr_error("InternalError", "out of memory");
+				return -1;
+			}
+			u->sp = sp;
+			u->sp_cap = cap;
+		}
+		u->sp[u->sp_n++] = r;
+	}
+	return 0;
+}
+
+/* The whole map is read: check it and start on the data. */
+static int
+sparse_map_done(struct wl_unbundle *u)
+{
+	uint64_t end = 0, stored = 0;
+
+	for (size_t i = 0; i < u->sp_n; i++) {
+		const struct sparse_region *r = &u->sp[i];
+
+		if (r->off < end || r->len > u->m->size || r->off > u->m->size - r->len) {
+			BAD("the sparse map of the image is out of order or past its end");
+			return -1;
+		}
+		end = r->off + r->len;
+		stored += r->len;
+	}
+	if (stored != u->sp_stored) {
+		BAD("the sparse map of the image does not add up to its stored size");
+		return -1;
+	}
+	u->file_left = stored;
+	u->skip = (512 - stored % 512) % 512;
+	u->ts = stored ? T_DATA : (u->skip ? T_PAD : T_HEADER);
+	return 0;
+}
+
+/* An 'S' header (GNU old sparse format): 4 regions, realsize, more to come? */
+static int
+sparse_header(struct wl_unbundle *u, uint64_t stored)
+{
+	const unsigned char *h = u->block;
+	uint64_t real;
+
+	if (tar_number(h + 483, 12, &real) < 0 || real != u->m->size) {
+		BAD("the sparse image in the archive is not the manifest's size");
+		return -1;
+	}
+	u->file_seen = true;
+	u->sparse = true;
+	u->sp_stored = stored;
+	if (sparse_regions(u, h + 386, 4) < 0)
+		return -1;
+	if (h[482]) {
+		u->ts = T_SPARSE_EXT;
+		return 0;
+	}
+	return sparse_map_done(u);
+}
+
+/* A sparse extension block: 21 regions, then whether another block follows. */
+static int
+sparse_ext(struct wl_unbundle *u)
+{
+	if (sparse_regions(u, u->block, 21) < 0)
+		return -1;
+	return u->block[504] ? 0 : sparse_map_done(u);
+}
+
+/* Zeros up to offset `to` of the image (a hole of a sparse file). */
+static int
+out_zeros(struct wl_unbundle *u, uint64_t to)
+{
+	while (u->out_pos < to) {
+		size_t n = to - u->out_pos < sizeof(zeros) ? (size_t)(to - u->out_pos) : sizeof(zeros);
+
+		if (u->out(zeros, n, u->arg) < 0)
+			return -1;
+		u->out_pos += n;
+	}
+	return 0;
+}
+
+/* Entry data out: as is, or placed by the sparse map; bytes taken, or -1. */
+static ssize_t
+data_out(struct wl_unbundle *u, const unsigned char *p, size_t len)
+{
+	const struct sparse_region *r;
+	size_t n;
+
+	if (!u->sparse)
+		return u->out(p, len, u->arg) < 0 ? -1 : (ssize_t)len;
+	/* Past the regions handed on, and empty ones (they only mark the end). */
+	while (u->sp_i < u->sp_n && (u->sp[u->sp_i].len == 0 ||
+	    u->out_pos >= u->sp[u->sp_i].off + u->sp[u->sp_i].len))
+		u->sp_i++;
+	if (u->sp_i == u->sp_n) {	/* cannot be: the regions add up to the entry */
+		BAD("the sparse map of the image does not add up to its stored size");
+		return -1;
+	}
+	r = &u->sp[u->sp_i];
+	if (out_zeros(u, r->off) < 0)
+		return -1;
+	n = r->off + r->len - u->out_pos < len ? (size_t)(r->off + r->len - u->out_pos) : len;
+	if (u->out(p, n, u->arg) < 0)
+		return -1;
+	u->out_pos += n;
+	return (ssize_t)n;
 }
 
 static int
@@ -154,8 +305,7 @@ tar_header(struct wl_unbundle *u)
 	case '0': case '\0': case '7':
 		break;
 	case 'S':
-		BAD("the image archive uses GNU sparse entries (tar --sparse); not supported");
-		return -1;
+		break;
 	default:
 		BAD("the image archive holds something other than one regular file (type '%c')",
 		    h[156] >= 32 && h[156] < 127 ? h[156] : '?');
@@ -165,6 +315,8 @@ tar_header(struct wl_unbundle *u)
 		BAD("the image archive holds more than one file");
 		return -1;
 	}
+	if (h[156] == 'S')
+		return sparse_header(u, size);
 	if (size != u->m->size) {
 		BAD("the image in the archive has %llu bytes, the manifest says %llu",
 		    (unsigned long long)size, (unsigned long long)u->m->size);
@@ -190,12 +342,13 @@ tar_feed(struct wl_unbundle *u, const unsigned char *p, size_t len)
 
 		switch (u->ts) {
 		case T_HEADER:
+		case T_SPARSE_EXT:
 			n = 512 - u->block_len < len ? 512 - u->block_len : len;
 			memcpy(u->block + u->block_len, p, n);
 			u->block_len += n;
 			if (u->block_len == 512) {
 				u->block_len = 0;
-				if (tar_header(u) < 0)
+				if ((u->ts == T_HEADER ? tar_header(u) : sparse_ext(u)) < 0)
 					return -1;
 			}
 			break;
@@ -206,14 +359,17 @@ tar_feed(struct wl_unbundle *u, const unsigned char *p, size_t len)
 			if (u->skip == 0)
 				u->ts = T_HEADER;
 			break;
-		case T_DATA:
-			n = u->file_left < len ? (size_t)u->file_left : len;
-			if (u->out(p, n, u->arg) < 0)
+		case T_DATA: {
+			ssize_t taken = data_out(u, p, u->file_left < len ? (size_t)u->file_left : len);
+
+			if (taken < 0)
 				return -1;
+			n = (size_t)taken;
 			u->file_left -= n;
 			if (u->file_left == 0)
 				u->ts = u->skip ? T_PAD : T_HEADER;
 			break;
+		}
 		case T_END:
 		default:
 			return 0;	/* end blocks and tar's padding to its record size */
@@ -296,10 +452,12 @@ wl_unbundle_finish(struct wl_unbundle *u)
 	}
 	if (inflate_feed(u, u->plain, (size_t)outl, true) < 0)
 		return -1;
-	if (!u->file_seen || u->file_left > 0) {
+	if (!u->file_seen || u->file_left > 0 || u->ts == T_SPARSE_EXT) {
 		BAD("the image archive ends before the image does");
 		return -1;
 	}
+	if (u->sparse && out_zeros(u, u->m->size) < 0)	/* a hole at the end */
+		return -1;
 	if (EVP_DigestFinal_ex(u->sha1, md, &mdlen) != 1 || mdlen != 20 ||
 	    memcmp(md, u->m->digest, 20) != 0) {
 		BAD("the image's SHA-1 digest does not match <image><digest>");

@@ -172,13 +172,13 @@ wl_blob_begin(struct walrus *w, struct wl_blob *b)
 	for (int i = 0; i < 16; i++)
 		snprintf(b->id + 2 * i, 3, "%02x", r[i]);
 	snprintf(b->tmp, sizeof(b->tmp), "%s/tmp/%s.part", w->storage, b->id);
-	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* Read too: blob_md5.c reads the bytes back to hash them. */
+	b->fd = open(b->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (b->fd < 0) {
 		kr_error_errno("InternalError", "cannot create %s", b->tmp);
 		return -1;
 	}
-	b->md5 = EVP_MD_CTX_new();
-	if (!b->md5 || !EVP_DigestInit_ex(b->md5, EVP_md5(), NULL)) {
+	if (!(b->md5 = wl_md5_new())) {
 		kr_error("InternalError", "MD5 unavailable");
 		wl_blob_abort(b);
 		return -1;
@@ -190,11 +190,10 @@ int
 wl_blob_write(struct wl_blob *b, const void *data, size_t len)
 {
 	const char *p = data;
+	size_t left = len;
 
-	EVP_DigestUpdate(b->md5, data, len);
-	b->size += len;
-	while (len) {
-		ssize_t n = write(b->fd, p, len);
+	while (left) {
+		ssize_t n = write(b->fd, p, left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -203,21 +202,29 @@ wl_blob_write(struct wl_blob *b, const void *data, size_t len)
 			return -1;
 		}
 		p += n;
-		len -= (size_t)n;
+		left -= (size_t)n;
 	}
+	b->size += len;
+	wl_md5_update(b->md5, b->fd, data, len);
 	return 0;
+}
+
+int
+wl_blob_md5(struct wl_blob *b, unsigned char md5[16])
+{
+	return wl_md5_final(b->md5, md5);
 }
 
 int
 wl_blob_commit(struct walrus *w, struct wl_blob *b, unsigned char md5[16])
 {
 	char dir[1200], path[1200];
-	unsigned int n = 16;
 
-	if (md5 && !EVP_DigestFinal_ex(b->md5, md5, &n)) {
-		kr_error("InternalError", "MD5 failed");
+	if (md5 && wl_md5_final(b->md5, md5) < 0)
 		return -1;
-	}
+	/* A hashing thread reads the fd: stopped before it is closed. */
+	wl_md5_free(b->md5);
+	b->md5 = NULL;
 	if (fsync(b->fd) < 0) {
 		kr_error_errno("InternalError", "fsync %s", b->tmp);
 		return -1;
@@ -233,22 +240,20 @@ wl_blob_commit(struct walrus *w, struct wl_blob *b, unsigned char md5[16])
 	close(b->fd);
 	b->fd = -1;
 	b->tmp[0] = '\0';
-	EVP_MD_CTX_free(b->md5);
-	b->md5 = NULL;
 	return 0;
 }
 
 void
 wl_blob_abort(struct wl_blob *b)
 {
+	wl_md5_free(b->md5);	/* before the fd its thread reads is closed */
+	b->md5 = NULL;
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
 	if (b->tmp[0])
 		unlink(b->tmp);
 	b->tmp[0] = '\0';
-	EVP_MD_CTX_free(b->md5);
-	b->md5 = NULL;
 }
 
 int

@@ -2,7 +2,7 @@
  * upload.c - streaming a request body into a blob (PutObject, UploadPart).
  *
  * Bytes go from the socket buffer straight to write(2), with MD5 (the
- * ETag), SHA-256 (when the signature covers the payload) and the size
+ * ETag; blob_md5.c), SHA-256 (when the signature covers the payload) and the size
  * limit (quota room, 5 GiB) checked on the way.  The server layer reads
  * from the socket only as fast as this consumes, so memory stays bounded
  * whatever the object's size.  Only a body that arrived whole and whose
@@ -135,13 +135,12 @@ on_end(struct kr_httpd_req *http, void *ctx)
 	struct wl_req *rq = ctx;
 	struct wl_upload *u = rq->op;
 	unsigned char md5[16];
-	unsigned int n = 16;
 
 	(void)http;
 	if (u->chunked && wl_chunked_end(rq, u->chunked) < 0)
 		return;
-	if (!EVP_DigestFinal_ex(u->blob.md5, md5, &n)) {
-		wl_error(rq, 500, "InternalError", "MD5 failed");
+	if (wl_blob_md5(&u->blob, md5) < 0) {
+		wl_error_from_kr(rq);
 		return;
 	}
 	if (wl_check_content_md5(rq, md5) < 0 || wl_auth_body_end(rq) < 0)

@@ -109,7 +109,7 @@ struct wl_blob {
 	char id[40];
 	char tmp[1024];
 	uint64_t size;
-	EVP_MD_CTX *md5;
+	struct wl_md5 *md5;	/* of what was written (blob_md5.c) */
 };
 
 
@@ -148,13 +148,23 @@ int wl_xml_each(const char *s, const char *end, const char *tag, wl_xml_elem_fn 
 /* First <tag> inside [s, end): its text (malloc'd, decoded) or NULL. */
 char *wl_xml_text(const char *s, const char *end, const char *tag);
 
+/* blob_md5.c: MD5 of a blob's bytes, hashed by a thread beside the writer when large. */
+struct wl_md5;
+struct wl_md5 *wl_md5_new(void);
+/* len bytes (data) were just written to fd, after all those before. */
+void wl_md5_update(struct wl_md5 *m, int fd, const void *data, size_t len);
+int wl_md5_final(struct wl_md5 *m, unsigned char out[16]);	/* once; -1 with kr_error */
+void wl_md5_free(struct wl_md5 *m);
+
 /* store.c */
 int wl_store_open(struct walrus *w, const char *db_path);
 void wl_store_close(struct walrus *w);
 int wl_blob_begin(struct walrus *w, struct wl_blob *b);
 int wl_blob_write(struct wl_blob *b, const void *data, size_t len);
-/* fsync and rename into place; md5 (unless NULL) gets the digest of what was written. */
+/* fsync and rename into place; md5 (unless NULL, then see wl_blob_md5) gets the digest. */
 int wl_blob_commit(struct walrus *w, struct wl_blob *b, unsigned char md5[16]);
+/* The digest of what was written, before a commit with md5 NULL: 0 or -1 with kr_error. */
+int wl_blob_md5(struct wl_blob *b, unsigned char md5[16]);
 void wl_blob_abort(struct wl_blob *b);
 int wl_blob_open(struct walrus *w, const char *id);	/* fd or -1 */
 void wl_blob_unlink(struct walrus *w, const char *id);

@@ -486,3 +486,31 @@ def test_deleted_user_loses_access(wl, tmp_path):
 def test_soap_describe_service_still_answers(wl):
     info = wl.daemon.describe()
     assert info["serviceName"] == "karri-walrus" and info["state"] == "ENABLED"
+
+
+def test_large_bodies_hashed_beside_the_writer(wl, alice, bucket):
+    """Above 8 MiB a blob's MD5 is computed by a thread reading the file back
+    (blob_md5.c): the ETags of a PUT and a CopyObject are still the MD5, and an
+    upload cut off while that thread runs leaves nothing behind."""
+    data = os.urandom(20 << 20)
+    md5 = f'"{hashlib.md5(data).hexdigest()}"'
+    assert alice.put_object(Bucket=bucket, Key="big", Body=data)["ETag"] == md5
+    r = alice.copy_object(Bucket=bucket, Key="big-copy", CopySource={"Bucket": bucket, "Key": "big"})
+    assert r["CopyObjectResult"]["ETag"] == md5
+    assert alice.get_object(Bucket=bucket, Key="big-copy")["Body"].read() == data
+    url = alice.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "cut"},
+                                       ExpiresIn=60)
+    path = url.split(str(wl.daemon.port), 1)[1]
+    with socket.create_connection(("127.0.0.1", wl.daemon.port), timeout=10) as s:
+        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {32 << 20}\r\n\r\n"
+                  .encode())
+        s.sendall(data[:16 << 20])
+    tmp = os.path.join(wl.home, "var/lib/karri/walrus/tmp")
+    deadline = time.monotonic() + 10
+    while os.listdir(tmp) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(tmp) == []
+    with pytest.raises(ClientError) as e:
+        alice.head_object(Bucket=bucket, Key="cut")
+    assert status(e) == 404
+    assert wl.daemon.proc.poll() is None
