@@ -5,13 +5,17 @@
  *   karri-aoe read  -i IF -t S.L -o OFF -l LEN [-f OUT]   bytes to OUT (default stdout)
  *   karri-aoe write -i IF -t S.L -o OFF [-f IN] [--flush]  bytes from IN (default stdin)
  *   karri-aoe bench -i IF -t S.L --mode read|write -l LEN [--flush]  sequential MB/s
- *   karri-aoe nbd   -i IF -t S.L --socket PATH [--once]    NBD export for QEMU
+ *   karri-aoe nbd   -i IF -t S.L --socket PATH [--once] [--user NAME]
+ *                                                   NBD export for QEMU
  *
  * Common: -w WINDOW (frames outstanding, default 64, capped by the target),
  * -T MS (give up on a frame after MS, default 30000), -s SECTORS (cap the
  * sectors per frame).  Offsets and lengths need no alignment.  Every
  * command ends with a "retransmits=N" line on stderr, which tests read.
- * Needs CAP_NET_RAW (root) for the raw socket.
+ * Needs CAP_NET_RAW (root) for the raw socket.  `nbd`, which runs for as
+ * long as a volume is attached and parses whatever arrives on the storage
+ * network, gives up root once both sockets are open: it goes on as --user
+ * (default nobody) with no capabilities (common/privdrop.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +32,7 @@
 #include "aoe_initiator.h"
 #include "error.h"
 #include "nbd.h"
+#include "privdrop.h"
 
 #define CHUNK_MAX (64u << 20)
 
@@ -39,6 +44,7 @@ struct args {
 	bool have_length;
 	const char *file;
 	const char *socket_path;
+	const char *user;
 	const char *mode;
 	size_t chunk;
 	bool flush;
@@ -51,7 +57,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: karri-aoe discover|read|write|bench|nbd -i IF -t SHELF.SLOT [options]\n"
 	    "  -o OFFSET  -l LENGTH  -f FILE  -w WINDOW  -T TIMEOUT_MS  -s SECTORS\n"
-	    "  --flush (write)  --mode read|write --chunk BYTES (bench)  --socket PATH --once (nbd)\n");
+	    "  --flush (write)  --mode read|write --chunk BYTES (bench)\n"
+	    "  --socket PATH --once --user NAME (nbd; root is given up for NAME, default nobody)\n");
 	exit(2);
 }
 
@@ -87,6 +94,7 @@ parse(int argc, char **argv, struct args *a)
 		{ "chunk", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "once", no_argument, NULL, '1' },
+		{ "user", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned shelf, slot;
@@ -97,6 +105,7 @@ parse(int argc, char **argv, struct args *a)
 		usage();
 	a->cmd = argv[1];
 	a->chunk = 16u << 20;
+	a->user = "nobody";
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "i:t:o:l:f:w:T:s:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -120,6 +129,7 @@ parse(int argc, char **argv, struct args *a)
 		case 'c': a->chunk = (size_t)number(optarg, "chunk"); break;
 		case 'S': a->socket_path = optarg; break;
 		case '1': a->once = true; break;
+		case 'u': a->user = optarg; break;
 		default: usage();
 		}
 	}
@@ -288,6 +298,11 @@ cmd_nbd(struct kr_aoe_ini *ini, const struct args *a)
 	lfd = kr_nbd_listen_unix(a->socket_path);
 	if (lfd < 0)
 		return die(ini, "nbd");
+	/* The socket file stays root's: the NC removes it on detach. */
+	if (kr_privdrop(a->user) < 0) {
+		unlink(a->socket_path);
+		return die(ini, "nbd");
+	}
 	printf("serving %s (%" PRIu64 " bytes) on %s\n", name, b.size, a->socket_path);
 	fflush(stdout);
 	/* One client at a time: QEMU holds one connection per disk. */

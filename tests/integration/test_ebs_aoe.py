@@ -14,6 +14,7 @@ volume through the NC's attach, and guest-side AoE (the guest's own aoe.ko).
 import contextlib
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -246,6 +247,16 @@ def test_nbd_export_serves_qemu_io(tmp_path):
                 if os.path.exists(sock):
                     break
                 time.sleep(0.05)
+            # Once serving, it parses frames off the network as nobody, with no
+            # capabilities left (the line comes after root was given up).
+            assert srv.stdout.readline().startswith(b"serving ")
+            status = dict(line.split(":", 1) for line in
+                          open(f"/proc/{srv.pid}/status").read().splitlines())
+            nobody = pwd.getpwnam("nobody")
+            assert status["Uid"].split() == [str(nobody.pw_uid)] * 4, status["Uid"]
+            assert status["Gid"].split() == [str(nobody.pw_gid)] * 4, status["Gid"]
+            assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
+            assert status["NoNewPrivs"].strip() == "1"
             uri = f"nbd+unix:///?socket={sock}"
             info = subprocess.run(["qemu-img", "info", "--output=json", uri], capture_output=True,
                                   text=True, timeout=60, check=True)
