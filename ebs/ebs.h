@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "id.h"
@@ -63,15 +64,21 @@ int ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_
 struct ebs_xfer_progress {
 	void (*fn)(struct ebs_xfer_progress *p, uint64_t done);	/* may be NULL */
 	atomic_bool *cancel;		/* set by another thread: stop soon */
+	/* Both set: a body of body_len bytes stands for span bytes of volume (a
+	 * sparse object), and done is reported in those. */
+	uint64_t body_len, span;
 };
+/* The next bytes of an upload's body: 1..want, or -1 + kr_error. */
+typedef ssize_t (*ebs_xfer_fill_fn)(void *arg, void *buf, size_t want);
+/* The next bytes of a download's body: 0, or -1 + kr_error (the request stops). */
+typedef int (*ebs_xfer_sink_fn)(void *arg, const void *data, size_t len);
 int ebs_xfer_init(void);
 bool ebs_xfer_url_ok(const char *url);		/* http(s), printable, bounded */
-/* PUT bytes [off, off+len) of fd; 0 or -1 + kr_error (the reason). */
-int ebs_xfer_put_range(const char *url, int fd, uint64_t off, uint64_t len,
+/* PUT a body of len bytes from fill; 0 or -1 + kr_error (the reason). */
+int ebs_xfer_put(const char *url, uint64_t len, ebs_xfer_fill_fn fill, void *arg,
     struct ebs_xfer_progress *p);
-/* GET into fd at off, at most max bytes (*got: how many came); 0 or -1 + kr_error. */
-int ebs_xfer_get_range(const char *url, int fd, uint64_t off, uint64_t max, uint64_t *got,
-    struct ebs_xfer_progress *p);
+/* GET, a 2xx answer's body to sink; 0 or -1 + kr_error. */
+int ebs_xfer_get(const char *url, ebs_xfer_sink_fn sink, void *arg, struct ebs_xfer_progress *p);
 /* A request without data (PUT bucket, DELETE); an owned bucket or a gone object is fine. */
 int ebs_xfer_simple(const char *method, const char *url, struct ebs_xfer_progress *p);
 

@@ -12,6 +12,11 @@
  * transfer and waits for the worker to let go before it removes anything
  * (ebs_jobs_cancel).  Failures are not queued
  * again: the row becomes "error" with the reason, the local bytes go.
+ *
+ * Each segment of a volume is one object in the sparse format of
+ * snapshot_format.h: only what the point-in-time copy holds is sent.
+ * Objects without its magic are raw segments from an older EBS and are
+ * restored as such.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +31,7 @@
 #include "ebs.h"
 #include "error.h"
 #include "log.h"
+#include "snapshot_format.h"
 
 #define JOB_WORKERS 2
 #define JOB_ATTEMPTS 3		/* per request: a Walrus restart should not fail a snapshot */
@@ -156,13 +162,55 @@ transient(void)
 	return strcmp(kr_error_code(), "Unavailable") == 0;
 }
 
+static ssize_t
+fill(void *arg, void *buf, size_t want)
+{
+	return snapfmt_writer_read(arg, buf, want);
+}
+
+static int
+sink(void *arg, const void *data, size_t len)
+{
+	return snapfmt_reader_feed(arg, data, len);
+}
+
+/* Segment i, [off, off+len) of the copy fd, to url as a sparse object; 0 or -1 + kr_error. */
+static int
+upload_segment(struct job *j, const char *url, int fd, int i, uint64_t off, uint64_t len)
+{
+	struct snapfmt_map m;
+	struct snapfmt_writer w;
+	int rc, a;
+
+	if (snapfmt_map_build(fd, off, len, SNAPFMT_MERGE_GAP, SNAPFMT_EXTENTS_MAX, &m) < 0)
+		return -1;
+	if (snapfmt_writer_init(&w, fd, off, &m) < 0) {
+		snapfmt_map_free(&m);
+		return -1;
+	}
+	kr_log_info("snapshot %s object %d: %llu bytes for %llu, %u extent(s)", j->id, i,
+	    (unsigned long long)snapfmt_object_len(&m), (unsigned long long)len, m.n);
+	j->p.body_len = snapfmt_object_len(&m);
+	j->p.span = len;
+	for (a = 0; a < JOB_ATTEMPTS; a++) {
+		snapfmt_writer_rewind(&w);
+		if ((rc = ebs_xfer_put(url, snapfmt_object_len(&m), fill, &w, &j->p)) == 0 ||
+		    !transient() || !again(j, a))
+			break;
+	}
+	j->p.body_len = j->p.span = 0;
+	snapfmt_writer_free(&w);
+	snapfmt_map_free(&m);
+	return rc;
+}
+
 /* Upload the snapshot's local copy; 0 or -1 + kr_error. */
 static int
 upload(struct job *j, char *urls, const char *bucket_url, uint64_t bytes)
 {
 	char path[1100], *u, *cursor = urls;
 	uint64_t off = 0;
-	int fd, rc = 0, a;
+	int fd, rc = 0, a, i = 0;
 
 	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
 		return -1;
@@ -180,13 +228,39 @@ upload(struct job *j, char *urls, const char *bucket_url, uint64_t bytes)
 		uint64_t len = bytes - off < EBS_SEGMENT_BYTES ? bytes - off : EBS_SEGMENT_BYTES;
 
 		j->base = off;
-		for (a = 0; a < JOB_ATTEMPTS; a++)
-			if ((rc = ebs_xfer_put_range(u, fd, off, len, &j->p)) == 0 || !transient() ||
-			    !again(j, a))
-				break;
+		rc = upload_segment(j, u, fd, i++, off, len);
 		off += len;
 	}
 	close(fd);
+	return rc;
+}
+
+/*
+ * Object i from url into fd at off, at most room bytes of volume; *seg_len:
+ * how many it held.  0 or -1 + kr_error.
+ */
+static int
+download_segment(struct job *j, const char *url, int fd, int i, uint64_t off, uint64_t room,
+    uint64_t *seg_len)
+{
+	struct ebs_xfer_progress p = { NULL, &j->cancel, 0, 0 };	/* cancellable, no progress */
+	struct snapfmt_reader r;
+	bool raw = false;
+	int rc, a;
+
+	for (a = 0; a < JOB_ATTEMPTS; a++) {
+		/* Again from the start: rewriting what a failed try wrote is harmless. */
+		snapfmt_reader_init(&r, fd, off, room);
+		rc = ebs_xfer_get(url, sink, &r, &p);
+		if (rc == 0)
+			rc = snapfmt_reader_end(&r, seg_len, &raw);
+		snapfmt_reader_free(&r);
+		if (rc == 0 || !transient() || !again(j, a))
+			break;
+	}
+	if (rc == 0)
+		kr_log_info("volume %s: object %d held %llu bytes%s", j->id, i,
+		    (unsigned long long)*seg_len, raw ? " (raw)" : "");
 	return rc;
 }
 
@@ -194,10 +268,9 @@ upload(struct job *j, char *urls, const char *bucket_url, uint64_t bytes)
 static int
 download(struct job *j, char *urls, const char *tmp, uint64_t bytes)
 {
-	struct ebs_xfer_progress p = { NULL, &j->cancel };	/* cancellable, no progress */
 	char *u, *cursor = urls;
 	uint64_t off = 0, got = 0;
-	int fd, err, rc = 0, a, i = 0;
+	int fd, err, rc = 0, i = 0;
 
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -215,10 +288,7 @@ download(struct job *j, char *urls, const char *tmp, uint64_t bytes)
 		uint64_t room = bytes - off < EBS_SEGMENT_BYTES ? bytes - off : EBS_SEGMENT_BYTES;
 		bool last = cursor == NULL || *cursor == '\0';
 
-		for (a = 0; a < JOB_ATTEMPTS; a++)
-			if ((rc = ebs_xfer_get_range(u, fd, off, room, &got, &p)) == 0 ||
-			    !transient() || !again(j, a))
-				break;
+		rc = download_segment(j, u, fd, i, off, room, &got);
 		/* Every object but the last is a whole segment; all are whole GiB. */
 		if (rc == 0 && (got == 0 || got % EBS_GIB != 0 ||
 		    (!last && got != EBS_SEGMENT_BYTES))) {

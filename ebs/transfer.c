@@ -2,21 +2,20 @@
  * transfer.c - moving snapshot bytes to and from Walrus with libcurl.
  *
  * EBS holds no Walrus keys: every request goes to a URL the CLC presigned.
- * The body streams between the file and the socket through curl's own
- * buffer (pread/pwrite at an offset, no copy of the object in memory; a
- * download skips writing zeros, its file being freshly pre-allocated), with
- * a connect timeout, a stall timeout and no redirects; only http and https.
+ * The body streams through curl's own buffer between the socket and the
+ * caller's callbacks (an upload's body is read from a fill function, a
+ * download's is handed to a sink as it comes: no copy of the object in
+ * memory), with a connect timeout, a stall timeout and no redirects; only
+ * http and https.  What the bytes mean is the caller's business
+ * (snapshot_format.c).
  * The query of a presigned URL is a credential: it is never logged nor put
  * in an error message (see kr_http_url_for_log).  A transfer can be cancelled
  * from another thread through the flag it was given.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "ebs.h"
 #include "error.h"
@@ -28,11 +27,11 @@
 #define XFER_ERROR_BODY_MAX 4096	/* the S3 error document kept for the reason */
 
 struct xfer {
-	int fd;
-	uint64_t off, len, done;	/* the file range moved, and how far */
-	bool overflow;			/* a GET body longer than its range */
-	bool io_error;
-	int saved_errno;
+	ebs_xfer_fill_fn fill;		/* an upload's body; NULL: empty */
+	ebs_xfer_sink_fn sink;		/* a download's body; NULL: ignored */
+	void *arg;
+	uint64_t len, done;		/* the upload's length; bytes moved */
+	bool cb_failed;			/* fill or sink failed: its kr_error is the reason */
 	char body[XFER_ERROR_BODY_MAX];	/* the answer's body when it is not data */
 	size_t body_len;
 	bool body_is_data;
@@ -70,12 +69,11 @@ read_body(char *buf, size_t size, size_t nitems, void *arg)
 		want = (size_t)(x->len - x->done);
 	if (want == 0)
 		return 0;
-	do {
-		n = pread(x->fd, buf, want, (off_t)(x->off + x->done));
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		x->io_error = true;
-		x->saved_errno = n < 0 ? errno : EIO;
+	if ((n = x->fill(x->arg, buf, want)) <= 0) {
+		if (n == 0)
+			kr_error("InternalError", "the body ended after %llu of %llu bytes",
+			    (unsigned long long)x->done, (unsigned long long)x->len);
+		x->cb_failed = true;
 		return CURL_READFUNC_ABORT;
 	}
 	x->done += (uint64_t)n;
@@ -86,9 +84,9 @@ static size_t
 write_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer *x = arg;
-	size_t len = size * nmemb, off = 0;
+	size_t len = size * nmemb;
 
-	if (x->body_is_data && x->fd < 0)	/* a request without data: ignore it */
+	if (x->body_is_data && x->sink == NULL)	/* a request without data: ignore it */
 		return len;
 	if (!x->body_is_data) {		/* keep the start of an error document */
 		size_t room = sizeof(x->body) - 1 - x->body_len;
@@ -97,28 +95,11 @@ write_body(char *data, size_t size, size_t nmemb, void *arg)
 		x->body_len += len < room ? len : room;
 		return len;
 	}
-	if (x->done + len > x->len) {
-		x->overflow = true;
+	if (x->sink(x->arg, data, len) < 0) {
+		x->cb_failed = true;
 		return 0;
 	}
-	/* The file is freshly pre-allocated: its zeros need no writing. */
-	if (ebs_all_zero(data, len)) {
-		x->done += len;
-		return len;
-	}
-	while (off < len) {
-		ssize_t w = pwrite(x->fd, data + off, len - off, (off_t)(x->off + x->done));
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			x->io_error = true;
-			x->saved_errno = w < 0 ? errno : EIO;
-			return 0;
-		}
-		off += (size_t)w;
-		x->done += (uint64_t)w;
-	}
+	x->done += len;
 	return len;
 }
 
@@ -144,8 +125,9 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	if (p == NULL)
 		return 0;
-	if (p->fn != NULL)
-		p->fn(p, x->done);
+	if (p->fn != NULL)	/* in bytes of what the body stands for */
+		p->fn(p, p->body_len > 0 && p->span > 0 ?
+		    (uint64_t)((double)x->done / (double)p->body_len * (double)p->span) : x->done);
 	return atomic_load(p->cancel) ? 1 : 0;
 }
 
@@ -165,8 +147,8 @@ s3_code(const char *body, char *out, size_t len)
 }
 
 /*
- * One request: method on url, with the body [off, off+len) of fd (upload),
- * or a 2xx answer's body written there (GET).  Returns the
+ * One request: method on url, with x's fill as the body (upload), or a 2xx
+ * answer's body handed to x's sink (GET).  Returns the
  * HTTP status (2xx: done; others: the reason recorded with kr_error), or
  * -1 + kr_error when there was no answer.
  */
@@ -209,18 +191,14 @@ request(const char *method, const char *url, struct xfer *x, bool upload)
 	rc = kr_http_perform(&h);
 	status = h.status;
 	kr_http_close(&h);
-	if (x->io_error) {
-		errno = x->saved_errno;
-		kr_error_errno("InternalError", "%s %s: local file", method, where);
+	if (x->cb_failed) {
+		struct kr_err e = *kr_error_last();
+
+		kr_error_set(e.file, e.func, e.line, e.code, "%s %s: %s", method, where, e.message);
 		return -1;
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		kr_error("Cancelled", "%s %s: cancelled", method, where);
-		return -1;
-	}
-	if (x->overflow) {
-		kr_error("InvalidSnapshot", "%s %s: more than %llu bytes", method, where,
-		    (unsigned long long)x->len);
 		return -1;
 	}
 	if (status < 300 && rc != CURLE_OK) {
@@ -238,10 +216,10 @@ request(const char *method, const char *url, struct xfer *x, bool upload)
 }
 
 int
-ebs_xfer_put_range(const char *url, int fd, uint64_t off, uint64_t len,
+ebs_xfer_put(const char *url, uint64_t len, ebs_xfer_fill_fn fill, void *arg,
     struct ebs_xfer_progress *p)
 {
-	struct xfer x = { .fd = fd, .off = off, .len = len, .progress = p };
+	struct xfer x = { .fill = fill, .arg = arg, .len = len, .progress = p };
 	long status = request("PUT", url, &x, true);
 
 	if (status >= 200 && status < 300 && x.done != len) {
@@ -253,20 +231,18 @@ ebs_xfer_put_range(const char *url, int fd, uint64_t off, uint64_t len,
 }
 
 int
-ebs_xfer_get_range(const char *url, int fd, uint64_t off, uint64_t max, uint64_t *got,
-    struct ebs_xfer_progress *p)
+ebs_xfer_get(const char *url, ebs_xfer_sink_fn sink, void *arg, struct ebs_xfer_progress *p)
 {
-	struct xfer x = { .fd = fd, .off = off, .len = max, .progress = p };
+	struct xfer x = { .sink = sink, .arg = arg, .progress = p };
 	long status = request("GET", url, &x, false);
 
-	*got = x.done;
 	return status >= 200 && status < 300 ? 0 : -1;
 }
 
 int
 ebs_xfer_simple(const char *method, const char *url, struct ebs_xfer_progress *p)
 {
-	struct xfer x = { .fd = -1, .progress = p };
+	struct xfer x = { .progress = p };
 	long status = request(method, url, &x, false);
 
 	if (status >= 200 && status < 300)

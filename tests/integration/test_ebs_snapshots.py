@@ -5,13 +5,15 @@ EBS holds no Walrus keys: like the CLC, the test presigns the requests
 URLs in the SOAP calls.  A real karri-walrus and a real karri-ebs; the data
 is written over AoE from a node namespace while the volume stays exported,
 and what lands in Walrus is read back with boto3.  Volumes are 1 GiB
-(pre-allocated, as always) but only a few MiB are written.
+(pre-allocated, as always) but only a few MiB are written, and the objects
+are sparse (ebs/snapshot_format.h): a few MiB in Walrus, not a GiB.
 """
 
 import hashlib
 import os
 import shutil
 import signal
+import struct
 import time
 
 import pytest
@@ -21,8 +23,11 @@ from harness.daemons import Daemon
 from harness.walrus import WalrusEnv
 
 GIB = 1 << 30
+MIB = 1 << 20
 BUCKET = "karri-snapshots"
 EXPIRES = 3600
+MAGIC = b"KARRI-SNAPSHOT-1\n"
+SMALL = 16 * MIB        # a snapshot of a few MiB written stays under this in Walrus
 
 
 def vfile(d, vol):
@@ -57,6 +62,35 @@ def image_digest(size, pieces):
         h.update(data)
         pos += len(data)
     return h.hexdigest()
+
+
+def sparse_object(body):
+    """(segment length, {offset: bytes}) of a sparse snapshot object, checked as EBS does."""
+    assert body[:len(MAGIC)] == MAGIC and body[len(MAGIC):24] == bytes(24 - len(MAGIC))
+    seg, n, data_len = struct.unpack_from("<QQQ", body, 24)
+    hlen = (48 + 16 * n + 4095) // 4096 * 4096
+    assert len(body) == hlen + data_len and not any(body[48 + 16 * n:hlen])
+    pieces, pos, end = {}, hlen, 0
+    for i in range(n):
+        off, ln = struct.unpack_from("<QQ", body, 48 + 16 * i)
+        assert ln > 0 and off >= end and off + ln <= seg
+        pieces[off], pos, end = body[pos:pos + ln], pos + ln, off + ln
+    return seg, pieces
+
+
+def object_digest(body):
+    """sha256 of the segment a sparse snapshot object stands for."""
+    seg, pieces = sparse_object(body)
+    return image_digest(seg, pieces)
+
+
+def sparse_header(seg, extents, data_len=None):
+    """A sparse object's header (for objects made by hand)."""
+    h = MAGIC.ljust(24, b"\0") + struct.pack("<QQQ", seg, len(extents),
+                                             sum(n for _, n in extents)
+                                             if data_len is None else data_len)
+    h += b"".join(struct.pack("<QQ", o, n) for o, n in extents)
+    return h.ljust((len(h) + 4095) // 4096 * 4096, b"\0")
 
 
 def file_digest(f):
@@ -136,11 +170,14 @@ def test_snapshot_of_an_exported_volume_goes_to_walrus_and_comes_back(tmp_path, 
             assert s["status"] == "completed" and s["progress"] == "100%", s
             assert os.listdir(snapdir(d)) == [], "the staging copy must go once uploaded"
 
-            # Walrus holds exactly the bytes from before the request.
+            # Walrus holds exactly the bytes from before the request, and
+            # only them: the 1 GiB volume's object is the 5 MiB it holds.
             want = image_digest(GIB, {0: a, 700 << 20: far})
-            obj = s3.get_object(Bucket=BUCKET, Key=snap)
-            assert obj["ContentLength"] == GIB
-            assert file_digest(obj["Body"]) == want
+            size = s3.head_object(Bucket=BUCKET, Key=snap)["ContentLength"]
+            assert 5 * MIB < size < SMALL, f"snapshot object of {size} bytes"
+            print(f"snapshot object: {size} bytes for a 1 GiB volume holding 5 MiB")
+            body = s3.get_object(Bucket=BUCKET, Key=snap)["Body"].read()
+            assert object_digest(body) == want
 
             # A volume from the snapshot: made in the background, equal to it.
             assert code(ebs.create_volume("vol-0000e002", 0, snap)) == "InvalidParameterValue"
@@ -202,9 +239,14 @@ def test_walrus_down_mid_upload_fails_the_snapshot_and_leaves_nothing(tmp_path, 
         assert s["status"] == "error" and "403" in s["stateMessage"], s
         assert os.listdir(snapdir(d)) == []
 
+        # A volume full of data (its object is a whole GiB), so that the upload
+        # is still going when Walrus is killed once it has started receiving it.
+        with open(vfile(d, vol), "r+b") as f:
+            block = b"\x01" * (8 << 20)
+            for _ in range(GIB // len(block)):
+                f.write(block)
         r = ebs.create_snapshot(vol, snap, [presign(s3, "PUT", snap)], presign(s3, "PUT"))
         assert r["return"] == "true", r
-        # Kill Walrus once it has started receiving the object.
         parts = os.path.join(wl.home, "var/lib/karri/walrus/tmp")
 
         def receiving():
@@ -232,10 +274,15 @@ def test_walrus_down_mid_upload_fails_the_snapshot_and_leaves_nothing(tmp_path, 
 
 
 def walrus_blobs(wl):
-    """Walrus's stored object bodies of a snapshot's size."""
+    """Walrus's stored object bodies that are snapshot objects."""
     top = os.path.join(wl.home, "var/lib/karri/walrus")
-    return [os.path.join(d, f) for d, _, files in os.walk(top) for f in files
-            if os.path.getsize(os.path.join(d, f)) == GIB]
+    found = []
+    for d, _, files in os.walk(top):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                if fh.read(len(MAGIC)) == MAGIC:
+                    found.append(os.path.join(d, f))
+    return found
 
 
 def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
@@ -273,9 +320,9 @@ def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
             s3 = store.wl.boto3((root.access, root.secret))
             assert root.code_of(s3.get_object, Bucket=BUCKET, Key=snap) == "AccessDenied"
             blobs = walrus_blobs(store.wl)
-            assert len(blobs) == 1
+            assert len(blobs) == 1 and os.path.getsize(blobs[0]) < SMALL
             with open(blobs[0], "rb") as f:
-                assert file_digest(f) == image_digest(GIB, {0: data})
+                assert object_digest(f.read()) == image_digest(GIB, {0: data})
             assert "X-Amz-Signature" not in d.log()
 
             vol2 = ec2.create_volume(SnapshotId=snap, AvailabilityZone="zone1")["VolumeId"]
@@ -322,3 +369,50 @@ def test_through_the_clc_a_failed_snapshot_says_why(tmp_path):
             ec2.delete_volume(VolumeId=vol)
     finally:
         cc.stop()
+
+
+def test_volumes_from_raw_and_malformed_objects(tmp_path, walrus):
+    """A raw object (an older EBS's) still restores; a malformed one fails the volume, leaving nothing."""
+    wl, s3 = walrus
+    d = Daemon("karri-ebs", str(tmp_path / "home"), {})
+    with d:
+        ebs = Ebs(d.url)
+        s3.create_bucket(Bucket=BUCKET)
+        raw = tmp_path / "raw"
+        pieces = {0: os.urandom(1 * MIB), 900 * MIB: b"\x5a" * 4096}
+        with open(raw, "wb") as f:
+            f.truncate(GIB)
+            for off, data in pieces.items():
+                f.seek(off)
+                f.write(data)
+        with open(raw, "rb") as f:
+            s3.put_object(Bucket=BUCKET, Key="snap-0000e201", Body=f)
+        raw.unlink()
+        r = ebs.create_volume("vol-0000e201", 1, "snap-0000e201",
+                              [presign(s3, "GET", "snap-0000e201")])
+        assert r["return"] == "true", r
+        v = wait_for(lambda: volume_settled(ebs, "vol-0000e201"), "the raw volume")
+        assert v["status"] == "available", v
+        with open(vfile(d, "vol-0000e201"), "rb") as f:
+            assert file_digest(f) == image_digest(GIB, pieces)
+
+        # Each refused as untrusted data: the volume is "error" with the reason.
+        bad = {
+            "too many extents": sparse_header(GIB, [(0, 4096)])[:32] +
+            struct.pack("<Q", 1 << 40) + sparse_header(GIB, [(0, 4096)])[40:] + bytes(4096),
+            "overlapping": sparse_header(GIB, [(0, 8192), (4096, 4096)]) + bytes(12288),
+            "outside": sparse_header(GIB, [(GIB - 4096, 8192)]) + bytes(8192),
+            "short data": sparse_header(GIB, [(0, 8192)]) + bytes(4096),
+            "truncated": sparse_header(GIB, [(0, 4096)] * 300)[:5000],
+        }
+        for i, (what, body) in enumerate(bad.items()):
+            key, vol = f"snap-0000e2{10 + i}", f"vol-0000e2{10 + i}"
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            r = ebs.create_volume(vol, 1, key, [presign(s3, "GET", key)])
+            assert r["return"] == "true", r
+            v = wait_for(lambda: volume_settled(ebs, vol), f"the {what} volume")
+            assert v["status"] == "error" and "InvalidSnapshot" in v["stateMessage"], (what, v)
+            assert "X-Amz-Signature" not in v["stateMessage"]
+            assert not [f for f in os.listdir(os.path.dirname(vfile(d, vol)))
+                        if f.startswith(vol)], what
+            assert ebs.delete_volume(vol)["return"] == "true"
