@@ -43,7 +43,12 @@
 
 #define AOE_POOL 1024		/* request buffers */
 #define AOE_BUFCNT 256		/* outstanding requests we invite each initiator to keep */
-#define AOE_BATCH 32
+/* Frames per recvmmsg() (and per worker hand-off).  Small, below an
+ * initiator's window: measured on veth in a 2-vCPU VM at window 16, taking
+ * the whole window in one batch put initiator and target in lockstep (each
+ * idle while the other worked; MTU 1500 reads 180 MB/s), 4 overlaps them
+ * (370 MB/s); 1, 4 and 32 are level at MTU 9000. */
+#define AOE_BATCH 4
 /* Answers per sendmmsg() from the rx thread.  Small: measured on veth in a
  * 2-vCPU VM, answering sooner (the initiator refills its window meanwhile)
  * beats saving system calls; 1, 2 and 4 were within the noise of each other,
