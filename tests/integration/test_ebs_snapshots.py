@@ -9,6 +9,7 @@ and what lands in Walrus is read back with boto3.  Volumes are 1 GiB
 are sparse (ebs/snapshot_format.h): a few MiB in Walrus, not a GiB.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -285,14 +286,15 @@ def walrus_blobs(wl):
     return found
 
 
-def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
-    """EC2 CreateSnapshot/CreateVolume/DeleteSnapshot: the CLC presigns, EBS moves the bytes."""
+@contextlib.contextmanager
+def clc_with_ebs(tmp_path):
+    """A CLC with a stub cluster, Walrus and karri-ebs registered, and alice's
+    available 1 GiB volume: (cloud, alice, store, ebs daemon, volume id)."""
     from harness.clc import ClcCloud, register_stub_cluster
     from harness.images import ImageStore
 
     cloud = ClcCloud(tmp_path / "clc")
     alice = cloud.user("alice")
-    root = cloud.user("root", admin=True)
     cc = register_stub_cluster(cloud, "zone1")
     d = Daemon("karri-ebs", str(tmp_path / "home"), {})
     try:
@@ -302,73 +304,67 @@ def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
             vol = ec2.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
             wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
                      "available", "the volume")
-            data = os.urandom(3 << 20)
-            with open(vfile(d, vol), "r+b") as f:
-                f.write(data)
-            snap = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
-            with open(vfile(d, vol), "r+b") as f:     # after the request: not in it
-                f.write(b"\xee" * (1 << 20))
-
-            def snap_state():
-                s = ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]
-                return s if s["State"] != "pending" else None
-            s = wait_for(snap_state, "the snapshot", timeout=180)
-            assert s["State"] == "completed" and s["Progress"] == "100%", s
-            assert os.listdir(snapdir(d)) == []
-            # The object is in the cloud's own bucket: not the user's, nor an admin's
-            # to read; Walrus's blob of it holds the bytes from before the request.
-            s3 = store.wl.boto3((root.access, root.secret))
-            assert root.code_of(s3.get_object, Bucket=BUCKET, Key=snap) == "AccessDenied"
-            blobs = walrus_blobs(store.wl)
-            assert len(blobs) == 1 and os.path.getsize(blobs[0]) < SMALL
-            with open(blobs[0], "rb") as f:
-                assert object_digest(f.read()) == image_digest(GIB, {0: data})
-            assert "X-Amz-Signature" not in d.log()
-
-            vol2 = ec2.create_volume(SnapshotId=snap, AvailabilityZone="zone1")["VolumeId"]
-            wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol2])["Volumes"][0]["State"] ==
-                     "available", "the volume from the snapshot", timeout=180)
-            with open(vfile(d, vol2), "rb") as f:
-                assert file_digest(f) == image_digest(GIB, {0: data})
-
-            ec2.delete_snapshot(SnapshotId=snap)
-            assert alice.code_of(ec2.describe_snapshots, SnapshotIds=[snap]) == \
-                "InvalidSnapshot.NotFound"
-            assert code(Ebs(d.url).describe_snapshots(snap)) == "InvalidSnapshot.NotFound"
-            assert walrus_blobs(store.wl) == []
+            yield cloud, alice, store, d, vol
     finally:
         cc.stop()
+
+
+def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
+    """EC2 CreateSnapshot/CreateVolume/DeleteSnapshot: the CLC presigns, EBS moves the bytes."""
+    with clc_with_ebs(tmp_path) as (cloud, alice, store, d, vol):
+        ec2 = alice.ec2
+        root = cloud.user("root", admin=True)
+        data = os.urandom(3 << 20)
+        with open(vfile(d, vol), "r+b") as f:
+            f.write(data)
+        snap = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
+        with open(vfile(d, vol), "r+b") as f:     # after the request: not in it
+            f.write(b"\xee" * (1 << 20))
+
+        def snap_state():
+            s = ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]
+            return s if s["State"] != "pending" else None
+        s = wait_for(snap_state, "the snapshot", timeout=180)
+        assert s["State"] == "completed" and s["Progress"] == "100%", s
+        assert os.listdir(snapdir(d)) == []
+        # The object is in the cloud's own bucket: not the user's, nor an admin's
+        # to read; Walrus's blob of it holds the bytes from before the request.
+        s3 = store.wl.boto3((root.access, root.secret))
+        assert root.code_of(s3.get_object, Bucket=BUCKET, Key=snap) == "AccessDenied"
+        blobs = walrus_blobs(store.wl)
+        assert len(blobs) == 1 and os.path.getsize(blobs[0]) < SMALL
+        with open(blobs[0], "rb") as f:
+            assert object_digest(f.read()) == image_digest(GIB, {0: data})
+        assert "X-Amz-Signature" not in d.log()
+
+        vol2 = ec2.create_volume(SnapshotId=snap, AvailabilityZone="zone1")["VolumeId"]
+        wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol2])["Volumes"][0]["State"] ==
+                 "available", "the volume from the snapshot", timeout=180)
+        with open(vfile(d, vol2), "rb") as f:
+            assert file_digest(f) == image_digest(GIB, {0: data})
+
+        ec2.delete_snapshot(SnapshotId=snap)
+        assert alice.code_of(ec2.describe_snapshots, SnapshotIds=[snap]) == \
+            "InvalidSnapshot.NotFound"
+        assert code(Ebs(d.url).describe_snapshots(snap)) == "InvalidSnapshot.NotFound"
+        assert walrus_blobs(store.wl) == []
 
 
 def test_through_the_clc_a_failed_snapshot_says_why(tmp_path):
     """Walrus down: the snapshot ends in error and awscli shows EBS's reason as StateMessage."""
-    from harness.clc import ClcCloud, register_stub_cluster
-    from harness.images import ImageStore
+    with clc_with_ebs(tmp_path) as (cloud, alice, store, d, vol):
+        ec2 = alice.ec2
+        store.wl.daemon.proc.send_signal(signal.SIGKILL)    # registered, but down
+        store.wl.daemon.proc.wait()
+        snap = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
 
-    cloud = ClcCloud(tmp_path / "clc")
-    alice = cloud.user("alice")
-    cc = register_stub_cluster(cloud, "zone1")
-    d = Daemon("karri-ebs", str(tmp_path / "home"), {})
-    try:
-        with cloud, ImageStore(cloud, tmp_path / "walrus") as store, d:
-            cloud.karri("register-ebs", "ebs1", f"127.0.0.1:{d.port}")
-            ec2 = alice.ec2
-            vol = ec2.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
-            wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
-                     "available", "the volume")
-            store.wl.daemon.proc.send_signal(signal.SIGKILL)    # registered, but down
-            store.wl.daemon.proc.wait()
-            snap = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
-
-            def settled():
-                s = alice.aws("describe-snapshots", "--snapshot-ids", snap)["Snapshots"][0]
-                return s if s["State"] != "pending" else None
-            s = wait_for(settled, "the snapshot to fail", timeout=120)
-            assert s["State"] == "error" and s.get("StateMessage"), s
-            assert "X-Amz-Signature" not in s["StateMessage"], "presigned URLs are credentials"
-            ec2.delete_volume(VolumeId=vol)
-    finally:
-        cc.stop()
+        def settled():
+            s = alice.aws("describe-snapshots", "--snapshot-ids", snap)["Snapshots"][0]
+            return s if s["State"] != "pending" else None
+        s = wait_for(settled, "the snapshot to fail", timeout=120)
+        assert s["State"] == "error" and s.get("StateMessage"), s
+        assert "X-Amz-Signature" not in s["StateMessage"], "presigned URLs are credentials"
+        ec2.delete_volume(VolumeId=vol)
 
 
 def test_volumes_from_raw_and_malformed_objects(tmp_path, walrus):
