@@ -1,7 +1,6 @@
 /*
  * privdrop.c - giving up root for good (see privdrop.h).
  */
-#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/prctl.h>
@@ -17,7 +16,6 @@ kr_privdrop(const char *user)
 
 	if (geteuid() != 0)
 		return 0;
-	errno = 0;
 	if (user == NULL || (pw = getpwnam(user)) == NULL) {
 		kr_error("InternalError", "cannot drop root: no user '%.64s'", user ? user : "");
 		return -1;

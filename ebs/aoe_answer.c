@@ -340,13 +340,13 @@ on_control(struct ebs_target *t, const uint8_t *f, size_t len, const struct kr_a
 }
 
 /*
- * Serve a received frame from the rx thread (table_lock held shared):
- * control frames are answered, ATA commands done at once when they need
- * wait for nothing `wait` forbids.  The answer's length (the frame became
+ * Serve a received frame (table_lock held shared), from the rx thread or,
+ * with AOE_WAIT_ANY, a worker: control frames are answered, ATA commands
+ * done at once when they need wait for nothing `wait` forbids.  The answer's length (the frame became
  * it), 0 when nothing is to be sent, AOE_DEFER when a worker must do it.
  */
 size_t
-ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait)
+ebs_aoe_serve(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait)
 {
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	struct kr_aoe_hdr h;

@@ -123,7 +123,7 @@ void ebs_aoe_send_frame(struct ebs_target *t, const uint8_t *f, size_t len);
 void ebs_aoe_pad(struct ebs_req *r);
 size_t ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_t len,
     enum ebs_aoe_wait wait);
-size_t ebs_aoe_serve_inline(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait);
+size_t ebs_aoe_serve(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait);
 
 /* aoe_threads.c */
 void *ebs_aoe_rx_main(void *arg);

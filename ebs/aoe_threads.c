@@ -37,16 +37,41 @@ release(struct ebs_target *t, struct ebs_req **rs, unsigned n)
 	pthread_mutex_unlock(&t->qlock);
 }
 
+static void
+send_batch(struct ebs_target *t, struct ebs_req **rs, unsigned n)
+{
+	struct mmsghdr msgs[AOE_BATCH];
+	struct iovec iov[AOE_BATCH];
+	unsigned k;
+
+	memset(msgs, 0, sizeof(msgs[0]) * n);
+	for (k = 0; k < n; k++) {
+		ebs_aoe_pad(rs[k]);
+		iov[k].iov_base = rs[k]->frame;
+		iov[k].iov_len = rs[k]->len;
+		msgs[k].msg_hdr.msg_iov = &iov[k];
+		msgs[k].msg_hdr.msg_iovlen = 1;
+	}
+	for (k = 0; k < n;) {
+		int r = sendmmsg(t->fd, msgs + k, n - k, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;	/* the initiator retransmits */
+		}
+		k += (unsigned)r;
+	}
+}
+
 void *
 ebs_aoe_worker_main(void *arg)
 {
 	struct ebs_target *t = arg;
-	struct ebs_req *rs[AOE_BATCH];
-	struct mmsghdr msgs[AOE_BATCH];
-	struct iovec iov[AOE_BATCH];
+	struct ebs_req *rs[AOE_BATCH], *out[AOE_BATCH];
 
 	for (;;) {
-		unsigned n = 0, k, out = 0;
+		unsigned n = 0, k, nout = 0;
 
 		pthread_mutex_lock(&t->qlock);
 		while (t->qhead == NULL && !atomic_load(&t->stop))
@@ -74,38 +99,17 @@ ebs_aoe_worker_main(void *arg)
 
 		pthread_rwlock_rdlock(&t->table_lock);
 		for (k = 0; k < n; k++) {
-			uint8_t *f = rs[k]->frame;
-			struct kr_aoe_hdr h;
-			struct ebs_export *e;
-			size_t len = 0;
+			/* Served from the frame again: the export may have gone (or
+			 * its MAC list changed) since the frame was queued. */
+			size_t len = ebs_aoe_serve(t, rs[k], AOE_WAIT_ANY);
 
-			/* Looked up again here: the export may have gone (or its
-			 * MAC list changed) since the frame was queued. */
-			if (kr_aoe_parse_hdr(f, rs[k]->len, &h) == 0 &&
-			    (e = ebs_aoe_find_export(t, h.major, h.minor)) != NULL && ebs_aoe_mac_allowed(e, h.src))
-				len = ebs_aoe_answer_ata(t, e, f, rs[k]->len, AOE_WAIT_ANY);
-			if (len == 0)
-				continue;
-			rs[k]->len = len;
-			ebs_aoe_pad(rs[k]);
-			iov[out].iov_base = f;
-			iov[out].iov_len = rs[k]->len;
-			memset(&msgs[out], 0, sizeof(msgs[out]));
-			msgs[out].msg_hdr.msg_iov = &iov[out];
-			msgs[out].msg_hdr.msg_iovlen = 1;
-			out++;
+			if (len > 0 && len != AOE_DEFER) {
+				rs[k]->len = len;
+				out[nout++] = rs[k];
+			}
 		}
 		pthread_rwlock_unlock(&t->table_lock);
-		for (k = 0; k < out;) {
-			int r = sendmmsg(t->fd, msgs + k, out - k, 0);
-
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				break;	/* the initiator retransmits */
-			}
-			k += (unsigned)r;
-		}
+		send_batch(t, out, nout);
 		release(t, rs, n);
 	}
 }
@@ -157,33 +161,6 @@ take_buffers(struct ebs_target *t, struct ebs_req **rs, unsigned want)
 	return n;
 }
 
-static void
-send_batch(struct ebs_target *t, struct ebs_req **rs, unsigned n)
-{
-	struct mmsghdr msgs[AOE_BATCH];
-	struct iovec iov[AOE_BATCH];
-	unsigned k;
-
-	memset(msgs, 0, sizeof(msgs[0]) * n);
-	for (k = 0; k < n; k++) {
-		ebs_aoe_pad(rs[k]);
-		iov[k].iov_base = rs[k]->frame;
-		iov[k].iov_len = rs[k]->len;
-		msgs[k].msg_hdr.msg_iov = &iov[k];
-		msgs[k].msg_hdr.msg_iovlen = 1;
-	}
-	for (k = 0; k < n;) {
-		int r = sendmmsg(t->fd, msgs + k, n - k, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;	/* the initiator retransmits */
-		}
-		k += (unsigned)r;
-	}
-}
-
 /*
  * A lone frame that must wait for the disk (an O_DIRECT read or write) while
  * no work is queued: handing it to a worker would add two thread wake-ups
@@ -204,7 +181,7 @@ serve_lone(struct ebs_target *t, struct ebs_req *r)
 	if (!idle)
 		return false;
 	pthread_rwlock_rdlock(&t->table_lock);
-	len = ebs_aoe_serve_inline(t, r, AOE_WAIT_DISK);
+	len = ebs_aoe_serve(t, r, AOE_WAIT_DISK);
 	pthread_rwlock_unlock(&t->table_lock);
 	if (len == AOE_DEFER)
 		return false;
@@ -260,7 +237,7 @@ ebs_aoe_rx_main(void *arg)
 
 			if (r > 0 && k < (unsigned)r && !(msgs[k].msg_hdr.msg_flags & MSG_TRUNC)) {
 				rs[k]->len = msgs[k].msg_len;
-				len = ebs_aoe_serve_inline(t, rs[k], AOE_WAIT_NONE);
+				len = ebs_aoe_serve(t, rs[k], AOE_WAIT_NONE);
 			}
 			if (len == AOE_DEFER) {
 				work[nwork++] = rs[k];

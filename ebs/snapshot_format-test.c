@@ -46,6 +46,14 @@ ck_extent(const struct snapfmt_map *m, uint32_t i, uint64_t off, uint64_t len)
 	ck_assert_uint_eq(m->ext[i].len, len);
 }
 
+/* The map of [base, base + len) with the daemon's merge gap and bound. */
+static void
+build_map(int fd, uint64_t base, uint64_t len, struct snapfmt_map *m)
+{
+	ck_assert_int_eq(snapfmt_map_build(fd, base, len, SNAPFMT_MERGE_GAP, SNAPFMT_EXTENTS_MAX,
+	    m), 0);
+}
+
 START_TEST(map_of_holes_merges_small_gaps)
 {
 	struct snapfmt_map m;
@@ -55,8 +63,7 @@ START_TEST(map_of_holes_merges_small_gaps)
 	write_at(fd, 8 * KIB, 4 * KIB, 2);	/* a 4 KiB hole: merged */
 	write_at(fd, 1 * MIB, 128 * KIB, 3);
 	write_at(fd, 10 * MIB, 4 * KIB, 4);
-	ck_assert_int_eq(snapfmt_map_build(fd, 0, 16 * MIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 0, 16 * MIB, &m);
 	ck_assert_uint_eq(m.n, 3);
 	ck_extent(&m, 0, 0, 12 * KIB);
 	ck_extent(&m, 1, 1 * MIB, 128 * KIB);
@@ -66,14 +73,12 @@ START_TEST(map_of_holes_merges_small_gaps)
 	snapfmt_map_free(&m);
 
 	/* A segment in the middle of the file: offsets are the segment's. */
-	ck_assert_int_eq(snapfmt_map_build(fd, 1 * MIB, 8 * MIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 1 * MIB, 8 * MIB, &m);
 	ck_assert_uint_eq(m.n, 1);
 	ck_extent(&m, 0, 0, 128 * KIB);
 	snapfmt_map_free(&m);
 	/* Data running past the segment's end is cut there. */
-	ck_assert_int_eq(snapfmt_map_build(fd, 0, 1 * MIB + 64 * KIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 0, 1 * MIB + 64 * KIB, &m);
 	ck_assert_uint_eq(m.n, 2);
 	ck_extent(&m, 1, 1 * MIB, 64 * KIB);
 	snapfmt_map_free(&m);
@@ -86,14 +91,12 @@ START_TEST(map_all_holes_all_data_and_preallocated)
 	struct snapfmt_map m;
 	int fd = sparse_file(8 * MIB);
 
-	ck_assert_int_eq(snapfmt_map_build(fd, 0, 8 * MIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 0, 8 * MIB, &m);
 	ck_assert_uint_eq(m.n, 0);
 	ck_assert_uint_eq(snapfmt_object_len(&m), SNAPFMT_ALIGN);
 	snapfmt_map_free(&m);
 	write_at(fd, 0, 8 * MIB, 0xaa);
-	ck_assert_int_eq(snapfmt_map_build(fd, 0, 8 * MIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 0, 8 * MIB, &m);
 	ck_assert_uint_eq(m.n, 1);
 	ck_extent(&m, 0, 0, 8 * MIB);
 	snapfmt_map_free(&m);
@@ -103,8 +106,7 @@ START_TEST(map_all_holes_all_data_and_preallocated)
 	fd = sparse_file(0);
 	ck_assert_int_eq(posix_fallocate(fd, 0, 8 * MIB), 0);
 	write_at(fd, 2 * MIB, 4 * KIB, 1);
-	ck_assert_int_eq(snapfmt_map_build(fd, 0, 8 * MIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 0, 8 * MIB, &m);
 	ck_assert_uint_eq(m.n, 1);
 	ck_extent(&m, 0, 2 * MIB, 4 * KIB);
 	snapfmt_map_free(&m);
@@ -215,8 +217,7 @@ START_TEST(object_round_trip)
 	write_at(fd, 7 * MIB + 200 * KIB, 1, 0x22);
 	write_at(fd, 11 * MIB, 1 * MIB, 0x33);
 	/* The segment is [4 MiB, 12 MiB) of the file. */
-	ck_assert_int_eq(snapfmt_map_build(fd, 4 * MIB, 8 * MIB, SNAPFMT_MERGE_GAP,
-	    SNAPFMT_EXTENTS_MAX, &m), 0);
+	build_map(fd, 4 * MIB, 8 * MIB, &m);
 	ck_assert_uint_eq(m.n, 3);
 	obj = object_of(fd, 4 * MIB, &m, &olen);
 	ck_assert(snapfmt_is_ours(obj, olen));
