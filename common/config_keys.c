@@ -83,6 +83,7 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "NC_IMAGE_MAX_SIZE", I, "16384", 1, BIG, NULL, "NC: largest image file the NC downloads, in MiB" },
 	{ "NC_VOLUME_PATHS", L, "/dev $KARRI_HOME/var/lib/karri/volumes", 0, 0, "path", "NC: where local volume devices and files may be (no other host file reaches a guest)" },
 	{ "NC_STORAGE_INTERFACE", S, "eth1", 0, 0, NULL, "NC: storage NIC for AoE volumes given as aoe:eS.L" },
+	{ "NC_GUEST_AOE", E, "never", 0, 0, "never|io|always", "NC: guest-side AoE for volumes (a storage NIC in the guest): never, io-class instances, always" },
 	{ "NC_AOE_INITIATOR", F, NULL, 0, 0, NULL, "NC: karri-aoe (userspace AoE initiator) path (unset: next to karri-nc)" },
 	{ "EBS_VOLUMES_DIR", F, "$KARRI_HOME/var/lib/karri/volumes", 0, 0, NULL, "EBS: where volume files live" },
 	{ "EBS_STORAGE_INTERFACE", S, NULL, 0, 0, NULL, "EBS: NIC that serves AoE (shares a segment with the nodes)" },

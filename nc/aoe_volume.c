@@ -97,6 +97,29 @@ nc_storage_interface(void)
 }
 
 /*
+ * The MTU of this node's storage NIC (what a guest's storage NIC gets, so
+ * guest-side AoE uses jumbo frames too); -1 when the NIC is not there.
+ */
+int
+nc_storage_mtu(void)
+{
+	char path[96], line[32];
+	const char *ifname = nc_storage_interface();
+	FILE *f;
+	int mtu = -1;
+
+	if (!ifname_ok(ifname, strlen(ifname)))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", ifname);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f))
+		mtu = atoi(line);
+	fclose(f);
+	return mtu >= 68 ? mtu : -1;
+}
+
+/*
  * An empty IFACE ("aoe::MAC:eS.L", what the CLC sends) means this node's
  * own storage NIC: the CLC knows the target's NIC name, not the node's.
  */

@@ -23,7 +23,9 @@ struct row {
 /* Each row starts from BASE and overrides what differs, on purpose. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 #define BASE .image_has_virtio = -1, .use_virtio_root = true, .use_virtio_net = true, \
-	.disk_attach = "auto", .loop_ok = true, .direct_io_ok = true
+	.disk_attach = "auto", .loop_ok = true, .direct_io_ok = true, .storage_nic_ok = true
+/* the storage NIC's MAC, which the caller (ops_run.c) derives from the id */
+#define SMAC "d2:0d:00:00:00:01"
 
 static const struct row rows[] = {
 	{ "default: virtio, qcow2 overlay, cache none",
@@ -62,6 +64,18 @@ static const struct row rows[] = {
 	  { BASE, .disk_attach = "phy", .loop_ok = false }, NULL, NULL },
 	{ "NC_DISK_ATTACH=phy with an ide image",
 	  { BASE, .disk_attach = "phy", .image_has_virtio = 0 }, "bus=ide backing=phy store=loop cache=none io=native", "model=e1000" },
+	{ "NC_GUEST_AOE=io, io class: a storage NIC, volumes by guest-side AoE",
+	  { BASE, .io_class = "io", .guest_aoe = "io" }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio storage=" SMAC },
+	{ "NC_GUEST_AOE=io, standard class: volumes through the host",
+	  { BASE, .guest_aoe = "io" }, "bus=virtio backing=tap store=qcow2 cache=none io=native", "model=virtio" },
+	{ "NC_GUEST_AOE=always: every instance",
+	  { BASE, .guest_aoe = "always" }, "bus=virtio backing=tap store=qcow2 cache=none io=native", "model=virtio storage=" SMAC },
+	{ "NC_GUEST_AOE=never (the default), io class",
+	  { BASE, .io_class = "io", .guest_aoe = "never" }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio" },
+	{ "NC_GUEST_AOE=always, no storage NIC on the node: through the host",
+	  { BASE, .guest_aoe = "always", .storage_nic_ok = false }, "bus=virtio backing=tap store=qcow2 cache=none io=native", "model=virtio" },
+	{ "NC_GUEST_AOE=always, image without virtio: through the host",
+	  { BASE, .guest_aoe = "always", .image_has_virtio = 0 }, "bus=ide backing=tap store=qcow2 cache=none io=native", "model=e1000" },
 	{ "container: a directory, veth",
 	  { BASE, .container = true, .io_class = "io", .phy_free = 1 }, "bus=none backing=fs store=fsimage cache=writeback io=threads", "model=veth" },
 };
@@ -79,6 +93,8 @@ START_TEST(table)
 		return;
 	}
 	ck_assert_msg(rc == 0, "%s: %s", r->name, kr_error_message());
+	if (a.guest_aoe)
+		snprintf(a.storage_mac, sizeof(a.storage_mac), "%s", SMAC);
 	nc_attach_disk_string(&a, disk, sizeof(disk));
 	nc_attach_net_string(&a, net, sizeof(net));
 	ck_assert_msg(strcmp(disk, r->disk) == 0, "%s: disk %s, expected %s", r->name, disk, r->disk);
@@ -92,6 +108,8 @@ START_TEST(table)
 	ck_assert_int_eq(back.store, a.store);
 	ck_assert_int_eq(back.cache, a.cache);
 	ck_assert_int_eq(back.nic, a.nic);
+	ck_assert_int_eq(back.guest_aoe, a.guest_aoe);
+	ck_assert_str_eq(back.storage_mac, a.storage_mac);
 }
 END_TEST
 
@@ -120,6 +138,10 @@ START_TEST(garbage_does_not_parse)
 	ck_assert_int_eq(nc_attach_parse("bus=floppy backing=tap store=qcow2 cache=none io=native",
 	    "model=virtio", &a), -1);
 	ck_assert_int_eq(nc_attach_parse("", "", &a), -1);
+	ck_assert_int_eq(nc_attach_parse("bus=virtio backing=tap store=raw cache=none io=native",
+	    "model=virtio storage=d2:0d:00", &a), -1);
+	ck_assert_int_eq(nc_attach_parse("bus=virtio backing=tap store=raw cache=none io=native",
+	    "model=virtio storage=d2:0d:00:00:00:0g", &a), -1);
 }
 END_TEST
 

@@ -19,10 +19,20 @@
  *   io       native only with cache=none (QEMU requires O_DIRECT for it),
  *            else threads.
  *   nic      virtio when the image has drivers and USE_VIRTIO_NET, else e1000.
+ *   volumes  through the host (kernel AoE, else Karri's userspace initiator
+ *            as NBD), or guest-side AoE: NC_GUEST_AOE=io (io class) or
+ *            always gives the instance a virtio NIC on the storage network
+ *            and its volumes are exported to that NIC's MAC, for the
+ *            guest's own aoe driver (the seed paper's proposal: no host
+ *            block layer at all).  Opt-in, never the default: a guest must
+ *            load aoe and bring the NIC up itself, which stock images do
+ *            not, and a volume it cannot see is worse than a slower one.
+ *            Needs virtio in the image and a storage NIC on the node.
  *
  * No I/O here: every input is in struct nc_attach_input, so the unit test
  * (attach_policy-test.c) covers the whole table of cases.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -106,6 +116,27 @@ choose_backing(const struct nc_attach_input *in, struct nc_attach *a)
 	return 0;
 }
 
+static void
+choose_volume_path(const struct nc_attach_input *in, struct nc_attach *a)
+{
+	const char *mode = in->guest_aoe ? in->guest_aoe : "never";
+	bool io = in->io_class && strcasecmp(in->io_class, "io") == 0;
+	bool want = strcasecmp(mode, "always") == 0 || (strcasecmp(mode, "io") == 0 && io);
+
+	if (!want)
+		return;
+	if (!image_has_virtio(in) || a->nic != NC_NIC_VIRTIO) {
+		why_add(a, "guest-side AoE wanted but no virtio NIC: volumes through the host");
+	} else if (!in->storage_nic_ok) {
+		why_add(a, "guest-side AoE wanted but no storage NIC here: volumes through the host");
+	} else {
+		a->guest_aoe = true;
+		why_add(a, strcasecmp(mode, "always") == 0 ? "NC_GUEST_AOE=always: storage NIC, "
+		    "volumes by guest-side AoE" : "io class, NC_GUEST_AOE=io: storage NIC, volumes "
+		    "by guest-side AoE");
+	}
+}
+
 int
 nc_attach_decide(const struct nc_attach_input *in, struct nc_attach *out)
 {
@@ -142,6 +173,7 @@ nc_attach_decide(const struct nc_attach_input *in, struct nc_attach *out)
 		why_add(out, image_has_virtio(in) ? "USE_VIRTIO_NET=N: nic e1000" :
 		    "nic e1000 (no virtio in the image)");
 	}
+	choose_volume_path(in, out);
 	return 0;
 }
 
@@ -169,7 +201,8 @@ nc_attach_disk_string(const struct nc_attach *a, char *out, size_t len)
 void
 nc_attach_net_string(const struct nc_attach *a, char *out, size_t len)
 {
-	snprintf(out, len, "model=%s", nic_names[a->nic]);
+	snprintf(out, len, "model=%s%s%s", nic_names[a->nic], a->guest_aoe ? " storage=" : "",
+	    a->guest_aoe ? a->storage_mac : "");
 }
 
 /* Index of value in names, -1 if absent. */
@@ -182,20 +215,45 @@ lookup(const char *const *names, size_t n, const char *value, size_t vlen)
 	return -1;
 }
 
-/* The value of key= in a "k=v k=v" string. */
-static int
-field(const char *s, const char *key, const char *const *names, size_t n)
+/* Where the value of key= starts in a "k=v k=v" string; NULL if absent. */
+static const char *
+value_of(const char *s, const char *key)
 {
 	size_t kl = strlen(key);
 
-	for (const char *p = s; p && *p; p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL) {
-		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			const char *v = p + kl + 1;
+	for (const char *p = s; p && *p; p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL)
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=')
+			return p + kl + 1;
+	return NULL;
+}
 
-			return lookup(names, n, v, strcspn(v, " "));
-		}
-	}
-	return -1;
+/* The index in names of the value of key=, -1 if absent or unknown. */
+static int
+field(const char *s, const char *key, const char *const *names, size_t n)
+{
+	const char *v = value_of(s, key);
+
+	return v ? lookup(names, n, v, strcspn(v, " ")) : -1;
+}
+
+/* storage=MAC of a net string (guest-side AoE): 0 absent or read, -1 bad. */
+static int
+storage_field(const char *net, struct nc_attach *out)
+{
+	const char *v = value_of(net, "storage");
+	size_t n = v ? strcspn(v, " ") : 0;
+
+	if (!v)
+		return 0;
+	if (n != 17)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
+			return -1;
+	out->guest_aoe = true;
+	memcpy(out->storage_mac, v, 17);
+	out->storage_mac[17] = '\0';
+	return 0;
 }
 
 int
@@ -211,7 +269,7 @@ nc_attach_parse(const char *disk, const char *net, struct nc_attach *out)
 	v[4] = field(disk, "io", io_names, NAMES(io_names));
 	v[5] = field(net, "model", nic_names, NAMES(nic_names));
 	for (int i = 0; i < 6; i++) {
-		if (v[i] < 0) {
+		if (v[i] < 0 || (i == 5 && storage_field(net, out) < 0)) {
 			kr_error("InternalError", "cannot parse attachment \"%s\" / \"%s\"", disk, net);
 			return -1;
 		}

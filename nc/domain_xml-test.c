@@ -50,6 +50,14 @@ static const struct golden cases[] = {
 		.disks = { { NC_SRC_FILE, DIR "/root.raw", NULL, "raw", "sda", NC_BUS_SCSI,
 			  NC_CACHE_NONE, NC_IO_NATIVE, NULL } }, .ndisks = 1,
 		.bridge = "br0", .mac = "d0:0d:00:00:00:02", .nic = NC_NIC_VIRTIO } },
+	{ "virtio-raw-storage-nic.xml", {	/* guest-side AoE: a NIC on the storage network */
+		.type = "qemu", .name = "i-00000005", .memory_mib = 256, .vcpus = 1,
+		.kernel = DIR "/kernel", .cmdline = "console=ttyS0 root=/dev/vda",
+		.console = DIR "/console.log",
+		.disks = { { NC_SRC_FILE, DIR "/root.raw", NULL, "raw", "vda", NC_BUS_VIRTIO,
+			  NC_CACHE_NONE, NC_IO_NATIVE, NULL } }, .ndisks = 1,
+		.bridge = "br0", .mac = "d0:0d:00:00:00:05", .tap = "kr00000005", .nic = NC_NIC_VIRTIO,
+		.storage_if = "eth1", .storage_mac = "d2:0d:00:00:00:05" } },
 	{ "ide-e1000-whole-disk-writeback.xml", {
 		.type = "qemu", .name = "i-00000003", .memory_mib = 1024, .vcpus = 1,
 		.console = "/tmp/it's <here> & there/console.log",

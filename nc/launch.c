@@ -211,6 +211,10 @@ nc_domain_create(struct nc_instance *in)
 	s.mac = in->mac[0] ? in->mac : NULL;
 	s.tap = in->tap[0] ? in->tap : NULL;
 	s.nic = in->attach.nic;
+	if (in->attach.guest_aoe) {
+		s.storage_if = nc_storage_interface();
+		s.storage_mac = in->attach.storage_mac;
+	}
 	if (nc_node.hv->container) {
 		s.rootfs = in->root_dev;
 		s.init = "/sbin/init";

@@ -77,6 +77,8 @@ struct nc_attach_input {
 	int phy_free;		/* spare NC_PHY_DEVICES free now */
 	bool loop_ok;		/* loop devices can be made here */
 	bool direct_io_ok;	/* INSTANCE_PATH accepts O_DIRECT (cache=none) */
+	const char *guest_aoe;	/* NC_GUEST_AOE: "never", "io" or "always" */
+	bool storage_nic_ok;	/* NC_STORAGE_INTERFACE exists: a guest NIC can join it */
 };
 
 struct nc_attach {
@@ -86,6 +88,11 @@ struct nc_attach {
 	enum nc_cachemode cache;
 	enum nc_io io;
 	enum nc_nic nic;
+	/* guest-side AoE: the instance gets a second NIC on the storage
+	 * network (macvtap on NC_STORAGE_INTERFACE) and its volumes reach it
+	 * through its own aoe driver, not through the host */
+	bool guest_aoe;
+	char storage_mac[18];	/* that NIC's MAC (set by the caller), "" none */
 	char why[NC_REASON_MAX];	/* one line: the reasons, for the log */
 };
 
@@ -94,7 +101,7 @@ struct nc_attach {
 int nc_attach_decide(const struct nc_attach_input *in, struct nc_attach *out);
 /* "bus=virtio backing=tap store=qcow2 cache=none io=native" */
 void nc_attach_disk_string(const struct nc_attach *a, char *out, size_t len);
-/* "model=virtio" */
+/* "model=virtio", with " storage=MAC" for guest-side AoE */
 void nc_attach_net_string(const struct nc_attach *a, char *out, size_t len);
 /* Parse the two strings back (restart); 0/-1. */
 int nc_attach_parse(const char *disk, const char *net, struct nc_attach *out);
@@ -139,6 +146,9 @@ struct nc_domain_spec {
 	const char *mac;
 	const char *tap;	/* tap device name */
 	enum nc_nic nic;
+	/* guest-side AoE: a virtio NIC on the storage network (macvtap) */
+	const char *storage_if;	/* the node's storage NIC; NULL: none */
+	const char *storage_mac;
 };
 
 /* Append the domain XML; 0, or -1 + kr_error for an impossible spec. */
@@ -349,6 +359,8 @@ int nc_volume_detach(struct nc_instance *in, const char *vol, bool force);
 /* Is remoteDev an AoE address (aoe:...)? */
 bool nc_aoe_remote(const char *remote);
 const char *nc_storage_interface(void);	/* NC_STORAGE_INTERFACE or eth1 */
+/* Its MTU, -1 when this node has no such NIC. */
+int nc_storage_mtu(void);
 /* aoe:[IFACE:[MAC:]]eS.L -> the NIC (NC_STORAGE_INTERFACE when not given)
  * and "S.L"; 0/-1 + kr_error. */
 int nc_aoe_parse(const char *remote, char *ifname, size_t iflen, unsigned *shelf,

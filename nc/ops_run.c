@@ -169,13 +169,17 @@ decide(struct nc_instance *in)
 		.disk_attach = kr_config_get(nc_node.cfg, "NC_DISK_ATTACH"),
 		.loop_ok = nc_node.loop_ok,
 		.direct_io_ok = nc_node.direct_io_ok,
+		.guest_aoe = kr_config_get(nc_node.cfg, "NC_GUEST_AOE"),
+		.storage_nic_ok = nc_storage_mtu() > 0,
 	};
 	char dev[NC_PATH_MAX] = "";
 
 	if (!ai.container && strcasecmp(ai.disk_attach, "tap") != 0 &&
 	    nc_phy_claim(dev, sizeof(dev)) == 0)
 		ai.phy_free = 1;
-	if (nc_attach_decide(&ai, &in->attach) < 0) {
+	/* the storage NIC's MAC: d2:0d (locally administered) + the id's hex */
+	if (nc_attach_decide(&ai, &in->attach) < 0 || (in->attach.guest_aoe &&
+	    kr_id_mac_from_instance(in->id, "d2:0d", in->attach.storage_mac) < 0)) {
 		if (*dev)
 			nc_phy_release(dev);
 		return -1;

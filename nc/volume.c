@@ -11,7 +11,11 @@
  *   aoe:[IFACE:[MAC:]]eS.L  (or /dev/etherd/eS.L)  an EBS volume: kernel
  *             AoE when the node has it (/dev/etherd/eS.L exists, "phy"), else
  *             Karri's userspace initiator serving it on an NBD socket in the
- *             instance directory ("nbd"; aoe_volume.c owns that process)
+ *             instance directory ("nbd"; aoe_volume.c owns that process),
+ *             or, for an instance with a storage NIC (guest-side AoE,
+ *             attach_policy.c), nothing on the host at all: EBS exports the
+ *             volume to that NIC's MAC and the guest's own aoe driver finds
+ *             it ("guest"); the NC only records the attachment
  * Every volume carries its id as the disk serial, so a guest can tell which
  * disk is which.  The bus is virtio (USE_VIRTIO_DISK) or virtio-scsi.
  */
@@ -232,6 +236,33 @@ lookup(const char *id, virConnectPtr *c)
 	return dom;
 }
 
+/*
+ * Guest-side AoE: the volume travels from EBS to the guest's storage NIC,
+ * never through this host, so attaching is only recording it (checked
+ * like any AoE address).  Detaching is EBS withdrawing the export.
+ */
+static int
+record_guest_aoe(struct nc_instance *in, struct nc_volume *nv, const char *local,
+    char *attachment, size_t len)
+{
+	char ifname[16];
+	unsigned shelf, slot;
+
+	if (nc_aoe_parse(nv->remote, ifname, sizeof(ifname), &shelf, &slot) < 0)
+		return -1;
+	snprintf(nv->local, sizeof(nv->local), "%s", local ? local : "");
+	snprintf(nv->target, sizeof(nv->target), "e%u.%u", shelf, slot);
+	snprintf(nv->attachment, sizeof(nv->attachment), "guest");
+	nc_table_lock();
+	in->volumes[in->nvolumes++] = *nv;
+	nc_instance_save(in);
+	nc_table_unlock();
+	snprintf(attachment, len, "guest");
+	kr_log_info("%s: %s reaches the guest by its own AoE on %s (e%u.%u)", in->id, nv->id,
+	    in->attach.storage_mac, shelf, slot);
+	return 0;
+}
+
 int
 nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, const char *local,
     char *attachment, size_t len)
@@ -271,6 +302,8 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 		return -1;
 	}
 	snprintf(nv.remote, sizeof(nv.remote), "%s", remote);
+	if (in->attach.guest_aoe && nc_aoe_remote(remote))
+		return record_guest_aoe(in, &nv, local, attachment, len);
 	if (userspace_aoe(remote)) {
 		/* no kernel AoE: karri-aoe serves it to QEMU over NBD */
 		if (nc_aoe_start(in, &nv) < 0)
@@ -359,6 +392,8 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 		return -1;
 	}
 	v = in->volumes[idx];
+	if (strcmp(v.attachment, "guest") == 0)
+		goto forget;	/* nothing of it on this host */
 	if (nc_aoe_remote(v.remote) && strcmp(v.attachment, "nbd") == 0)
 		src_ok = aoe_nbd_spec(in, v.id, &d, sock, sizeof(sock), &how) == 0;
 	else
@@ -387,6 +422,7 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 	}
 	/* unplugged: now the initiator can go, then its socket */
 	nc_aoe_stop(in, &v);
+forget:
 	nc_table_lock();
 	for (int i = idx; i + 1 < in->nvolumes; i++)
 		in->volumes[i] = in->volumes[i + 1];

@@ -11,11 +11,12 @@ frames on the simulated storage network:
     volume file, and a guest on the other node reads the same pattern.  On
     the way, the NC restarts a karri-aoe that died and, restarted itself,
     adopts the one that runs.
-  - guest-side AoE: the guest's own aoe.ko on its NIC.  Guests sit on the
-    private network (a node's br0), not on the storage network, so a second
-    karri-ebs on the front end serves AoE on its private NIC (eth0) and
-    exports a volume to the guest's MAC only.  (In a real cloud the guest
-    would get a NIC on the storage network; the AoE protocol is the same.)
+  - guest-side AoE (NC_GUEST_AOE=io): an io-class instance gets a second
+    virtio NIC on the node's storage NIC (macvtap, MTU 9000), EBS exports
+    the volume to that NIC's MAC only, ncAttachVolume records the path as
+    "guest" and the guest's own aoe.ko finds the volume, writes a pattern
+    and reads it back; after detach the host finds it in the volume file,
+    and the node's own initiator (another MAC) gets no answer.
 
 The node side has no kernel AoE here, so the "phy" path (/dev/etherd/eS.L)
 is not run; its parsing is covered by nc/domain_xml-test.
@@ -40,8 +41,8 @@ A1 = "i-0000e0a1"      # node1: writes the pattern through karri-aoe
 B1 = "i-0000e0b1"      # node2: reads it after the move
 G1 = "i-0000e0c1"      # node1: guest-side AoE
 VOL, GVOL = "vol-0000e001", "vol-0000e002"
-HEX, MIB = "c0ffee01", 4
-G1_MAC = "d0:0d:00:00:e0:c1"
+HEX, GHEX, MIB = "c0ffee01", "a0e0a0e0", 4
+G1_STORAGE_MAC = "d2:0d:00:00:e0:c1"   # the NC's: d2:0d + the id's hex
 AOE = os.path.join(BUILD, "ebs", "karri-aoe")
 
 
@@ -144,19 +145,15 @@ def world(sim, guest, tmp_path_factory):
     ebs = Daemon("karri-ebs", str(base / "ebs"), {"EBS_STORAGE_INTERFACE": "eth1",
                                                   "EBS_MAX_VOLUME_SIZE": 1},
                  netns=front.netns, host=front.priv_ip)
-    # the guest-side AoE target: on the private network the guests are on
-    gebs = Daemon("karri-ebs", str(base / "gebs"), {"EBS_STORAGE_INTERFACE": "eth0",
-                                                    "EBS_MAX_VOLUME_SIZE": 1},
-                  netns=front.netns, host=front.priv_ip)
     try:
-        for d in (ebs, gebs):
+        for d in (ebs,):
             d.start(wait=False)
             w["procs"].append(d)
             # Daemon.wait_ready() gives up on the first refused connection
             # inside a namespace: poll here
             wait_for(lambda: _answers(d), 20, d.name)
-        w["ebs"], w["gebs"] = ebs, gebs
-        cfg = {"NC_AOE_INITIATOR": AOE, "NC_STORAGE_INTERFACE": "eth1"}
+        w["ebs"] = ebs
+        cfg = {"NC_AOE_INITIATOR": AOE, "NC_STORAGE_INTERFACE": "eth1", "NC_GUEST_AOE": "io"}
         for key, node in (("nc1", n1), ("nc2", n2)):
             home = str(base / key)
             w[key] = start_nc(node, home, cfg)
@@ -187,26 +184,14 @@ def world(sim, guest, tmp_path_factory):
             d.stop()
         srv.stop()
         shutil.rmtree(str(base / "ebs" / "var/lib/karri/volumes"), ignore_errors=True)
-        shutil.rmtree(str(base / "gebs" / "var/lib/karri/volumes"), ignore_errors=True)
 
 
 def test_volume_through_userspace_aoe_moves_between_nodes(world, sim):
     n1, n2 = sim.nodes[0], sim.nodes[1]
     nc1, nc2 = world["nc1"], world["nc2"]
     ebs = NsEbs(world["ebs"])
-    gebs = NsEbs(world["gebs"])
     inst1 = os.path.join(world["nc1_home"], "instances")
     inst2 = os.path.join(world["nc2_home"], "instances")
-
-    # The guest-side AoE volume first: its guest looks for it at boot.
-    assert gebs.create_volume(GVOL, 1)["return"] == "true"
-    gfile = os.path.join(world["gebs"].home, "var/lib/karri/volumes", GVOL + ".img")
-    head = b"KARRIAOE guest-side " + HEX.encode()
-    with open(gfile, "r+b") as f:
-        f.write(head)
-    g = gebs.export_volume(GVOL, [G1_MAC])
-    assert g["return"] == "true", g
-    gtarget = "e%s.%s" % (g["shelf"], g["slot"])
 
     assert ebs.create_volume(VOL, 1)["return"] == "true"
     e = ebs.export_volume(VOL, [mac_of(n1, "eth1")])
@@ -217,18 +202,8 @@ def test_volume_through_userspace_aoe_moves_between_nodes(world, sim):
     ok(run_instance(nc1, A1, world["images"], params=params))
     ok(run_instance(nc2, B1, world["images"], params="karri.hold=forever karri.hotplug "
                     "karri.volume=verify:%s:%d" % (HEX, MIB)))
-    ok(run_instance(nc1, G1, world["images"], mac=G1_MAC,
-                    params="karri.hold=forever karri.aoe=" + gtarget))
-    for nc, iid in ((nc1, A1), (nc2, B1), (nc1, G1)):
+    for nc, iid in ((nc1, A1), (nc2, B1)):
         wait_state(nc, iid, timeout=120)
-
-    # -- guest-side AoE: the guest's own driver read the first sector
-    rep = wait_console(nc1, G1, lambda r: r.all("aoe"), timeout=90)
-    a = rep.all("aoe")
-    assert a and a[0]["found"] == "1", rep.text[-3000:]
-    assert a[0]["size"] == str(1 << 30)
-    assert bytes.fromhex(a[0]["head"]) == head.ljust(32, b"\0")[:32]
-    ok(call(nc1, "ncTerminateInstance", {"instanceId": G1}))
 
     # -- node side: the NC starts karri-aoe and hot-plugs its NBD socket
     wait_console(nc1, A1, lambda r: r.up, timeout=60)
@@ -292,10 +267,64 @@ def test_volume_through_userspace_aoe_moves_between_nodes(world, sim):
     ok(call(nc1, "ncTerminateInstance", {"instanceId": A1}))
     for nc, iid in ((nc2, B1), (nc1, A1)):
         wait_state(nc, iid, states=("Teardown",), timeout=60)
-    # (G1 ended before the NC restart: the new NC does not know it at all)
-    assert describe(nc1).get(G1) is None
     assert helpers(inst1) == {} and helpers(inst2) == {}
     assert glob.glob(os.path.join(world["base"], "nc*", "instances", "instances", "*",
                                   "*.nbd")) == []
-    wait_for(lambda: not node_leftovers(n1, inst1, [A1, G1]) and
+    wait_for(lambda: not node_leftovers(n1, inst1, [A1]) and
              not node_leftovers(n2, inst2, [B1]), 30, "the nodes to be clean")
+
+
+def test_volume_by_guest_side_aoe(world, sim):
+    """An io-class instance on an NC_GUEST_AOE=io node: its own storage NIC,
+    its own aoe driver, nothing of the volume on the host."""
+    n1, nc1 = sim.nodes[0], world["nc1"]
+    ebs = NsEbs(world["ebs"])
+    inst1 = os.path.join(world["nc1_home"], "instances")
+    params = "karri.hold=forever karri.hotplug karri.aoe=auto karri.volume=pattern:%s:%d" % (
+        GHEX, MIB)
+    r = ok(run_instance(nc1, G1, world["images"], io_class="io", params=params))
+    # the choice is reported: the NIC's MAC is what EBS must allow
+    assert r["instance"]["netAttachment"] == "model=virtio storage=" + G1_STORAGE_MAC
+    wait_state(nc1, G1, timeout=120)
+    rep = wait_console(nc1, G1, lambda r: r.all("aoe"), timeout=90)
+    nic = [n for n in rep.all("nic") if n["mac"] == G1_STORAGE_MAC]
+    assert nic and nic[0]["driver"] == "virtio_net", rep.text[-3000:]
+    a = rep.all("aoe")[0]
+    assert a["interfaces"] == nic[0]["name"] and a["mtu"] == "9000", rep.text[-3000:]
+
+    assert ebs.create_volume(GVOL, 1)["return"] == "true"
+    e = ebs.export_volume(GVOL, [G1_STORAGE_MAC])
+    assert e["return"] == "true", e
+    target = "%s.%s" % (e["shelf"], e["slot"])
+    r = ok(call(nc1, "ncAttachVolume", {"instanceId": G1, "volumeId": GVOL,
+                                        "remoteDev": "aoe:e" + target, "localDev": "vdc"}))
+    assert r["attachment"] == "guest"
+    v = describe(nc1, G1)[G1]["volumes"]
+    assert v["volumeId"] == GVOL and v["attachment"] == "guest"
+    assert helpers(inst1) == {}     # nothing on the host: no karri-aoe, no disk
+    rep = wait_console(nc1, G1, lambda r: r.all("volume"), timeout=120)
+    name = "etherd!e" + target
+    hp = [d for d in rep.all("hotplug") if d["name"] == name]
+    assert hp and hp[0]["bus"] == "aoe" and hp[0]["size"] == str(1 << 30), rep.text[-3000:]
+    vl = rep.all("volume")
+    assert vl[0]["name"] == name and vl[0]["wrote"] == "1" and vl[0]["read_ok"] == "1", \
+        rep.text[-3000:]
+
+    # Another MAC gets nothing: the node's own initiator asks the same target
+    # on the same network and is not answered.
+    q = subprocess.run(["ip", "netns", "exec", n1.netns, AOE, "discover", "-i", "eth1",
+                        "-t", target, "-T", "2000"], capture_output=True, text=True, timeout=60)
+    assert q.returncode != 0, q.stdout
+
+    # Detach: the NC forgets it, EBS withdraws the export; the bytes are on
+    # the EBS host.
+    ok(call(nc1, "ncDetachVolume", {"instanceId": G1, "volumeId": GVOL}))
+    assert "volumes" not in describe(nc1, G1)[G1]
+    assert ebs.unexport_volume(GVOL)["return"] == "true"
+    vfile = os.path.join(world["ebs"].home, "var/lib/karri/volumes", GVOL + ".img")
+    want = pattern(GHEX, MIB)
+    with open(vfile, "rb") as f:
+        assert f.read(len(want)) == want
+    ok(call(nc1, "ncTerminateInstance", {"instanceId": G1}))
+    wait_state(nc1, G1, states=("Teardown",), timeout=60)
+    wait_for(lambda: not node_leftovers(n1, inst1, [G1]), 30, "the node to be clean")
