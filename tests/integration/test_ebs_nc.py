@@ -280,13 +280,18 @@ def test_volume_by_guest_side_aoe(world, sim):
     n1, nc1 = sim.nodes[0], world["nc1"]
     ebs = NsEbs(world["ebs"])
     inst1 = os.path.join(world["nc1_home"], "instances")
-    params = "karri.hold=forever karri.hotplug karri.aoe=auto karri.volume=pattern:%s:%d" % (
-        GHEX, MIB)
+    params = ("karri.hold=forever karri.hotplug karri.aoe=auto karri.bootpattern=vda "
+              "karri.volume=pattern:%s:%d" % (GHEX, MIB))
     r = ok(run_instance(nc1, G1, world["images"], io_class="io", params=params))
     # the choice is reported: the NIC's MAC is what EBS must allow
     assert r["instance"]["netAttachment"] == "model=virtio storage=" + G1_STORAGE_MAC
+    assert r["instance"]["diskAttachment"] == "bus=virtio backing=tap store=raw cache=none io=native"
     wait_state(nc1, G1, timeout=120)
     rep = wait_console(nc1, G1, lambda r: r.all("aoe"), timeout=90)
+    # virtio-raw: the root disk, a pre-allocated raw file, written and read back
+    root = [v for v in rep.all("volume") if v["name"] == "vda"]
+    assert root and root[0]["wrote"] == "1" and root[0]["read_ok"] == "1", rep.text[-3000:]
+    assert rep.disk("vda")["bus"] == "virtio"
     nic = [n for n in rep.all("nic") if n["mac"] == G1_STORAGE_MAC]
     assert nic and nic[0]["driver"] == "virtio_net", rep.text[-3000:]
     a = rep.all("aoe")[0]
@@ -302,13 +307,13 @@ def test_volume_by_guest_side_aoe(world, sim):
     v = describe(nc1, G1)[G1]["volumes"]
     assert v["volumeId"] == GVOL and v["attachment"] == "guest"
     assert helpers(inst1) == {}     # nothing on the host: no karri-aoe, no disk
-    rep = wait_console(nc1, G1, lambda r: r.all("volume"), timeout=120)
     name = "etherd!e" + target
+    rep = wait_console(nc1, G1, lambda r: [v for v in r.all("volume") if v["name"] == name],
+                       timeout=120)
     hp = [d for d in rep.all("hotplug") if d["name"] == name]
     assert hp and hp[0]["bus"] == "aoe" and hp[0]["size"] == str(1 << 30), rep.text[-3000:]
-    vl = rep.all("volume")
-    assert vl[0]["name"] == name and vl[0]["wrote"] == "1" and vl[0]["read_ok"] == "1", \
-        rep.text[-3000:]
+    vl = [v for v in rep.all("volume") if v["name"] == name]
+    assert vl[0]["wrote"] == "1" and vl[0]["read_ok"] == "1", rep.text[-3000:]
 
     # Another MAC gets nothing: the node's own initiator asks the same target
     # on the same network and is not answered.
