@@ -7,7 +7,9 @@
  * storage NIC and MAC; then the CC AttachVolume with remoteDev
  * "aoe::<target mac>:e<shelf>.<slot>" hot-plugs it (no IFACE: the node
  * uses its own storage NIC).  Only when both agreed is the attachment
- * recorded; otherwise the export is withdrawn.  Detach goes the other way.
+ * recorded, with the path the NC took to the guest (clc_attach_path: the
+ * volume's karri:path tag); otherwise the export is withdrawn.  Detach
+ * goes the other way.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,9 +67,37 @@ ebs_unexport(struct clc_req *r, const char *url, const char *vol)
 	clc_cc_done(soap);
 }
 
+/*
+ * The NC's word for how a volume reached the guest (ncAttachVolume's
+ * attachment, relayed by the CC) as the owner sees it in karri:path: ""
+ * when the node did not say; a word this CLC does not know is shown as the
+ * node gave it rather than hidden.
+ */
+const char *
+clc_attach_path(const char *nc_attachment)
+{
+	static const struct { const char *nc, *path; } paths[] = {
+		{ "phy", "kernel" }, { "nbd", "nbd" }, { "guest", "guest" },
+		{ "guest-aoe", "guest" }, { "file", "file" },
+	};
+
+	if (nc_attachment == NULL)
+		return "";
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (strcmp(nc_attachment, paths[i].nc) == 0)
+			return paths[i].path;
+	return nc_attachment;
+}
+
+/* What the CC's AttachVolume answers: the node's storage MAC; once hot-plugged, the path. */
+struct cc_answer {
+	char mac[64];
+	char path[32];
+};
+
 static int
 cc_attach(struct clc_req *r, const char *cc_url, const char *inst, const char *vol,
-    const char *remote, const char *dev, char *node_mac, size_t len)
+    const char *remote, const char *dev, struct cc_answer *ans)
 {
 	struct soap *soap = clc_cc_soap(r->clc);
 	char corr[37], user[16];
@@ -82,7 +112,8 @@ cc_attach(struct clc_req *r, const char *cc_url, const char *inst, const char *v
 	if (clc_soap_check(soap, soap_call___cc__AttachVolume(soap, cc_url, NULL, &req, &resp),
 	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError", "AttachVolume",
 	    cc_url) == 0) {
-		snprintf(node_mac, len, "%s", resp.nodeMac ? resp.nodeMac : "");
+		snprintf(ans->mac, sizeof(ans->mac), "%s", resp.nodeMac ? resp.nodeMac : "");
+		snprintf(ans->path, sizeof(ans->path), "%s", clc_attach_path(resp.attachment));
 		rc = 0;
 	}
 	clc_cc_done(soap);
@@ -112,22 +143,27 @@ running_instance_cluster(struct clc_req *r, const char *inst)
 	return rc == 1 ? clc_cluster_find(r->clc, zone) : NULL;
 }
 
+/* path: clc_attach_path's word, "" when the node did not say (no karri:path). */
 static int
-record(struct clc_req *r, const char *vol, const char *inst, const char *dev)
+record(struct clc_req *r, const char *vol, const char *inst, const char *dev,
+    const char *path)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (kr_db_prepare(r->db, inst ? "UPDATE volumes SET status = 'in-use', instance_id = ?2,"
-	    " device = ?3, attach_status = 'attached', attached = ?4 WHERE id = ?1" :
+	    " device = ?3, attach_status = 'attached', attached = ?4, attach_path = ?5"
+	    " WHERE id = ?1" :
 	    "UPDATE volumes SET status = 'available', instance_id = NULL, device = NULL,"
-	    " attach_status = NULL, attached = NULL WHERE id = ?1", &st) < 0)
+	    " attach_status = NULL, attached = NULL, attach_path = NULL WHERE id = ?1", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, vol, -1, SQLITE_STATIC);
 	if (inst) {
 		sqlite3_bind_text(st, 2, inst, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, dev, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, r->now);
+		if (*path)
+			sqlite3_bind_text(st, 5, path, -1, SQLITE_STATIC);
 	}
 	rc = kr_db_step(st);
 	sqlite3_finalize(st);
@@ -150,7 +186,8 @@ clc_attach_volume(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", "InstanceId", "Device", NULL };
 	const char *vol, *inst, *dev;
-	char status[32], cur[32], ebs[300], remote[300], mac[64];
+	char status[32], cur[32], ebs[300], remote[300];
+	struct cc_answer ans;
 	struct clc_cluster *c;
 
 	if (clc_param_check_known(r, known) < 0 || !(vol = clc_param_required(r, "VolumeId")) ||
@@ -171,20 +208,20 @@ clc_attach_volume(struct clc_req *r)
 	 * refused by EBS: found by the end-to-end test.)
 	 */
 	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
-	    cc_attach(r, c->url, inst, vol, NULL, dev, mac, sizeof(mac)) < 0)
+	    cc_attach(r, c->url, inst, vol, NULL, dev, &ans) < 0)
 		return -1;
-	if (!*mac) {
+	if (!*ans.mac) {
 		kr_error("Unsupported", "the node of %s does not report its storage MAC: it "
 		    "cannot reach EBS volumes", inst);
 		return -1;
 	}
-	if (ebs_export(r, ebs, vol, mac, remote, sizeof(remote)) < 0)
+	if (ebs_export(r, ebs, vol, ans.mac, remote, sizeof(remote)) < 0)
 		return -1;
-	if (cc_attach(r, c->url, inst, vol, remote, dev, mac, sizeof(mac)) < 0) {
+	if (cc_attach(r, c->url, inst, vol, remote, dev, &ans) < 0) {
 		ebs_unexport(r, ebs, vol);
 		return -1;
 	}
-	if (record(r, vol, inst, dev) < 0)
+	if (record(r, vol, inst, dev, ans.path) < 0)
 		return -1;
 	attachment_xml(r, vol, inst, dev, "attaching");
 	return 0;
@@ -222,7 +259,7 @@ clc_detach_volume(struct clc_req *r)
 	if (rc < 0)
 		return -1;
 	ebs_unexport(r, ebs, vol);
-	if (record(r, vol, NULL, NULL) < 0)
+	if (record(r, vol, NULL, NULL, NULL) < 0)
 		return -1;
 	attachment_xml(r, vol, inst, "", "detaching");
 	return 0;

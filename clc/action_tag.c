@@ -6,19 +6,46 @@
  * its id prefix (i-, sg-, vol-, snap-, emi-/eki-/eri-).  Limits as EC2:
  * 50 tags per resource, keys up to 127 characters, values up to 255, and
  * keys starting "aws:" reserved.
+ *
+ * Keys starting "karri:" are reserved too: they are derived, read-only
+ * tags that show the owner how the NC attached an instance's disk and NIC
+ * (karri:disk, karri:net: the instance's disk_attachment/net_attachment)
+ * and how an attached volume reached its guest (karri:path).  They are not
+ * rows of the tags table but of DERIVED_TAGS, read beside it wherever tags
+ * are read (tagSets, DescribeTags, tag filters), so they can never go stale.
+ * The one karri: key a caller may write is CLC_BURST_TAG, and only at
+ * launch: it is how a Karri cloud bursting to this one marks its instances
+ * (burst_run.c); once there, it cannot be changed or deleted either.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clc.h"
 #include "clc_actions.h"
+#include "clc_burst.h"
 #include "db.h"
 #include "error.h"
 #include "id.h"
 
 #define MAX_TAGS_PER_RESOURCE 50
 #define MAX_TAGS_PER_CALL 50
+
+/* Rows (resource_id, owner, key, value); an empty or unknown value is no tag. */
+#define DERIVED_TAGS \
+	"SELECT id AS resource_id, owner, 'karri:disk' AS key, disk_attachment AS value" \
+	" FROM instances WHERE disk_attachment <> ''" \
+	" UNION ALL SELECT id, owner, 'karri:net', net_attachment FROM instances" \
+	" WHERE net_attachment <> ''" \
+	" UNION ALL SELECT id, owner, 'karri:path', attach_path FROM volumes" \
+	" WHERE attach_path <> '' AND instance_id IS NOT NULL"
+
+/* sqlite pushes "resource_id = ?1" into each arm: primary-key lookups. */
+const char clc_tags_of_sql[] =
+	"SELECT key, value FROM tags WHERE resource_id = ?1"
+	" UNION ALL SELECT key, value FROM (" DERIVED_TAGS ") WHERE resource_id = ?1"
+	" ORDER BY 1";
 
 static const struct {
 	const char *prefix, *table, *type, *notfound;
@@ -66,14 +93,33 @@ check_owned(struct clc_req *r, const char *id)
 	return rc == 1 ? 0 : -1;
 }
 
+/* aws: is EC2's own; karri: is this cloud's (see the top). */
 static int
-check_tag(const char *key, const char *value)
+check_not_reserved(const char *key, bool at_launch)
 {
-	if (!key || !*key || strlen(key) > 127 || strncmp(key, "aws:", 4) == 0) {
-		kr_error("InvalidParameterValue", "tag keys are 1 to 127 characters and do not "
-		    "start with aws:");
+	static const char *const reserved[] = { "aws:", "karri:" };
+
+	if (at_launch && strcmp(key, CLC_BURST_TAG) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0) {
+			kr_error("InvalidParameterValue", "Value ( %.127s ) for parameter key is "
+			    "invalid. Tag keys starting with '%s' are reserved for internal use",
+			    key, reserved[i]);
+			return -1;
+		}
+	return 0;
+}
+
+static int
+check_tag(const char *key, const char *value, bool at_launch)
+{
+	if (!key || !*key || strlen(key) > 127) {
+		kr_error("InvalidParameterValue", "tag keys are 1 to 127 characters");
 		return -1;
 	}
+	if (check_not_reserved(key, at_launch) < 0)
+		return -1;
 	if (value && strlen(value) > 255) {
 		kr_error("InvalidParameterValue", "tag values are at most 255 characters");
 		return -1;
@@ -97,8 +143,8 @@ tag_count(sqlite3 *db, const char *id)
 }
 
 /* Tag.N.Key / Tag.N.Value (prefix "Tag") on one owned resource. */
-int
-clc_tags_apply(const struct clc_req *r, const char *id, const char *prefix)
+static int
+tags_apply(const struct clc_req *r, const char *id, const char *prefix, bool at_launch)
 {
 	char kkey[64], vkey[64];
 	sqlite3_stmt *st;
@@ -118,7 +164,7 @@ clc_tags_apply(const struct clc_req *r, const char *id, const char *prefix)
 		if (n > MAX_TAGS_PER_CALL) {
 			kr_error("TagLimitExceeded", "at most %d tags per call", MAX_TAGS_PER_CALL);
 			rc = -1;
-		} else if ((rc = check_tag(key, value)) == 0) {
+		} else if ((rc = check_tag(key, value, at_launch)) == 0) {
 			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, r->account, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
@@ -149,8 +195,7 @@ clc_tags_xml(const struct clc_req *r, const char *id)
 	static sqlite3_stmt *st;	/* the one controller's connection: keep it prepared */
 	bool any = false;
 
-	if (st == NULL && kr_db_prepare(r->db, "SELECT key, value FROM tags"
-	    " WHERE resource_id = ? ORDER BY key", &st) < 0)
+	if (st == NULL && kr_db_prepare(r->db, clc_tags_of_sql, &st) < 0)
 		return;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -194,7 +239,7 @@ clc_create_tags(struct clc_req *r)
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (clc_tags_apply(r, ids[i], "Tag") < 0)
+		if (tags_apply(r, ids[i], "Tag", false) < 0)
 			return -1;
 	return clc_return_true(r);
 }
@@ -212,9 +257,11 @@ clc_delete_tags(struct clc_req *r)
 
 	if (clc_param_check_known(r, known) < 0 || resources(r, ids, &n) < 0)
 		return -1;
+	/* No keys: every tag the users made (as EC2 keeps its aws: ones, this keeps karri:). */
 	if (!clc_param(r, "Tag.1.Key")) {
 		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = clc_tags_delete_all(r->db, ids[i]);
+			rc = clc_db_run(r->db, "DELETE FROM tags WHERE resource_id = ?"
+			    " AND substr(key, 1, 6) <> 'karri:'", ids[i], NULL, NULL) < 0 ? -1 : 0;
 		return rc < 0 ? -1 : clc_return_true(r);
 	}
 	if (kr_db_prepare(r->db, "DELETE FROM tags WHERE resource_id = ?1 AND key = ?2"
@@ -226,6 +273,10 @@ clc_delete_tags(struct clc_req *r)
 			snprintf(vkey, sizeof(vkey), "Tag.%d.Value", t);
 			if (!clc_param(r, kkey))
 				continue;
+			if (check_not_reserved(clc_param(r, kkey), false) < 0) {
+				rc = -1;
+				break;
+			}
 			sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, clc_param(r, kkey), -1, SQLITE_STATIC);
 			if (clc_param(r, vkey))
@@ -261,6 +312,45 @@ tag_field(void *item, const char *name, size_t idx)
 	return NULL;
 }
 
+/*
+ * Stored tags in the order they were made (rowid), then the derived ones
+ * by (resource, key): a NextToken is the last rowid sent, or "~RESOURCE KEY"
+ * once the derived ones have begun (their keys are Karri's, short and
+ * without spaces, so it fits the pager's 128 characters).
+ */
+static const char describe_tags_sql[] =
+	"SELECT 0, rowid, resource_id, key, value FROM tags WHERE owner = ?1 AND rowid > ?2"
+	" UNION ALL SELECT 1, 0, resource_id, key, value FROM (" DERIVED_TAGS ")"
+	" WHERE owner = ?1 AND (resource_id, key) > (?3, ?4)"
+	" ORDER BY 1, 2, 3, 4";
+
+static void
+bind_after(sqlite3_stmt *st, const char *token)
+{
+	const char *sp;
+
+	if (token && *token == '~' && (sp = strchr(token, ' ')) != NULL) {
+		sqlite3_bind_int64(st, 2, INT64_MAX);
+		sqlite3_bind_text(st, 3, token + 1, (int)(sp - token - 1), SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, sp + 1, -1, SQLITE_TRANSIENT);
+	} else {
+		sqlite3_bind_int64(st, 2, token ? atoll(token) : 0);
+		sqlite3_bind_text(st, 3, "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, "", -1, SQLITE_STATIC);
+	}
+}
+
+static void
+tag_item_xml(struct kr_buf *b, const struct tag_item *t)
+{
+	kr_buf_add(b, "<item>");
+	clc_xml_elem(b, "resourceId", t->rid);
+	clc_xml_elem(b, "resourceType", t->type);
+	clc_xml_elem(b, "key", t->key);
+	clc_xml_elem(b, "value", t->value);
+	kr_buf_add(b, "</item>");
+}
+
 int
 clc_describe_tags(struct clc_req *r)
 {
@@ -269,23 +359,21 @@ clc_describe_tags(struct clc_req *r)
 		NULL };
 	struct clc_filters fs;
 	struct clc_pager pg;
-	char last[32] = "";
+	char last[128] = "";
 	sqlite3_stmt *st;
 	int rc;
 
 	if (clc_param_check_known(r, known) < 0 || clc_filters_parse(r, filters, &fs) < 0 ||
-	    clc_pager_init(r, 5, 1000, &pg) < 0)
-		return -1;
-	if (kr_db_prepare(r->db, "SELECT rowid, resource_id, key, value FROM tags"
-	    " WHERE owner = ? AND rowid > ? ORDER BY rowid", &st) < 0)
+	    clc_pager_init(r, 5, 1000, &pg) < 0 ||
+	    kr_db_prepare(r->db, describe_tags_sql, &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, pg.after ? atoll(pg.after) : 0);
+	bind_after(st, pg.after);
 	kr_buf_add(r->out, "<tagSet>");
 	while ((rc = kr_db_step(st)) == 1) {
-		struct tag_item t = { (const char *)sqlite3_column_text(st, 1), NULL,
-			(const char *)sqlite3_column_text(st, 2),
-			(const char *)sqlite3_column_text(st, 3) };
+		struct tag_item t = { (const char *)sqlite3_column_text(st, 2), NULL,
+			(const char *)sqlite3_column_text(st, 3),
+			(const char *)sqlite3_column_text(st, 4) };
 		int k = kind_of(t.rid);
 
 		t.type = k >= 0 ? kinds[k].type : "unknown";
@@ -293,13 +381,11 @@ clc_describe_tags(struct clc_req *r)
 			continue;
 		if (!clc_pager_take(&pg))
 			break;
-		snprintf(last, sizeof(last), "%lld", (long long)sqlite3_column_int64(st, 0));
-		kr_buf_add(r->out, "<item>");
-		clc_xml_elem(r->out, "resourceId", t.rid);
-		clc_xml_elem(r->out, "resourceType", t.type);
-		clc_xml_elem(r->out, "key", t.key);
-		clc_xml_elem(r->out, "value", t.value);
-		kr_buf_add(r->out, "</item>");
+		if (sqlite3_column_int(st, 0) == 0)
+			snprintf(last, sizeof(last), "%lld", (long long)sqlite3_column_int64(st, 1));
+		else
+			snprintf(last, sizeof(last), "~%.40s %.80s", t.rid, t.key);
+		tag_item_xml(r->out, &t);
 	}
 	sqlite3_finalize(st);
 	kr_buf_add(r->out, "</tagSet>");
@@ -326,7 +412,7 @@ clc_tags_apply_spec(const struct clc_req *r, const char *id, const char *type)
 			return -1;
 		}
 		snprintf(prefix, sizeof(prefix), "TagSpecification.%d.Tag", s);
-		if (clc_tags_apply(r, id, prefix) < 0)
+		if (tags_apply(r, id, prefix, true) < 0)
 			return -1;
 	}
 	return 0;

@@ -1,14 +1,22 @@
 /*
  * clc-test.c - unit tests of the CLC's pure parts: the action table, EC2
- * wildcards, HTTP statuses of error codes, key fingerprints and base64.
+ * wildcards, HTTP statuses of error codes, key fingerprints and base64;
+ * and the derived karri: tags a <tagSet> shows, on a real clc.db.
  * The API itself is tested with real clients in tests/integration/test_clc*.py.
  */
 #include "check_run.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clc.h"
 #include "clc_actions.h"
 #include "clc_keys.h"
+#include "clc_volume.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
 
 START_TEST(action_table_sorted_and_real)
 {
@@ -79,6 +87,75 @@ START_TEST(base64)
 }
 END_TEST
 
+START_TEST(attach_paths)
+{
+	ck_assert_str_eq(clc_attach_path("phy"), "kernel");
+	ck_assert_str_eq(clc_attach_path("nbd"), "nbd");
+	ck_assert_str_eq(clc_attach_path("guest"), "guest");
+	ck_assert_str_eq(clc_attach_path("guest-aoe"), "guest");
+	ck_assert_str_eq(clc_attach_path("file"), "file");
+	ck_assert_str_eq(clc_attach_path("iscsi"), "iscsi");	/* newer node: as it says */
+	ck_assert_str_eq(clc_attach_path(NULL), "");
+}
+END_TEST
+
+static const char derived_rows[] =
+	"INSERT INTO reservations VALUES ('r-1', '111', NULL, 0);"
+	"INSERT INTO instances (id, reservation_id, owner, image_id, type, launch_index, zone,"
+	" launched, state_changed, disk_attachment, net_attachment) VALUES"
+	" ('i-1', 'r-1', '111', 'emi-1', 'm1.small', 0, 'z', 0, 0,"
+	"  'bus=virtio backing=tap store=raw cache=none io=native', 'model=virtio'),"
+	" ('i-2', 'r-1', '111', 'emi-1', 'm1.small', 1, 'z', 0, 0, NULL, '');"
+	"INSERT INTO tags VALUES ('i-1', '111', 'role', 'db'), ('i-1', '111', 'a', '<&>');"
+	"INSERT INTO volumes (id, owner, size, zone, status, created, instance_id, attach_path)"
+	" VALUES ('vol-1', '111', 1, 'z', 'in-use', 0, 'i-1', 'nbd'),"
+	" ('vol-2', '111', 1, 'z', 'available', 0, NULL, 'stale');";
+
+static const char *
+tag_set(struct clc_req *r, const char *id)
+{
+	kr_buf_reset(r->out);
+	clc_tags_xml(r, id);
+	return kr_buf_str(r->out);
+}
+
+/* Derived tags sort among the stored ones; none without a value or an attachment. */
+START_TEST(derived_tags)
+{
+	char dir[] = "/tmp/karri-clc-test.XXXXXX", path[64];
+	struct kr_buf out = KR_BUF_INIT;
+	struct clc_req r = { .out = &out };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/clc.db", dir);
+	kr_log_set_level(KR_LOG_WARN);
+	ck_assert_msg(clc_db_open(path, &r.db) == 0, "%s", kr_error_message());
+	ck_assert_int_eq(sqlite3_exec(r.db, derived_rows, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_str_eq(tag_set(&r, "i-1"), "<tagSet>"
+	    "<item><key>a</key><value>&lt;&amp;&gt;</value></item>"
+	    "<item><key>karri:disk</key><value>bus=virtio backing=tap store=raw cache=none "
+	    "io=native</value></item>"
+	    "<item><key>karri:net</key><value>model=virtio</value></item>"
+	    "<item><key>role</key><value>db</value></item></tagSet>");
+	ck_assert_str_eq(tag_set(&r, "i-2"), "");
+	ck_assert_str_eq(tag_set(&r, "vol-1"),
+	    "<tagSet><item><key>karri:path</key><value>nbd</value></item></tagSet>");
+	ck_assert_str_eq(tag_set(&r, "vol-2"), "");	/* detached: no path, whatever is left */
+	kr_buf_free(&out);
+	/* clc_tags_xml keeps its statement prepared for the daemon's life: not here. */
+	for (sqlite3_stmt *st; (st = sqlite3_next_stmt(r.db, NULL)) != NULL;)
+		sqlite3_finalize(st);
+	kr_db_close(r.db);
+	for (size_t i = 0; i < 3; i++) {
+		char p[96];
+
+		snprintf(p, sizeof(p), "%s%s", path, (const char *[]){ "", "-wal", "-shm" }[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -90,5 +167,7 @@ main(void)
 	tcase_add_test(tc, statuses);
 	tcase_add_test(tc, key_create_and_import);
 	tcase_add_test(tc, base64);
+	tcase_add_test(tc, attach_paths);
+	tcase_add_test(tc, derived_tags);
 	return kr_check_run(s);
 }

@@ -151,9 +151,12 @@ const char *clc_filter_column(sqlite3_stmt *st, const struct clc_filter_col *map
     const char *name, size_t idx);
 bool clc_in_list(const char *s, const char **list, size_t n);
 
-/* tags.c */
+/*
+ * action_tag.c: tags, stored and derived.  clc_tags_of_sql selects (key,
+ * value) of every tag of resource ?1, the derived karri: ones included.
+ */
+extern const char clc_tags_of_sql[];
 void clc_tags_xml(const struct clc_req *r, const char *resource_id);
-int clc_tags_apply(const struct clc_req *r, const char *resource_id, const char *prefix);
 int clc_tags_delete_all(sqlite3 *db, const char *resource_id);
 int clc_tags_apply_spec(const struct clc_req *r, const char *resource_id, const char *type);
 

@@ -10,6 +10,8 @@
 /* The registered EBS's URL: 0, or -1 + Unsupported (none registered). */
 int clc_ebs_url(struct clc *clc, char *url, size_t len);
 struct soap *clc_ebs_soap(struct clc *clc);
+/* action_attach.c: the NC's attachment word (phy, nbd, guest...) as karri:path shows it. */
+const char *clc_attach_path(const char *nc_attachment);
 /* action_volume.c, action_snapshot.c */
 int clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t slen,
     char *instance, size_t ilen);

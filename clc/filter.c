@@ -5,9 +5,10 @@
  * matches when any of its values matches any value of the field; values
  * may use * (any run) and ? (any one character).  Each action names the
  * filters it supports; any other is InvalidParameterValue, never ignored.
- * Tag filters (tag:KEY, tag-key, tag-value) work for every resource, from
- * the tags table.  Filtering happens after the SQL query, in C: a cloud
- * of this size keeps that cheap, and one matcher serves every action.
+ * Tag filters (tag:KEY, tag-key, tag-value) work for every resource, on
+ * its stored tags and the derived karri: ones alike (action_tag.c).
+ * Filtering happens after the SQL query, in C: a cloud of this size keeps
+ * that cheap, and one matcher serves every action.
  */
 #include <stdio.h>
 #include <string.h>
@@ -110,8 +111,7 @@ tag_filter_matches(const struct clc_req *r, const struct clc_filter *f, const ch
 	bool tag_value = strcmp(f->name, "tag-value") == 0;
 	bool hit = false;
 
-	if (st == NULL && kr_db_prepare(r->db,
-	    "SELECT key, value FROM tags WHERE resource_id = ?", &st) < 0)
+	if (st == NULL && kr_db_prepare(r->db, clc_tags_of_sql, &st) < 0)
 		return false;
 	sqlite3_bind_text(st, 1, rid, -1, SQLITE_TRANSIENT);
 	while (!hit && sqlite3_step(st) == SQLITE_ROW) {

@@ -4,7 +4,9 @@
  *
  * The rows come from one SELECT (CLC_INSTANCE_COLS) ordered by
  * reservation; the writer opens a <item> per reservation with its groups
- * and closes it when the next reservation starts.
+ * and closes it when the next reservation starts.  The NC's attachment
+ * choice reaches the owner as the tags karri:disk and karri:net of the
+ * <tagSet> (clc_tags_xml), like any tag.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,9 @@ const char clc_instance_cols[] =
 	" i.private_ip, i.public_ip, i.launched, i.disk_attachment, i.net_attachment,"
 	" (SELECT group_concat(g.group_id || ' ' || g.group_name, char(10))"
 	"  FROM reservation_groups g WHERE g.reservation_id = i.reservation_id),"
+	/* any tag, stored or derived (karri:disk, karri:net: action_tag.c) */
 	" EXISTS (SELECT 1 FROM tags t WHERE t.resource_id = i.id)"
+	"  OR i.disk_attachment <> '' OR i.net_attachment <> ''"
 	" FROM instances i";
 
 int

@@ -135,11 +135,22 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE snapshots ADD COLUMN state_message TEXT;";
 
+/*
+ * How an attached volume reached its guest, as the NC reported it in
+ * ncAttachVolume and the CLC names it: 'kernel' (the node's AoE driver,
+ * /dev/etherd), 'nbd' (Karri's userspace initiator), 'guest' (the guest's
+ * own AoE driver) or 'file'.  Set on attach, NULL once detached; the owner
+ * sees it as the volume's karri:path tag (action_tag.c).
+ */
+static const char schema_v5[] =
+	"ALTER TABLE volumes ADD COLUMN attach_path TEXT;";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
+	{ 5, schema_v5 },
 };
 
 int

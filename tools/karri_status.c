@@ -3,8 +3,10 @@
  * cluster with its nodes and free capacity per instance type (asked of its
  * CC now), and every live instance with where it runs and how its disk and
  * network reached the guest (the NC's attachment choice), read from clc.db;
- * and each remote cloud registered for bursting, asked now whether it
- * answers, with how many instances run there.
+ * each attached volume with the path it took to its guest (kernel AoE,
+ * nbd, guest AoE: the owner's karri:path tag); and each remote cloud
+ * registered for bursting, asked now whether it answers, with how many
+ * instances run there.
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +62,24 @@ cluster_status(sqlite3 *db, const char *name, const char *url)
 	return rc;
 }
 
+/* Attached volumes only: a free volume has no path (clc.db volumes.attach_path). */
+static void
+volumes_status(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (kr_db_prepare(db, "SELECT id, owner, instance_id, coalesce(device, '-'),"
+	    " coalesce(attach_path, '-') FROM volumes WHERE instance_id IS NOT NULL"
+	    " ORDER BY instance_id, id", &st) < 0)
+		return;
+	printf("%-12s %-12s %-12s %-10s %s\n", "VOLUME", "OWNER", "INSTANCE", "DEVICE", "PATH");
+	while (kr_db_step(st) == 1)
+		printf("%-12s %-12s %-12s %-10s %s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		    sqlite3_column_text(st, 3), sqlite3_column_text(st, 4));
+	sqlite3_finalize(st);
+}
+
 int
 karri_status_cloud(struct kr_config *cfg)
 {
@@ -102,6 +122,7 @@ karri_status_cloud(struct kr_config *cfg)
 			    sqlite3_column_text(st, 5));
 		sqlite3_finalize(st);
 	}
+	volumes_status(db);
 	kr_db_close(db);
 	return down;
 }

@@ -119,6 +119,11 @@ def test_explicit_placement_describe_console_reboot_terminate(env):
     r = a.aws("describe-instances", "--filters", "Name=availability-zone,Values=public")
     env.seen.append(json.dumps(r))
     assert [i["InstanceId"] for x in r["Reservations"] for i in x["Instances"]] == [iid]
+    # Its owner sees where it runs in place of a node's attachment choice; the public
+    # cloud (a Karri too) took this cloud's mark at launch although karri: is reserved.
+    mine = r["Reservations"][0]["Instances"][0]
+    assert {t["Key"]: t["Value"] for t in mine["Tags"]} == {"karri:disk": "remote",
+                                                            "karri:net": "remote"}
 
     console = a.ec2.get_console_output(InstanceId=iid)
     env.seen.append(json.dumps(console, default=str))
