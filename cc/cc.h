@@ -66,8 +66,8 @@ struct cc_inst {
 	char state[16];		/* Pending, Extant, Teardown */
 	char reason[128];
 	char launch_index[12];
-	char disk_att[80];
-	char net_att[32];
+	char disk_att[128];	/* the NC's disk_attachment, whole */
+	char net_att[64];	/* the NC's net_attachment: "model=virtio storage=MAC" */
 	long launched;
 	int nvols;
 	struct cc_vol *vols;	/* NULL when none (most instances): keeps this small */

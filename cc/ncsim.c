@@ -20,6 +20,9 @@
  * Knobs: capacity per node, a latency added to every call, instances
  * created at start, and a real network side (--privif: ncStartNetwork makes
  * the VLAN + bridge with common/vnet_bridge.c, as the NC does).
+ * --guest-aoe io|always answers as an NC with NC_GUEST_AOE does: such an
+ * instance reports a storage NIC ("model=virtio storage=d2:0d:<id hex>")
+ * and its volumes the path "guest".
  * ncPowerDown "switches the node off": its connections are refused until
  * SIGUSR1 ("wake-on-LAN" by hand).  SIGSTOP makes every node hang.
  *
@@ -77,6 +80,7 @@ struct sim_inst {
 	long launched;
 	int nvols;
 	struct sim_vol vols[VOL_MAX];
+	char net_att[48];	/* netAttachment, as the NC's policy words */
 };
 
 struct sim_node {
@@ -94,6 +98,7 @@ static struct {
 	int latency_ms;
 	int workers;
 	const char *privif;		/* real VLAN/bridge on ncStartNetwork */
+	const char *guest_aoe;		/* NULL, "io" or "always" (NC_GUEST_AOE) */
 	const struct kr_tls_files *tls_files;	/* --tls: NULL, plain HTTP */
 	void **tls_conn;		/* per fd: its TLS state between requests */
 	int tls_max;			/* size of tls_conn */
@@ -215,7 +220,7 @@ to_wire(struct soap *soap, const struct sim_inst *in, struct nc__instanceType *o
 		out->groupNames[0] = soap_strdup(soap, in->group);
 	}
 	out->diskAttachment = "bus=virtio backing=tap cache=none io=native";
-	out->netAttachment = "model=virtio";
+	out->netAttachment = soap_strdup(soap, in->net_att);
 	if (in->nvols) {
 		out->__sizevolumes = in->nvols;
 		out->volumes = soap_malloc(soap, (size_t)in->nvols * sizeof(*out->volumes));
@@ -257,6 +262,12 @@ add_instance(struct sim_node *n, const char *id, const struct kr__virtualMachine
 	in->disk = t->disk;
 	in->vlan = -1;
 	in->launched = time(NULL);
+	if (sim.guest_aoe && (strcmp(sim.guest_aoe, "always") == 0 ||
+	    (t->ioClass && strcmp(t->ioClass, "io") == 0)) && strlen(id) == 10)
+		snprintf(in->net_att, sizeof(in->net_att), "model=virtio storage=d2:0d:%.2s:%.2s:%.2s:%.2s",
+		    id + 2, id + 4, id + 6, id + 8);
+	else
+		snprintf(in->net_att, sizeof(in->net_att), "model=virtio");
 	return in;
 }
 
@@ -415,23 +426,26 @@ __nc__ncAttachVolume(struct soap *soap, struct _nc__ncAttachVolume *req,
     struct _nc__ncAttachVolumeResponse *resp)
 {
 	struct sim_inst *in;
+	const char *how = "nbd";
 
 	KR_SOAP_ECHO(resp, req);
 	latency();
 	pthread_mutex_lock(&sim.lock);
 	in = find(node_of(soap), req->instanceId);
+	if (in && strstr(in->net_att, "storage="))
+		how = "guest";
 	if (in && in->nvols < VOL_MAX && req->volumeId) {
 		struct sim_vol *v = &in->vols[in->nvols++];
 
 		copy(v->id, sizeof(v->id), req->volumeId);
 		copy(v->local, sizeof(v->local), req->localDev);
-		copy(v->attachment, sizeof(v->attachment), "nbd");
+		copy(v->attachment, sizeof(v->attachment), how);
 	}
 	pthread_mutex_unlock(&sim.lock);
 	if (!in)
 		return fail(soap, &resp->_return, &resp->statusMessage, NOT_FOUND);
 	resp->_return = true_;
-	resp->attachment = "nbd";
+	resp->attachment = (char *)how;
 	return SOAP_OK;
 }
 
@@ -670,7 +684,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: karri-ncsim [--port P] [--nodes N --first-ip A.B.C.D] [--cores C]\n"
 	    "         [--memory MiB] [--disk GiB] [--latency-ms MS] [--workers W]\n"
-	    "         [--instances-per-node K] [--privif DEV] [--tls KARRI_HOME]\n");
+	    "         [--instances-per-node K] [--privif DEV] [--tls KARRI_HOME]\n"
+	    "         [--guest-aoe io|always]\n");
 	exit(2);
 }
 
@@ -682,7 +697,7 @@ main(int argc, char **argv)
 		{ "cores", 1, NULL, 'c' }, { "memory", 1, NULL, 'm' }, { "disk", 1, NULL, 'd' },
 		{ "latency-ms", 1, NULL, 'l' }, { "workers", 1, NULL, 'w' },
 		{ "instances-per-node", 1, NULL, 'i' }, { "privif", 1, NULL, 'P' },
-		{ "tls", 1, NULL, 'T' }, { NULL, 0, NULL, 0 }
+		{ "tls", 1, NULL, 'T' }, { "guest-aoe", 1, NULL, 'G' }, { NULL, 0, NULL, 0 }
 	};
 	static struct kr_tls_files tls_files;
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -704,12 +719,14 @@ main(int argc, char **argv)
 		case 'w': sim.workers = atoi(optarg); break;
 		case 'i': per_node = atoi(optarg); break;
 		case 'P': sim.privif = optarg; break;
+		case 'G': sim.guest_aoe = optarg; break;
 		case 'T': kr_tls_files(optarg, "node", &tls_files); sim.tls_files = &tls_files; break;
 		default: usage();
 		}
 	}
 	if (sim.nodes < 1 || sim.nodes > 65536 || sim.port < 1 || sim.port > 65535 ||
-	    sim.workers < 1 || sim.workers > 256 || per_node < 0 || sim.latency_ms < 0)
+	    sim.workers < 1 || sim.workers > 256 || per_node < 0 || sim.latency_ms < 0 ||
+	    (sim.guest_aoe && strcmp(sim.guest_aoe, "io") && strcmp(sim.guest_aoe, "always")))
 		usage();
 	sim.first = ntohl(first.s_addr);
 	sim.node = calloc((size_t)sim.nodes, sizeof(*sim.node));

@@ -10,7 +10,14 @@
  * recorded, with the path the NC took to the guest (clc_attach_path: the
  * volume's karri:path tag); otherwise the export is withdrawn.  Detach
  * goes the other way.
+ *
+ * Guest-side AoE: an instance whose NC gave it a NIC on the storage network
+ * says so in its net attachment ("model=virtio storage=MAC", the karri:net
+ * tag).  Its volumes are exported to that MAC, not the node's: the guest's
+ * own aoe driver reaches them and the node, which only records the
+ * attachment, can not.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,6 +127,37 @@ cc_attach(struct clc_req *r, const char *cc_url, const char *inst, const char *v
 	return rc;
 }
 
+/*
+ * The MAC of the instance's own storage NIC, if it has one (guest-side
+ * AoE): 1 found, 0 none, -1 error.  Checked as a MAC, although the NC
+ * wrote it, because it becomes an EBS allow-list entry.
+ */
+static int
+instance_storage_mac(struct clc_req *r, const char *inst, char mac[18])
+{
+	sqlite3_stmt *st;
+	const char *net, *v;
+	int rc;
+
+	if (kr_db_prepare(r->db, "SELECT net_attachment FROM instances WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, inst, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	net = rc == 1 ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	v = net ? strstr(net, " storage=") : NULL;
+	rc = rc < 0 ? -1 : 0;
+	if (v && strlen(v += 9) >= 17 && (v[17] == '\0' || v[17] == ' ')) {
+		rc = 1;
+		for (int i = 0; i < 17 && rc == 1; i++)
+			if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
+				rc = 0;
+		if (rc == 1)
+			snprintf(mac, 18, "%.17s", v);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* The instance's zone, if the caller owns it and it runs. */
 static struct clc_cluster *
 running_instance_cluster(struct clc_req *r, const char *inst)
@@ -189,6 +227,7 @@ clc_attach_volume(struct clc_req *r)
 	char status[32], cur[32], ebs[300], remote[300];
 	struct cc_answer ans;
 	struct clc_cluster *c;
+	int guest;
 
 	if (clc_param_check_known(r, known) < 0 || !(vol = clc_param_required(r, "VolumeId")) ||
 	    !(inst = clc_param_required(r, "InstanceId")) ||
@@ -205,10 +244,13 @@ clc_attach_volume(struct clc_req *r)
 	 * only answers it): EBS exports only to named MACs (1..16) and ignores
 	 * every other initiator, so the node could not reach the volume before
 	 * the export names it.  (Exporting first to nobody, as this did, is
-	 * refused by EBS: found by the end-to-end test.)
+	 * refused by EBS: found by the end-to-end test.)  An instance with its
+	 * own storage NIC needs no question: its MAC is the one.
 	 */
+	memset(&ans, 0, sizeof(ans));
 	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
-	    cc_attach(r, c->url, inst, vol, NULL, dev, &ans) < 0)
+	    (guest = instance_storage_mac(r, inst, ans.mac)) < 0 ||
+	    (!guest && cc_attach(r, c->url, inst, vol, NULL, dev, &ans) < 0))
 		return -1;
 	if (!*ans.mac) {
 		kr_error("Unsupported", "the node of %s does not report its storage MAC: it "

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from harness import ec2soap
+from harness.aoe import Ebs
 from harness.cc import NcSim
 from harness.clc import AwsError, ClcCloud, wait_for
 from harness.daemons import Daemon
@@ -147,3 +148,53 @@ def attach_volume_through_the_cc(tmp_path, cloud, alice, iid):
                          "Name=resource-id,Values=" + vol)["Tags"] == []
         assert vol not in cloud.karri("status", check=False).stdout
         ec2.delete_volume(VolumeId=vol)
+
+
+def test_guest_side_aoe_volume_is_exported_to_the_instance_nic(tmp_path):
+    """An io-class instance on a node with NC_GUEST_AOE=io (ncsim --guest-aoe io)
+    has its own storage NIC (karri:net storage=MAC); AttachVolume exports the
+    volume to that MAC alone, not the node's, and the volume shows karri:path=guest."""
+    os.makedirs(tmp_path / "cc")
+    with NcSim(nodes=1, guest_aoe="io") as ncs, \
+            Daemon("karri-cc", str(tmp_path / "cc"), {"VNET_MODE": "SYSTEM",
+                                                      "NC_POLLING_FREQUENCY": 1}) as cc, \
+            ClcCloud(tmp_path / "front") as cloud, \
+            ImageStore(cloud, tmp_path / "walrus") as store, \
+            Daemon("karri-ebs", str(tmp_path / "ebs"), {"EBS_STORAGE_INTERFACE": "lo"}) as ebs:
+        alice = cloud.user("alice")
+        cloud.karri("register-cluster", "zone1", f"127.0.0.1:{cc.port}")
+        assert cloud.karri("register-nodes", "zone1", *ncs.node_names(),
+                           check=False).returncode == 0
+        cloud.karri("register-ebs", "ebs1", f"127.0.0.1:{ebs.port}")
+        ec2 = alice.ec2
+        wait_for(lambda: ec2.describe_availability_zones()["AvailabilityZones"][0]["State"]
+                 == "available")
+        img = store.register(alice, "alice-g", "i")
+        small, large = (ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1,
+                                          InstanceType=t)["Instances"][0]["InstanceId"]
+                        for t in ("m1.small", "m1.large"))
+
+        def nets():
+            r = ec2.describe_instances(InstanceIds=[small, large])["Reservations"]
+            return {i["InstanceId"]: (i["State"]["Name"], tags(i).get("karri:net"))
+                    for x in r for i in x["Instances"]}
+        mac = "d2:0d:" + ":".join(large[2 + k:4 + k] for k in range(0, 8, 2))
+        want = {small: ("running", NCSIM_NET), large: ("running", "model=virtio storage=" + mac)}
+        try:
+            wait_for(lambda: nets() == want, timeout=30)
+        except TimeoutError:
+            assert nets() == want
+        vol = ec2.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
+        wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
+                 "available", timeout=60)
+        ec2.attach_volume(VolumeId=vol, InstanceId=large, Device="/dev/vdb")
+        v = alice.aws("describe-volumes", "--volume-ids", vol)["Volumes"][0]
+        assert v["State"] == "in-use" and tags(v) == {"karri:path": "guest"}, v
+        exported = Ebs(ebs.url).describe_volumes(vol)["volumes"]
+        assert exported["allowedMacs"] == mac, exported
+        ec2.detach_volume(VolumeId=vol)
+        wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
+                 "available", timeout=60)
+        assert "allowedMacs" not in Ebs(ebs.url).describe_volumes(vol)["volumes"]
+        ec2.delete_volume(VolumeId=vol)
+        ec2.terminate_instances(InstanceIds=[small, large])

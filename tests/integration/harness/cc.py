@@ -208,7 +208,7 @@ class NcSim:
 
     def __init__(self, port=None, nodes=1, first_ip="127.1.0.1", netns=None, cores=4,
                  memory=4096, disk=100, latency_ms=0, per_node=0, privif=None, workers=4,
-                 log=None):
+                 log=None, guest_aoe=None):
         self.port = port or _free_port()
         self.nodes, self.first_ip, self.netns = nodes, first_ip, netns
         self.args = ["--port", str(self.port), "--nodes", str(nodes), "--first-ip", first_ip,
@@ -217,6 +217,8 @@ class NcSim:
                      "--workers", str(workers)]
         if privif:
             self.args += ["--privif", privif]
+        if guest_aoe:       # "io" or "always": as an NC with NC_GUEST_AOE
+            self.args += ["--guest-aoe", guest_aoe]
         self.log = log
         self.proc = None
 
