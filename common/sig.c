@@ -1,10 +1,10 @@
 /*
  * sig.c - kr_sig_verify(): find which signature scheme a request uses and
  * hand it to sigv4.c or sigv2.c; plus what both share (parameters, hashes,
- * constant-time comparison, the clock window, AWS's date formats).
+ * constant-time comparison, the clock window).  The date formats are
+ * sig_time.c's.
  */
 #define KR_SIG_PRIVATE
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,122 +206,6 @@ cleanup:
 	}
 	free(q);
 	return rc < 0 ? kr_sig_fail(res, KR_SIG_INTERNAL) : 0;
-}
-
-/* --- dates ---------------------------------------------------------------- */
-
-/* Digits s[0..n) as a number, or -1. */
-static int
-digits(const char *s, int n)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-static int
-make_time(int y, int mo, int d, int h, int mi, int s, time_t *t)
-{
-	struct tm tm = { 0 };
-
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
-	    mi > 59 || s < 0 || s > 60)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	*t = timegm(&tm);
-	return *t == (time_t)-1 ? -1 : 0;
-}
-
-/* "20240301T123456Z": X-Amz-Date. */
-int
-kr_sig_time_iso_basic(const char *s, time_t *t)
-{
-	if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
-		return -1;
-	return make_time(digits(s, 4), digits(s + 4, 2), digits(s + 6, 2), digits(s + 9, 2),
-	    digits(s + 11, 2), digits(s + 13, 2), t);
-}
-
-/* "+HH:MM", "+HHMM", "Z", "" (UTC) and the same with '-': seconds east. */
-static int
-zone_offset(const char *z, long *off)
-{
-	int sign, h, m;
-
-	*off = 0;
-	if (*z == '\0' || strcmp(z, "Z") == 0)
-		return 0;
-	if (z[0] != '+' && z[0] != '-')
-		return -1;
-	sign = z[0] == '-' ? -1 : 1;
-	if ((h = digits(z + 1, 2)) < 0)
-		return -1;
-	z += 3;
-	if (*z == ':')
-		z++;
-	if ((m = digits(z, 2)) < 0 || z[2] != '\0' || h > 23 || m > 59)
-		return -1;
-	*off = sign * (h * 3600L + m * 60L);
-	return 0;
-}
-
-/* "2024-03-01T12:34:56Z", with optional fraction and zone: SigV2 Timestamp. */
-int
-kr_sig_time_iso(const char *s, time_t *t)
-{
-	const char *z;
-	long off;
-
-	if (strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':')
-		return -1;
-	z = s + 19;
-	if (*z == '.') {
-		z++;
-		if (!isdigit((unsigned char)*z))
-			return -1;
-		while (isdigit((unsigned char)*z))
-			z++;
-	}
-	if (zone_offset(z, &off) < 0 ||
-	    make_time(digits(s, 4), digits(s + 5, 2), digits(s + 8, 2), digits(s + 11, 2),
-	    digits(s + 14, 2), digits(s + 17, 2), t) < 0)
-		return -1;
-	*t -= off;
-	return 0;
-}
-
-/* "Fri, 01 Mar 2024 12:34:56 GMT" (or "+0000", "-0000"): the Date header. */
-int
-kr_sig_time_http(const char *s, time_t *t)
-{
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	char mon[4], zone[8];
-	int d, y, h, mi, sec, n = 0;
-	const char *m;
-	long off = 0;
-
-	if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d %7s%n", &d, mon, &y, &h, &mi, &sec, zone,
-	    &n) != 7 || s[n] != '\0')
-		return -1;
-	if (!(m = strstr(months, mon)) || (m - months) % 3 != 0 || strlen(mon) != 3)
-		return -1;
-	if (strcmp(zone, "GMT") != 0 && strcmp(zone, "UTC") != 0 && zone_offset(zone, &off) < 0)
-		return -1;
-	if (make_time(y, (int)(m - months) / 3 + 1, d, h, mi, sec, t) < 0)
-		return -1;
-	*t -= off;
-	return 0;
 }
 
 /* --- the entry point ------------------------------------------------------ */

@@ -153,6 +153,30 @@ int kr_sig_v4_chunk_verify(struct kr_sig_chunk *c, const unsigned char data_sha2
     const char *signature);
 void kr_sig_v4_chunk_wipe(struct kr_sig_chunk *c);	/* NULL-safe */
 
+/*
+ * Request times (sig_time.c), for the signers' Date and x-amz-date headers
+ * and S3's presigned Expires; the CLC and Walrus use these and no other
+ * date parser.  0 and *t set, or -1 (nothing recorded: the caller names the
+ * header in its error).
+ *
+ * kr_sig_time_http(): an HTTP date in any form RFC 7231 §7.1.1.1 makes a
+ * server accept, plus RFC 5322's numeric zones, which euca2ools
+ * (email.utils.formatdate: "-0000") and s3cmd ("+0000") send:
+ *
+ *   Sun, 06 Nov 1994 08:49:37 GMT       IMF-fixdate (also "UTC")
+ *   Sun, 06 Nov 1994 10:49:37 +0200     with a zone, converted to UTC
+ *   Sunday, 06-Nov-94 08:49:37 GMT      RFC 850 (zone as above; the year
+ *                                       is the nearest not 50 years ahead)
+ *   Sun Nov  6 08:49:37 1994            asctime (UTC)
+ *
+ * Refused: other spellings (names are case-sensitive), any field out of
+ * range for its month, anything before or after, zones beyond +-14:00.
+ * The day name is not checked against the date.
+ */
+int kr_sig_time_http(const char *s, time_t *t);
+/* "1735689600": decimal seconds since the epoch, digits only (at most 12). */
+int kr_sig_time_epoch(const char *s, time_t *t);
+
 #ifdef KR_SIG_PRIVATE
 /*
  * Shared by sig.c, sigv4.c and sigv2.c only.
@@ -184,9 +208,10 @@ bool kr_sig_equal(const char *a, const char *b);
 int kr_sig_check_skew(time_t t, time_t now, const char *what, struct kr_sig_result *res);
 int kr_sig_canonical_query(struct kr_buf *out, const struct kr_form *a, const struct kr_form *b,
     const char *skip, bool sort_encoded, struct kr_sig_result *res);
-int kr_sig_time_iso_basic(const char *s, time_t *t);
-int kr_sig_time_iso(const char *s, time_t *t);
-int kr_sig_time_http(const char *s, time_t *t);
+
+/* sig_time.c: 0, or -1 (nothing recorded) for anything but exactly the form. */
+int kr_sig_time_iso_basic(const char *s, time_t *t);	/* 20240301T123456Z */
+int kr_sig_time_iso(const char *s, time_t *t);	/* 2024-03-01T12:34:56[.f][Z|+HH:MM] */
 
 /* sigv4.c: the SigV4 signing key for a secret and scope (32 bytes). */
 int kr_sig_v4_key(const char *secret, const char *date, const char *region,

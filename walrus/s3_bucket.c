@@ -19,7 +19,7 @@
  * such a name first could read or block what the cloud stores there.
  */
 #define RESERVED_PREFIX "karri-"
-#define RESERVED_OWNER "karri-system"	/* CLC_SYSTEM_USER, clc/clc_walrus.h */
+#define RESERVED_OWNER WL_SYSTEM_USER
 
 /* S3's rules for new buckets (DNS-compatible), which path-style clients also follow. */
 bool
@@ -244,7 +244,7 @@ wl_bucket_acl(struct wl_req *rq, const struct wl_bucket *b)
 	if (!owner_only(rq, b))
 		return;
 	if (strcmp(rq->http->method, "GET") == 0)
-		wl_acl_get(rq, b->owner, b->owner_id, b->acl);
+		wl_acl_get(rq, b->owner, b->owner_id, b->acl, NULL);
 	else
-		wl_acl_put(rq, set_bucket_acl);
+		wl_acl_put(rq, b->owner_id, NULL, set_bucket_acl);
 }

@@ -249,7 +249,6 @@ wl_object_get_op(struct wl_req *rq, const struct wl_bucket *b)
 	char when[40];
 	int r, fd = -1;
 
-	(void)b;
 	r = wl_object_get(rq->w, rq->bucket, rq->key, &o);
 	if (r < 0) {
 		wl_error_from_kr(rq);
@@ -259,7 +258,7 @@ wl_object_get_op(struct wl_req *rq, const struct wl_bucket *b)
 		wl_error(rq, 404, "NoSuchKey", "The specified key does not exist.");
 		return;
 	}
-	if (!wl_acl_allows(rq, o.owner, o.acl, WL_READ)) {
+	if (!wl_acl_object_allows(rq, b->name, &o, WL_READ)) {
 		wl_error(rq, 403, "AccessDenied", "Access Denied");
 		goto out;
 	}
@@ -359,6 +358,10 @@ wl_object_copy_op(struct wl_req *rq, const struct wl_bucket *b)
 
 	if (!may_write(rq, b) || wl_quota_room(rq, b, &room) < 0)
 		return;
+	if (!wl_acl_canned(rq, "private")) {	/* as PutObject: never a silent private */
+		wl_error(rq, 400, "InvalidArgument", "unknown canned ACL");
+		return;
+	}
 	if (!(dec = malloc(strlen(src) + 1)) ||
 	    (n = kr_uri_decode(dec, src, strlen(src), 0, NULL)) < 0) {
 		wl_error(rq, 400, "InvalidArgument", "bad x-amz-copy-source");
@@ -380,7 +383,7 @@ wl_object_copy_op(struct wl_req *rq, const struct wl_bucket *b)
 			wl_error(rq, 404, "NoSuchKey", "The specified key does not exist.");
 		goto out;
 	}
-	if (!wl_acl_allows(rq, so.owner, so.acl, WL_READ)) {
+	if (!wl_acl_object_allows(rq, dec + (dec[0] == '/'), &so, WL_READ)) {
 		wl_error(rq, 403, "AccessDenied", "Access Denied");
 		goto out;
 	}
@@ -402,8 +405,7 @@ wl_object_copy_op(struct wl_req *rq, const struct wl_bucket *b)
 	wl_etag_hex(md5, no.etag);
 	snprintf(no.owner, sizeof(no.owner), "%s", rq->who.user.name);
 	snprintf(no.owner_id, sizeof(no.owner_id), "%s", rq->who.user.account_id);
-	snprintf(no.acl, sizeof(no.acl), "%s", wl_acl_canned(rq, "private") ?
-	    wl_acl_canned(rq, "private") : "private");
+	snprintf(no.acl, sizeof(no.acl), "%s", wl_acl_canned(rq, "private"));
 	snprintf(no.blob, sizeof(no.blob), "%s", blob.id);
 	no.headers = directive && strcmp(directive, "REPLACE") == 0 ?
 	    wl_object_headers(rq->http) : strdup(so.headers);
@@ -436,9 +438,9 @@ void
 wl_object_acl_op(struct wl_req *rq, const struct wl_bucket *b)
 {
 	struct wl_object o;
+	bool put;
 	int r;
 
-	(void)b;
 	r = wl_object_get(rq->w, rq->bucket, rq->key, &o);
 	if (r <= 0) {
 		if (r < 0)
@@ -447,12 +449,13 @@ wl_object_acl_op(struct wl_req *rq, const struct wl_bucket *b)
 			wl_error(rq, 404, "NoSuchKey", "The specified key does not exist.");
 		return;
 	}
-	if (!rq->who.authenticated || strcmp(rq->who.user.name, o.owner) != 0)
+	put = strcmp(rq->http->method, "PUT") == 0;
+	if (!wl_acl_object_allows(rq, b->name, &o, put ? WL_WRITE_ACP : WL_READ_ACP))
 		wl_error(rq, 403, "AccessDenied", "Access Denied");
-	else if (strcmp(rq->http->method, "PUT") == 0)
-		wl_acl_put(rq, set_object_acl);
+	else if (put)
+		wl_acl_put(rq, o.owner_id, b, set_object_acl);
 	else
-		wl_acl_get(rq, o.owner, o.owner_id, o.acl);
+		wl_acl_get(rq, o.owner, o.owner_id, o.acl, b);
 	wl_object_clear(&o);
 }
 

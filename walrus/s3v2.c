@@ -115,99 +115,136 @@ fail(struct kr_sig_result *res, enum kr_sig_failure why, const char *code, const
 	return -1;
 }
 
+/* What the string to sign is made of, besides the request itself. */
+struct v2_auth {
+	const char *given;		/* the signature sent */
+	const char *dates[2];		/* the date lines to try, NULL-ended */
+	char expires[24];		/* presigned: the Expires line */
+};
+
+/*
+ * Authorization: AWS key:signature.  The time is x-amz-date's, else Date's,
+ * in any HTTP-date form (common/sig_time.c).  With x-amz-date the Date
+ * line is empty, as AWS documents and boto2 signs.  Walrus used to expect
+ * the Date header's value there when both were sent, so that is tried too:
+ * either way the x-amz-date that was checked is signed, among the x-amz-
+ * headers.
+ */
+static int
+header_auth(const struct kr_httpd_req *h, const char *auth, struct v2_auth *a,
+    struct kr_sig_result *res)
+{
+	const char *colon = strchr(auth + 4, ':');
+	const char *amz = kr_httpd_header(h, "x-amz-date"), *date = kr_httpd_header(h, "Date");
+	const char *when = amz ? amz : date;
+	time_t now = time(NULL), t;
+
+	if (!colon || colon - (auth + 4) >= (long)sizeof(res->access_key))
+		return fail(res, KR_SIG_MALFORMED, "IncompleteSignature",
+		    "Authorization: AWS must be followed by key:signature");
+	snprintf(res->access_key, sizeof(res->access_key), "%.*s", (int)(colon - auth - 4),
+	    auth + 4);
+	a->given = colon + 1;
+	if (!when)
+		return fail(res, KR_SIG_MALFORMED, "MissingParameter",
+		    "a Date or x-amz-date header is required");
+	if (kr_sig_time_http(when, &t) < 0) {
+		kr_error("InvalidParameterValue", "%s \"%.40s\" is not an HTTP date (RFC 7231, "
+		    "e.g. Mon, 07 Dec 2026 14:00:00 GMT)", amz ? "x-amz-date" : "Date", when);
+		res->failure = KR_SIG_MALFORMED;
+		return -1;
+	}
+	if (t < now - KR_SIG_SKEW || t > now + KR_SIG_SKEW)
+		return fail(res, KR_SIG_EXPIRED, "RequestExpired", "request too old");
+	res->signed_at = t;
+	a->dates[0] = amz ? "" : date;
+	a->dates[1] = amz && date ? date : NULL;
+	return 0;
+}
+
+/* ?AWSAccessKeyId=&Expires=&Signature=: Expires (epoch seconds) is the date line. */
+static int
+query_auth(const struct wl_req *rq, struct v2_auth *a, struct kr_sig_result *res)
+{
+	const char *key = kr_form_get(&rq->query, "AWSAccessKeyId");
+	const char *exp = kr_form_get(&rq->query, "Expires");
+	time_t e;
+
+	res->presigned = true;	/* also when expired: the edge then answers AccessDenied */
+	a->given = kr_form_get(&rq->query, "Signature");
+	if (!key || !exp || !a->given || strlen(key) >= sizeof(res->access_key))
+		return fail(res, KR_SIG_MALFORMED, "IncompleteSignature",
+		    "AWSAccessKeyId, Expires and Signature are all required");
+	if (kr_sig_time_epoch(exp, &e) < 0)
+		return fail(res, KR_SIG_MALFORMED, "InvalidParameterValue",
+		    "Expires must be seconds since the epoch");
+	if (e < time(NULL))
+		return fail(res, KR_SIG_EXPIRED, "RequestExpired", "Request has expired");
+	snprintf(res->access_key, sizeof(res->access_key), "%s", key);
+	res->expires = e;
+	snprintf(a->expires, sizeof(a->expires), "%lld", (long long)e);
+	a->dates[0] = a->expires;
+	a->dates[1] = NULL;
+	return 0;
+}
+
+/* Does a->given sign the request with this date line and path form?  -1: internal. */
+static int
+matches(const struct wl_req *rq, const char *signed_path, bool slash, const char *date,
+    const char *secret, const char *given)
+{
+	const struct kr_httpd_req *h = rq->http;
+	const char *md5 = kr_httpd_header(h, "Content-MD5"), *ct = kr_httpd_header(h, "Content-Type");
+	struct kr_buf sts = KR_BUF_INIT;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char expect[64];
+	int rc = -1;
+
+	kr_buf_addf(&sts, "%s\n%s\n%s\n%s\n", h->method, md5 ? md5 : "", ct ? ct : "", date);
+	add_amz_headers(&sts, h);
+	add_resource(&sts, signed_path, slash, &rq->query);
+	if (!kr_buf_failed(&sts) && HMAC(EVP_sha1(), secret, (int)strlen(secret),
+	    (const unsigned char *)kr_buf_str(&sts), kr_buf_len(&sts), mac, &maclen)) {
+		EVP_EncodeBlock((unsigned char *)expect, mac, (int)maclen);
+		rc = strlen(given) == strlen(expect) &&
+		    CRYPTO_memcmp(given, expect, strlen(expect)) == 0;
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	kr_buf_free(&sts);
+	return rc;
+}
+
 int
 wl_s3v2_verify(struct wl_req *rq, const char *signed_path, struct kr_sig_result *res)
 {
-	const struct kr_httpd_req *h = rq->http;
-	const char *auth = kr_httpd_header(h, "Authorization"), *given, *colon, *date;
-	const char *md5 = kr_httpd_header(h, "Content-MD5"), *ct = kr_httpd_header(h, "Content-Type");
-	struct kr_buf sts = KR_BUF_INIT;
-	char secret[128], expect[64], datebuf[32];
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-	time_t now = time(NULL), t;
-	int rc = -1;
+	const char *auth = kr_httpd_header(rq->http, "Authorization");
+	size_t pl = strlen(signed_path);
+	struct v2_auth a = { 0 };
+	char secret[128];
+	int ok = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->version = 2;
-	if (auth) {
-		if (!(colon = strchr(auth + 4, ':')) || colon - (auth + 4) >= (long)sizeof(res->access_key))
-			return fail(res, KR_SIG_MALFORMED, "IncompleteSignature",
-			    "Authorization: AWS must be followed by key:signature");
-		snprintf(res->access_key, sizeof(res->access_key), "%.*s", (int)(colon - auth - 4),
-		    auth + 4);
-		given = colon + 1;
-		date = kr_httpd_header(h, "Date");
-		if (kr_httpd_header(h, "x-amz-date"))
-			date = kr_httpd_header(h, "x-amz-date");
-		{
-			struct tm tm = { 0 };
-			const char *end = date ? strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
-			if (!end || *end)
-				return fail(res, KR_SIG_MALFORMED, "MissingParameter",
-				    "a Date or x-amz-date header (RFC 1123) is required");
-			t = timegm(&tm);
-			if (t < now - KR_SIG_SKEW || t > now + KR_SIG_SKEW)
-				return fail(res, KR_SIG_EXPIRED, "RequestExpired", "request too old");
-			res->signed_at = t;
-		}
-		/* With x-amz-date the Date line is empty (it is signed among the x-amz- headers). */
-		date = kr_httpd_header(h, "x-amz-date") ? (kr_httpd_header(h, "Date") ?
-		    kr_httpd_header(h, "Date") : "") : date;
-	} else {
-		const char *key = kr_form_get(&rq->query, "AWSAccessKeyId");
-		const char *exp = kr_form_get(&rq->query, "Expires");
-		char *endp;
-		long long e;
-
-		given = kr_form_get(&rq->query, "Signature");
-		if (!key || !exp || !given || strlen(key) >= sizeof(res->access_key))
-			return fail(res, KR_SIG_MALFORMED, "IncompleteSignature",
-			    "AWSAccessKeyId, Expires and Signature are all required");
-		e = strtoll(exp, &endp, 10);
-		if (*endp || endp == exp)
-			return fail(res, KR_SIG_MALFORMED, "InvalidParameterValue", "bad Expires");
-		if (e < now)
-			return fail(res, KR_SIG_EXPIRED, "RequestExpired", "Request has expired");
-		snprintf(res->access_key, sizeof(res->access_key), "%s", key);
-		res->presigned = true;
-		res->expires = (time_t)e;
-		snprintf(datebuf, sizeof(datebuf), "%lld", e);
-		date = datebuf;
-	}
+	if ((auth ? header_auth(rq->http, auth, &a, res) : query_auth(rq, &a, res)) < 0)
+		return -1;
 	if (kr_userdb_secret(rq->w->users, res->access_key, secret, sizeof(secret)) < 0)
 		return fail(res, KR_SIG_UNKNOWN_KEY, "AuthFailure", "unknown access key");
 	/*
 	 * botocore signs a bucket's path with a trailing slash it does not send
 	 * ("/bkt/" for GET /bkt): try both.
 	 */
-	for (int variant = 0; variant < 2 && rc < 0; variant++) {
-		size_t pl = strlen(signed_path);
-
-		if (variant == 1 && (rq->key || (pl && signed_path[pl - 1] == '/')))
-			break;
-		kr_buf_reset(&sts);
-		kr_buf_addf(&sts, "%s\n%s\n%s\n%s\n", h->method, md5 ? md5 : "", ct ? ct : "",
-		    date);
-		add_amz_headers(&sts, h);
-		add_resource(&sts, signed_path, variant == 1, &rq->query);
-		if (kr_buf_failed(&sts) || !HMAC(EVP_sha1(), secret, (int)strlen(secret),
-		    (const unsigned char *)kr_buf_str(&sts), kr_buf_len(&sts), mac, &maclen)) {
-			fail(res, KR_SIG_INTERNAL, "InternalError", "cannot compute the signature");
-			goto out;
+	for (int d = 0; d < 2 && a.dates[d] && ok == 0; d++)
+		for (int slash = 0; slash < 2 && ok == 0; slash++) {
+			if (slash && (rq->key || (pl && signed_path[pl - 1] == '/')))
+				break;
+			ok = matches(rq, signed_path, slash, a.dates[d], secret, a.given);
 		}
-		EVP_EncodeBlock((unsigned char *)expect, mac, (int)maclen);
-		if (strlen(given) == strlen(expect) &&
-		    CRYPTO_memcmp(given, expect, strlen(expect)) == 0)
-			rc = 0;
-	}
-	if (rc < 0) {
-		fail(res, KR_SIG_MISMATCH, "AuthFailure", "signature mismatch");
-		goto out;
-	}
-	res->failure = KR_SIG_OK;
-out:
 	explicit_bzero(secret, sizeof(secret));
-	kr_buf_free(&sts);
-	return rc;
+	if (ok < 0)
+		return fail(res, KR_SIG_INTERNAL, "InternalError", "cannot compute the signature");
+	if (!ok)
+		return fail(res, KR_SIG_MISMATCH, "AuthFailure", "signature mismatch");
+	res->failure = KR_SIG_OK;
+	return 0;
 }

@@ -184,11 +184,22 @@ int wl_usage(struct walrus *w, const char *bucket, const char *user, uint64_t *b
     uint64_t *user_bytes);
 
 /* s3_acl.c */
+#define WL_SYSTEM_USER "karri-system"	/* the CLC's identity (CLC_SYSTEM_USER) */
+/* May rq do p to a bucket with this owner and canned ACL? */
 bool wl_acl_allows(const struct wl_req *rq, const char *owner, const char *acl, enum wl_perm p);
+/* ... to object o in `bucket` (whose owner bucket-owner-* ACLs name)? */
+bool wl_acl_object_allows(const struct wl_req *rq, const char *bucket, const struct wl_object *o,
+    enum wl_perm p);
 const char *wl_acl_canned(const struct wl_req *rq, const char *def);	/* x-amz-acl, or NULL if bad */
-void wl_acl_get(struct wl_req *rq, const char *owner, const char *owner_id, const char *acl);
-/* PUT ?acl: the canned ACL from x-amz-acl or an AccessControlPolicy body. */
-void wl_acl_put(struct wl_req *rq, void (*apply)(struct wl_req *rq, const char *acl));
+/* Answer the AccessControlPolicy; bucket: an object's bucket, NULL for a bucket's own ACL. */
+void wl_acl_get(struct wl_req *rq, const char *owner, const char *owner_id, const char *acl,
+    const struct wl_bucket *bucket);
+/*
+ * PUT ?acl: the canned ACL from x-amz-acl or an AccessControlPolicy body
+ * (whose grants may name owner_id and, for an object, its bucket's owner).
+ */
+void wl_acl_put(struct wl_req *rq, const char *owner_id, const struct wl_bucket *bucket,
+    void (*apply)(struct wl_req *rq, const char *acl));
 /* Record canned `acl` on rq's bucket, or on its object, and answer 200. */
 void wl_acl_store(struct wl_req *rq, const char *acl, bool object);
 
