@@ -317,8 +317,8 @@ main(void)
 	tcase_add_test(tc, rotation_rotates);
 	tcase_add_test(tc, threads_write_whole_lines_across_rotation);
 	tcase_add_test(tc, level_names_parse);
-	suite_add_tcase(s, tc);
 	tc = tcase_create("fatal");
 	tcase_add_exit_test(tc, fatal_exits_1, 1);
+	suite_add_tcase(s, tc);
 	return kr_check_run(s);
 }

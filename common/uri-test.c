@@ -66,6 +66,28 @@ START_TEST(rejects_bad_escapes)
 }
 END_TEST
 
+/*
+ * Issue 17: a failed decode left dst unterminated, and Walrus quoted it back
+ * in an error (a pre-auth heap over-read).  Whatever dst held before, and
+ * wherever the bad escape is, dst must be the empty string afterwards.
+ */
+START_TEST(failure_leaves_dst_empty)
+{
+	static const char *const bad_inputs[] = { "abcdefgh%zz", "%zz", "abc%4", "ab%41%" };
+	size_t i;
+	char out[32];
+
+	for (i = 0; i < sizeof(bad_inputs) / sizeof(bad_inputs[0]); i++) {
+		memset(out, 'X', sizeof(out));
+		ck_assert_int_eq(kr_uri_decode(out, bad_inputs[i], strlen(bad_inputs[i]), 0, NULL), -1);
+		ck_assert_str_eq(out, "");
+		ck_assert_int_eq(kr_uri_decode(out, bad_inputs[i], strlen(bad_inputs[i]),
+		    KR_URI_PLUS_SPACE, NULL), -1);
+		ck_assert_str_eq(out, "");
+	}
+}
+END_TEST
+
 START_TEST(round_trips_every_byte)
 {
 	struct kr_buf b = KR_BUF_INIT;
@@ -94,6 +116,7 @@ main(void)
 	tcase_add_test(tc, encodes_all_but_unreserved);
 	tcase_add_test(tc, decodes_escapes_and_plus);
 	tcase_add_test(tc, rejects_bad_escapes);
+	tcase_add_test(tc, failure_leaves_dst_empty);
 	tcase_add_test(tc, round_trips_every_byte);
 	return kr_check_run(s);
 }

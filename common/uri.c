@@ -59,6 +59,10 @@ kr_uri_decode(char *dst, const char *src, size_t len, unsigned flags, size_t *ba
 			int lo = hi >= 0 ? kr_uri_hexval(src[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
+				/* Leave dst an empty string, never a prefix without
+				 * its NUL: a caller that keeps dst after the error
+				 * (to quote it in a message) must not read past it. */
+				dst[0] = '\0';
 				if (bad)
 					*bad = i;
 				return -1;

@@ -31,8 +31,10 @@ void kr_uri_encode(struct kr_buf *b, const char *s, size_t len, unsigned flags);
  * Decode src[0..len) into dst, which must hold len + 1 bytes (decoding never
  * grows); dst is NUL-terminated but may contain NULs from %00.  Returns the
  * decoded length, or -1 at a malformed escape, with *bad (if not NULL) set
- * to its offset.  Records no error: the caller knows what was being decoded
- * (a query string, a path) and so which error code to give.
+ * to its offset and dst set to the empty string: on either outcome dst is
+ * always a terminated string, never a partial decoding.  Records no error:
+ * the caller knows what was being decoded (a query string, a path) and so
+ * which error code to give.
  */
 ssize_t kr_uri_decode(char *dst, const char *src, size_t len, unsigned flags, size_t *bad);
 

@@ -25,6 +25,12 @@
 
 /* ---- life cycle and the export table ---- */
 
+/* aligned_alloc() wants a size that is a multiple of the alignment (C11
+ * 7.22.3.1; glibc lets it pass, ASan aborts), and AOE_BUF_SIZE is not. */
+#define AOE_BUF_ALLOC ((AOE_BUF_SIZE + AOE_ALIGN - 1) / AOE_ALIGN * AOE_ALIGN)
+_Static_assert(AOE_BUF_ALLOC % AOE_ALIGN == 0 && AOE_BUF_ALLOC >= AOE_BUF_SIZE,
+    "aligned_alloc size must be a multiple of the alignment");
+
 static int
 open_socket(struct ebs_target *t)
 {
@@ -83,7 +89,7 @@ ebs_target_start(const char *ifname, int workers)
 	pthread_cond_init(&t->qcond, NULL);
 	pthread_cond_init(&t->fcond, NULL);
 	for (i = 0; i < AOE_POOL; i++) {
-		t->reqs[i].base = aligned_alloc(AOE_ALIGN, AOE_BUF_SIZE);
+		t->reqs[i].base = aligned_alloc(AOE_ALIGN, AOE_BUF_ALLOC);
 		if (t->reqs[i].base == NULL)
 			goto oom;
 		t->reqs[i].frame = t->reqs[i].base + AOE_ALIGN - KR_AOE_ATA_LEN;

@@ -147,14 +147,22 @@ report(struct kr_aoe_ini *ini)
 	    st.frames, st.retransmits, st.srtt_us, st.rto_us);
 }
 
+/* Say what failed; main() closes the initiator, whatever the outcome. */
 static int
 die(struct kr_aoe_ini *ini, const char *what)
 {
 	fprintf(stderr, "karri-aoe: %s: %s: %s\n", what, kr_error_code(), kr_error_message());
 	if (ini != NULL)
 		report(ini);
-	kr_aoe_ini_close(ini);
 	return 1;
+}
+
+/* Close what a command opened, leaving stdin and stdout alone. */
+static void
+close_file(const struct args *a, int fd)
+{
+	if (a->file && fd >= 0)
+		close(fd);
 }
 
 static int
@@ -176,24 +184,31 @@ cmd_read(struct kr_aoe_ini *ini, const struct args *a)
 	int fd = a->file ? open(a->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : 1;
 	uint64_t done = 0;
 	char *buf = malloc(a->chunk);
+	int rc = 2;
 
 	if (fd < 0 || buf == NULL || !a->have_length) {
 		fprintf(stderr, "karri-aoe: read needs -l and a writable -f\n");
-		return 2;
+		goto cleanup;
 	}
 	while (done < a->length) {
 		size_t n = a->length - done > a->chunk ? a->chunk : (size_t)(a->length - done);
 
-		if (kr_aoe_ini_read(ini, buf, n, a->offset + done) < 0)
-			return die(ini, "read");
+		if (kr_aoe_ini_read(ini, buf, n, a->offset + done) < 0) {
+			rc = die(ini, "read");
+			goto cleanup;
+		}
 		if (write(fd, buf, n) != (ssize_t)n) {
 			perror("karri-aoe: write output");
-			return 1;
+			rc = 1;
+			goto cleanup;
 		}
 		done += n;
 	}
+	rc = 0;
+cleanup:
 	free(buf);
-	return 0;
+	close_file(a, fd);
+	return rc;
 }
 
 static int
@@ -202,29 +217,44 @@ cmd_write(struct kr_aoe_ini *ini, const struct args *a)
 	int fd = a->file ? open(a->file, O_RDONLY | O_CLOEXEC) : 0;
 	uint64_t done = 0;
 	char *buf = malloc(a->chunk);
+	ssize_t n = 0;
+	int rc = 2;
 
 	if (fd < 0 || buf == NULL) {
 		fprintf(stderr, "karri-aoe: cannot read the input\n");
-		return 2;
+		goto cleanup;
 	}
 	for (;;) {
 		size_t got = 0;
-		ssize_t n;
 
 		/* Fill a whole chunk (a pipe gives less per read). */
 		while (got < a->chunk && (n = read(fd, buf + got, a->chunk - got)) > 0)
 			got += (size_t)n;
-		if (got == 0)
-			break;
-		if (kr_aoe_ini_write(ini, buf, got, a->offset + done) < 0)
-			return die(ini, "write");
+		if (n < 0 && errno != EINTR) {
+			/* Not the end of the input: say so rather than report a short
+			 * write as done. */
+			perror("karri-aoe: read input");
+			rc = 1;
+			goto cleanup;
+		}
+		if (got > 0 && kr_aoe_ini_write(ini, buf, got, a->offset + done) < 0) {
+			rc = die(ini, "write");
+			goto cleanup;
+		}
 		done += got;
+		if (n == 0)	/* end of the input */
+			break;
 	}
-	if (a->flush && kr_aoe_ini_flush(ini) < 0)
-		return die(ini, "flush");
-	free(buf);
+	if (a->flush && kr_aoe_ini_flush(ini) < 0) {
+		rc = die(ini, "flush");
+		goto cleanup;
+	}
 	printf("written=%" PRIu64 "\n", done);
-	return 0;
+	rc = 0;
+cleanup:
+	free(buf);
+	close_file(a, fd);
+	return rc;
 }
 
 static int
@@ -236,6 +266,7 @@ cmd_bench(struct kr_aoe_ini *ini, const struct args *a)
 	struct timespec t0, t1;
 	struct kr_aoe_ini_stats st;
 	double secs;
+	int rc = 1;
 
 	if (buf == NULL)
 		return 2;
@@ -246,21 +277,27 @@ cmd_bench(struct kr_aoe_ini *ini, const struct args *a)
 		int r = writing ? kr_aoe_ini_write(ini, buf, n, done) :
 		    kr_aoe_ini_read(ini, buf, n, done);
 
-		if (r < 0)
-			return die(ini, "bench");
+		if (r < 0) {
+			rc = die(ini, "bench");
+			goto cleanup;
+		}
 		done += n;
 	}
 	/* --flush makes the figure include durability; off by default because
 	 * vblade does not implement FLUSH CACHE and must be measured the same way. */
-	if (writing && a->flush && kr_aoe_ini_flush(ini) < 0)
-		return die(ini, "flush");
+	if (writing && a->flush && kr_aoe_ini_flush(ini) < 0) {
+		rc = die(ini, "flush");
+		goto cleanup;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	kr_aoe_ini_get_stats(ini, &st);
 	printf("MBps=%.1f retrans=%" PRIu64 " window=%u sectors_per_frame=%u bytes=%" PRIu64 "\n",
 	    (double)done / 1e6 / secs, st.retransmits, st.window, st.sectors_per_frame, done);
+	rc = 0;
+cleanup:
 	free(buf);
-	return 0;
+	return rc;
 }
 
 /* NBD backend over the initiator. */
@@ -300,6 +337,7 @@ cmd_nbd(struct kr_aoe_ini *ini, const struct args *a)
 		return die(ini, "nbd");
 	/* The socket file stays root's: the NC removes it on detach. */
 	if (kr_privdrop(a->user) < 0) {
+		close(lfd);
 		unlink(a->socket_path);
 		return die(ini, "nbd");
 	}
@@ -354,8 +392,6 @@ main(int argc, char **argv)
 		rc = cmd_nbd(ini, &a);
 	if (rc == 0)
 		report(ini);
-	else if (rc == 1)
-		return rc;	/* die() closed it */
 	kr_aoe_ini_close(ini);
 	return rc;
 }

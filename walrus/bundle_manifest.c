@@ -5,10 +5,15 @@
  *
  * libxml2 parses (a real parser: entities, encodings and nesting done
  * right), with the network off and no DTD accepted, so no entity tricks.
- * The signature, though, covers raw substrings of the file; to make sure
- * those substrings ARE the elements libxml2 parsed, comments, CDATA and
- * processing instructions are refused and each signed element must appear
- * exactly once, without attributes.
+ * The signature, though, covers raw substrings of the file (the
+ * <machine_configuration> and <image> text, as ec2-bundle-image signs it),
+ * and reading values from one element while verifying another is the
+ * classic signature-wrapping hole (issue 17: a decoy <image a="1"> or
+ * <p:image> before a nested copy of the signed one).  So: each signed
+ * element must appear exactly once in the whole document, as a plain child
+ * of the root (no attributes, no namespace); comments, CDATA and processing
+ * instructions are refused; and every value is read from a second parse of
+ * exactly the signed bytes, never from the whole document.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,15 +63,46 @@ child(xmlNode *parent, const char *name)
 	return NULL;
 }
 
+/* Elements called name at or under n and its siblings.  libxml2's name is
+ * the local part, so a prefix or a default namespace does not hide one.
+ * Recursion is bounded: libxml2 refuses nesting deeper than 256 unless
+ * XML_PARSE_HUGE, which is not given. */
+static size_t
+count_named(xmlNode *n, const char *name)
+{
+	size_t c = 0;
+
+	for (; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE)
+			c += (strcmp((const char *)n->name, name) == 0) + count_named(n->children, name);
+	return c;
+}
+
+/* The one child called name, or NULL if none; -1 + kr_error if repeated, so
+ * no field has a second value another reader could pick instead. */
+static int
+only_child(xmlNode *parent, const char *name, xmlNode **out)
+{
+	*out = child(parent, name);
+	for (xmlNode *n = *out ? (*out)->next : NULL; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0) {
+			BAD("<%s> appears more than once", name);
+			return -1;
+		}
+	return 0;
+}
+
 /* The element's text into out (bounded); -1 + kr_error when missing/too long. */
 static int
 text(xmlNode *parent, const char *name, char *out, size_t outlen, bool required)
 {
-	xmlNode *n = child(parent, name);
+	xmlNode *n;
 	xmlChar *t;
 	int rc = 0;
 
 	out[0] = '\0';
+	if (only_child(parent, name, &n) < 0)
+		return -1;
 	if (!n) {
 		if (required)
 			BAD("<%s> is missing", name);
@@ -143,11 +179,13 @@ id_field(xmlNode *mc, const char *name, const char *prefix, char *out, size_t ou
 static int
 parse_parts(xmlNode *image, struct wl_manifest *m)
 {
-	xmlNode *parts = child(image, "parts");
+	xmlNode *parts;
 	xmlChar *count;
 	size_t n = 0;
 	char *end;
 
+	if (only_child(image, "parts", &parts) < 0)
+		return -1;
 	if (!parts) {
 		BAD("<parts> is missing");
 		return -1;
@@ -286,12 +324,94 @@ parse_image(xmlNode *image, struct wl_manifest *m)
 	return parse_parts(image, m);
 }
 
+/*
+ * A signed element (machine_configuration, image) is in the document exactly
+ * once (at most once if optional), anywhere and in any namespace, and that
+ * once as a plain child of the root: so the one "<tag>" raw_element finds is
+ * the start of this very element, and no decoy can stand beside it.
+ */
+static int
+check_signed_element(xmlNode *root, const char *tag, bool required)
+{
+	size_t c = count_named(root, tag);
+	xmlNode *n = child(root, tag);
+
+	if (c > 1 || (required && c == 0)) {
+		BAD("<%s> must appear exactly once in the manifest", tag);
+		return -1;
+	}
+	if (c == 1 && (!n || n->ns || n->nsDef || n->properties)) {
+		BAD("<%s> must be a child of <manifest>, without attributes or namespace", tag);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse exactly the signed bytes, inside a bare root, and read every signed
+ * value from that: whatever the rest of the file says, what the bundle is
+ * read with is what the signature covers. */
+static int
+parse_signed(struct wl_manifest *m, const char *encoding)
+{
+	static const char open[] = "<signed>", close[] = "</signed>";
+	size_t len = strlen(open) + m->signed_len + strlen(close), elems = 0;
+	char *buf = malloc(len);
+	xmlDoc *doc = NULL;
+	xmlNode *root, *mc, *image;
+	int rc = -1;
+
+	if (!buf) {
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
+	memcpy(buf, open, strlen(open));
+	memcpy(buf + strlen(open), m->signed_text, m->signed_len);
+	memcpy(buf + strlen(open) + m->signed_len, close, strlen(close));
+	doc = xmlReadMemory(buf, (int)len, "manifest.xml", encoding,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	root = doc ? xmlDocGetRootElement(doc) : NULL;
+	for (xmlNode *n = root ? root->children : NULL; n; n = n->next)
+		elems += n->type == XML_ELEMENT_NODE;
+	mc = child(root, "machine_configuration");
+	image = child(root, "image");
+	if (!image || elems != 1u + (mc != NULL)) {
+		BAD("the signed <machine_configuration> and <image> are not two whole elements");
+		goto out;
+	}
+	if (text(mc, "architecture", m->arch, sizeof(m->arch), false) < 0 ||
+	    id_field(mc, "kernel_id", "aki-", m->kernel_id, sizeof(m->kernel_id)) < 0 ||
+	    id_field(mc, "ramdisk_id", "ari-", m->ramdisk_id, sizeof(m->ramdisk_id)) < 0 ||
+	    parse_image(image, m) < 0)
+		goto out;
+	rc = 0;
+out:
+	xmlFreeDoc(doc);
+	free(buf);
+	return rc;
+}
+
+static int
+parse_signature(xmlNode *root, struct wl_manifest *m)
+{
+	char sig[2 * WL_BUNDLE_MAX_RSA + 1];
+	ssize_t n;
+
+	if (text(root, "signature", sig, sizeof(sig), true) < 0)
+		return -1;
+	n = wl_unhex(sig, strlen(sig), m->signature, sizeof(m->signature));
+	if (n <= 0) {
+		BAD("<signature> is not hex");
+		return -1;
+	}
+	m->signature_len = (size_t)n;
+	return 0;
+}
+
 int
 wl_manifest_parse(const char *xml, size_t len, struct wl_manifest *m)
 {
 	xmlDoc *doc = NULL;
-	xmlNode *root, *mc, *image;
-	char sig[2 * WL_BUNDLE_MAX_RSA + 1];
+	xmlNode *root;
 	int rc = -1;
 
 	memset(m, 0, sizeof(*m));
@@ -314,31 +434,17 @@ wl_manifest_parse(const char *xml, size_t len, struct wl_manifest *m)
 		BAD("the root element is not <manifest>");
 		goto out;
 	}
-	mc = child(root, "machine_configuration");
-	if (!(image = child(root, "image"))) {
-		BAD("<image> is missing");
+	if (check_signed_element(root, "machine_configuration", false) < 0 ||
+	    check_signed_element(root, "image", true) < 0 ||
+	    signed_text(xml, len, m) < 0 ||
+	    parse_signed(m, (const char *)doc->encoding) < 0 ||
+	    parse_signature(root, m) < 0)
 		goto out;
-	}
-	if (text(mc, "architecture", m->arch, sizeof(m->arch), false) < 0 ||
-	    id_field(mc, "kernel_id", "aki-", m->kernel_id, sizeof(m->kernel_id)) < 0 ||
-	    id_field(mc, "ramdisk_id", "ari-", m->ramdisk_id, sizeof(m->ramdisk_id)) < 0 ||
-	    parse_image(image, m) < 0)
-		goto out;
-	if (text(root, "signature", sig, sizeof(sig), true) < 0)
-		goto out;
-	{
-		ssize_t n = wl_unhex(sig, strlen(sig), m->signature, sizeof(m->signature));
-		if (n <= 0) {
-			BAD("<signature> is not hex");
-			goto out;
-		}
-		m->signature_len = (size_t)n;
-	}
 	if (!wl_bundle_name_valid(m->name)) {
 		BAD("<image><name> must be a plain file name");
 		goto out;
 	}
-	rc = signed_text(xml, len, m);
+	rc = 0;
 out:
 	xmlFreeDoc(doc);
 	if (rc < 0)

@@ -81,6 +81,29 @@ req_done(void *ctx, bool completed)
 	free(rq);
 }
 
+/*
+ * Decode one path segment into a fresh string, or NULL if it has a bad
+ * %-escape or a %00 (a NUL would cut the name short and so name another
+ * bucket or key than the one the client sent), or on lack of memory.
+ * Never hands back a half-decoded buffer: the caller quotes what it keeps
+ * in error answers, before any authentication (issue 17).
+ */
+static char *
+decode_segment(const char *s, size_t len)
+{
+	char *dec = malloc(len + 1);
+	ssize_t n;
+
+	if (!dec)
+		return NULL;
+	n = kr_uri_decode(dec, s, len, 0, NULL);
+	if (n < 0 || strlen(dec) != (size_t)n) {
+		free(dec);
+		return NULL;
+	}
+	return dec;
+}
+
 /* Split the path into bucket and key; -1 having answered. */
 static int
 parse_path(struct wl_req *rq)
@@ -88,7 +111,6 @@ parse_path(struct wl_req *rq)
 	const char *p = rq->http->path, *slash;
 	static const char *prefixes[] = { "/services/Walrus", "/services/objectstorage" };
 	char *dec;
-	ssize_t n;
 
 	for (size_t i = 0; i < 2; i++) {
 		size_t l = strlen(prefixes[i]);
@@ -102,9 +124,8 @@ parse_path(struct wl_req *rq)
 	if (!*p)
 		return 0;
 	slash = strchr(p, '/');
-	n = slash ? slash - p : (ssize_t)strlen(p);
-	if (!(dec = malloc((size_t)n + 1)) || kr_uri_decode(dec, p, (size_t)n, 0, NULL) < 0 ||
-	    strlen(dec) >= sizeof(rq->bucket)) {
+	dec = decode_segment(p, slash ? (size_t)(slash - p) : strlen(p));
+	if (!dec || strlen(dec) >= sizeof(rq->bucket)) {
 		free(dec);
 		wl_error(rq, 400, "InvalidBucketName", "The specified bucket is not valid.");
 		return -1;
@@ -113,14 +134,12 @@ parse_path(struct wl_req *rq)
 	free(dec);
 	if (!slash || !slash[1])
 		return 0;
-	n = (ssize_t)strlen(slash + 1);
-	if (!(rq->key = malloc((size_t)n + 1)) ||
-	    (n = kr_uri_decode(rq->key, slash + 1, (size_t)n, 0, NULL)) < 0 ||
-	    strlen(rq->key) != (size_t)n) {
+	/* rq->key stays NULL on failure, so the answer has no <Key>. */
+	if (!(rq->key = decode_segment(slash + 1, strlen(slash + 1)))) {
 		wl_error(rq, 400, "InvalidURI", "Couldn't parse the specified URI.");
 		return -1;
 	}
-	if (n > WL_MAX_KEY) {
+	if (strlen(rq->key) > WL_MAX_KEY) {
 		wl_error(rq, 400, "KeyTooLongError", "Your key is too long");
 		return -1;
 	}

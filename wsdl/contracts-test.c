@@ -138,6 +138,8 @@ START_TEST(unbuilt_operation_is_not_implemented)
 	/* Server-side faults arrive as SOAP_SVR_FAULT, the client's as SOAP_CLI_FAULT. */
 	ck_assert_int_eq(soap_call___nc__ncRunInstance(soap, url, NULL, &req, &resp), SOAP_SVR_FAULT);
 	ck_assert_str_eq(*soap_faultstring(soap), "NotImplemented");
+	soap_destroy(soap);
+	soap_end(soap);
 	soap_free(soap);
 }
 END_TEST
@@ -152,6 +154,8 @@ START_TEST(another_contract_is_not_served_here)
 	ck_assert_int_eq(soap_call___cc__DescribeResources(soap, url, NULL, &req, &resp),
 	    SOAP_CLI_FAULT);
 	ck_assert_ptr_nonnull(strstr(*soap_faultstring(soap), "DescribeResources"));
+	soap_destroy(soap);
+	soap_end(soap);
 	soap_free(soap);
 }
 END_TEST
@@ -166,6 +170,8 @@ START_TEST(service_contract_on_the_same_port)
 	ck_assert_int_eq(soap_call___svc__DescribeService(soap, url, NULL, &req, &resp),
 	    SOAP_SVR_FAULT);
 	ck_assert_str_eq(*soap_faultstring(soap), "InternalError");
+	soap_destroy(soap);
+	soap_end(soap);
 	soap_free(soap);
 }
 END_TEST

@@ -131,6 +131,28 @@ def test_random_unaligned_reads_and_writes_verify_byte_for_byte(tmp_path, mtu, s
         assert r.returncode != 0 and b"beyond the end" in r.stderr
 
 
+def test_failed_reads_and_writes_exit_cleanly(tmp_path):
+    """Issue 17: karri-aoe leaked its buffer and file when a read or write
+    failed (an ASan build's leak check turns that into exit status 23, so the
+    status is asserted exactly), and a read error on its input passed for
+    the end of it, reporting a short write as done."""
+    with ebs_segment(tmp_path, 9000) as (seg, d, ebs):
+        target, _ = make_exported(ebs, seg, "vol-0000a007")
+        out = tmp_path / "out"
+        r = seg.aoe("n", "read", target, "-o", GIB - 10, "-l", 11, "-f", out, check=False)
+        assert r.returncode == 1 and b"beyond the end" in r.stderr, r.stderr
+        (tmp_path / "in").write_bytes(os.urandom(1000))
+        r = seg.aoe("n", "write", target, "-o", GIB - 10, "-f", tmp_path / "in", check=False)
+        assert r.returncode == 1 and b"written=" not in r.stdout, r.stderr
+        # A directory opens for reading, but read() fails (EISDIR).
+        r = seg.aoe("n", "write", target, "-f", tmp_path, check=False)
+        assert r.returncode == 1 and b"read input" in r.stderr, r.stderr
+        assert b"written=" not in r.stdout
+        # And it still works afterwards.
+        r = seg.aoe("n", "write", target, "-f", tmp_path / "in")
+        assert parse_kv(r.stdout)["written"] == "1000"
+
+
 def test_mtu_change_is_noticed_and_sectors_per_frame_follow(tmp_path):
     with ebs_segment(tmp_path, 9000) as (seg, d, ebs):
         target, _ = make_exported(ebs, seg, "vol-0000a002")

@@ -193,6 +193,50 @@ def test_tampered_manifest_and_wrong_cloud(wl, keys, tmp_path):
     assert st == 400 and b"not well-formed" in body
 
 
+def test_signature_wrapping_decoys_are_refused(wl, keys, tmp_path):
+    """Issue 17: Walrus read the values from the first element named <image>
+    (or <machine_configuration>) but checked the signature over the literal
+    "<image>...</image>" text, so a decoy beside, around or before a copy of
+    the signed elements passed as verified.  Every forgery here carries the
+    user's valid signature over the original elements."""
+    with open(keys["user"][0], "rb") as f:
+        cert = f.read()
+    _, out = bundle(keys, tmp_path, "w.img", MiB)
+    man = out / "w.img.manifest.xml"
+    text = man.read_text()
+    mc = re.search(r"<machine_configuration>.*?</machine_configuration>", text, re.S).group(0)
+    im = re.search(r"<image>.*?</image>", text, re.S).group(0)
+    evil = im[len("<image>"):-len("</image>")].replace("<name>w.img</name>", "<name>evil.img</name>")
+    evil_mc = "<architecture>evil</architecture><kernel_id>aki-0000beef</kernel_id>"
+    forgeries = [
+        text.replace(im, f'<image a="1">{evil}</image ><decoy>{im}</decoy>'),
+        text.replace(im, f'<p:image xmlns:p="urn:x">{evil}</p:image>{im}'),
+        text.replace(im, f'<image x="1">{evil}{im}</image >'),
+        text.replace(mc, f'<machine_configuration a="1">{evil_mc}</machine_configuration >'
+                         f"<decoy>{mc}</decoy>"),
+    ]
+    for i, forged in enumerate(forgeries):
+        man.write_text(forged)
+        upload(wl, out, f"wrap{i}")
+        st, _, body = call(wl, "admin", "manifest", "POST", body=cert, bucket="images",
+                           key=f"wrap{i}/w.img.manifest.xml")
+        assert st == 400 and code_of(body) == "InvalidManifest", (i, body)
+        assert b"exactly once" in body and b"evil" not in body, (i, body)
+    # Inside the signed elements a field has one value, not one per reader.
+    man.write_text(text.replace("<name>w.img</name>", "<name>w.img</name><name>evil.img</name>"))
+    upload(wl, out, "wrapdup")
+    st, _, body = call(wl, "admin", "manifest", bucket="images", key="wrapdup/w.img.manifest.xml",
+                       **{"user-signature": "skip"})
+    assert st == 400 and b"name&gt; appears more than once" in body, body
+    # The untouched manifest still verifies.
+    man.write_text(text)
+    upload(wl, out, "wrapok")
+    st, _, body = call(wl, "admin", "manifest", "POST", body=cert, bucket="images",
+                       key="wrapok/w.img.manifest.xml")
+    assert st == 200 and b"<UserSignature>verified</UserSignature>" in body, body
+    assert b"<Name>w.img</Name>" in body and b"<Architecture>x86_64</Architecture>" in body
+
+
 def test_missing_part_and_flags(wl, keys, tmp_path):
     _, out = bundle(keys, tmp_path, "q.img", MiB)
     wl.aws(wl.users["alice"], "s3", "cp", str(out / "q.img.manifest.xml"),

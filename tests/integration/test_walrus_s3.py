@@ -11,6 +11,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 
 import pytest
 from botocore.exceptions import ClientError
@@ -513,4 +514,44 @@ def test_large_bodies_hashed_beside_the_writer(wl, alice, bucket):
     with pytest.raises(ClientError) as e:
         alice.head_object(Bucket=bucket, Key="cut")
     assert status(e) == 404
+    assert wl.daemon.proc.poll() is None
+
+
+def raw_request(wl, path):
+    """One request sent byte for byte (no client re-encodes the path);
+    returns (status, body)."""
+    with socket.create_connection(("127.0.0.1", wl.daemon.port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(int(v) for k, _, v in (h.partition(b":") for h in lines[1:])
+                  if k.strip().lower() == b"content-length")
+    assert len(body) == length
+    return int(lines[0].split()[1]), body
+
+
+@pytest.mark.parametrize("path,want", [
+    ("/bucket/abcdefgh%zz", "InvalidURI"),
+    ("/no-such-bucket/" + "k" * 300 + "%zz", "InvalidURI"),
+    ("/services/Walrus/bucket/abc%4", "InvalidURI"),
+    ("/bucket/a%00b", "InvalidURI"),
+    ("/bucket%zz/key", "InvalidBucketName"),
+    ("/a%00b/key", "InvalidBucketName"),
+])
+def test_bad_escape_in_path_gets_a_clean_error(wl, path, want):
+    """Issue 17: a bad %-escape in the key left the decoded key without its
+    NUL, and the 400 InvalidURI answer (sent before any authentication)
+    quoted it, with whatever heap bytes followed.  The answer must be
+    well-formed and quote only what was sent; a %00 must not cut a bucket
+    or key name short into another one."""
+    st, body = raw_request(wl, path)
+    assert st == 400, body
+    assert all(32 <= b < 127 or b == 10 for b in body), body
+    root = ET.fromstring(body)
+    assert root.findtext("Code") == want
+    assert root.find("Key") is None
+    assert root.findtext("Resource") == path
     assert wl.daemon.proc.poll() is None
