@@ -346,7 +346,8 @@ wl_object_copy_op(struct wl_req *rq, const struct wl_bucket *b)
 {
 	const char *src = kr_httpd_header(rq->http, "x-amz-copy-source");
 	const char *directive = kr_httpd_header(rq->http, "x-amz-metadata-directive");
-	char *dec = NULL, *slash, *q;
+	char *dec = NULL, *slash;
+	const char *q;
 	struct wl_object so = { 0 }, no = { 0 };
 	struct wl_blob blob = { .fd = -1 };
 	unsigned char md5[16];
@@ -354,6 +355,7 @@ wl_object_copy_op(struct wl_req *rq, const struct wl_bucket *b)
 	char when[32];
 	struct kr_buf x = KR_BUF_INIT;
 	ssize_t n;
+	size_t plen;
 	int r;
 
 	if (!may_write(rq, b) || wl_quota_room(rq, b, &room) < 0)
@@ -362,13 +364,17 @@ wl_object_copy_op(struct wl_req *rq, const struct wl_bucket *b)
 		wl_error(rq, 400, "InvalidArgument", "unknown canned ACL");
 		return;
 	}
-	if (!(dec = malloc(strlen(src) + 1)) ||
-	    (n = kr_uri_decode(dec, src, strlen(src), 0, NULL)) < 0) {
+	/*
+	 * "bucket/key[?versionId=...]": the query is split off before decoding,
+	 * so a %3F in the key stays in the key, and a %00 is refused rather than
+	 * cutting the key short.
+	 */
+	plen = (q = strchr(src, '?')) ? (size_t)(q - src) : strlen(src);
+	if (!(dec = malloc(plen + 1)) ||
+	    (n = kr_uri_decode(dec, src, plen, 0, NULL)) < 0 || strlen(dec) != (size_t)n) {
 		wl_error(rq, 400, "InvalidArgument", "bad x-amz-copy-source");
 		goto out;
 	}
-	if ((q = strchr(dec, '?')))
-		*q = '\0';
 	slash = strchr(dec + (dec[0] == '/'), '/');
 	if (!slash || !slash[1]) {
 		wl_error(rq, 400, "InvalidArgument", "x-amz-copy-source must be bucket/key");

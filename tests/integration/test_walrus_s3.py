@@ -235,6 +235,28 @@ def test_copy_and_delete_objects(alice, bucket):
     assert [o["Key"] for o in alice.list_objects_v2(Bucket=bucket)["Contents"]] == ["dst2"]
 
 
+
+def test_copy_source_query_and_nul(alice, bucket):
+    """x-amz-copy-source: ?versionId is split off before the key is decoded
+    (a %3F stays in the key) and a %00 is refused, never a shorter key (fuzz)."""
+    alice.put_object(Bucket=bucket, Key="what?now", Body=b"q")
+    alice.put_object(Bucket=bucket, Key="src", Body=b"s")
+    alice.copy_object(Bucket=bucket, Key="c1", CopySource={"Bucket": bucket, "Key": "what?now"})
+    assert alice.get_object(Bucket=bucket, Key="c1")["Body"].read() == b"q"
+    alice.copy_object(Bucket=bucket, Key="c2", CopySource=f"{bucket}/src?versionId=null")
+    assert alice.get_object(Bucket=bucket, Key="c2")["Body"].read() == b"s"
+    # botocore %-encodes a CopySource string: put the raw header in before signing.
+    def raw_nul(request, **kwargs):
+        request.headers.replace_header("x-amz-copy-source", f"{bucket}/src%00tail")
+    alice.meta.events.register("before-sign.s3.CopyObject", raw_nul)
+    try:
+        with pytest.raises(ClientError) as e:
+            alice.copy_object(Bucket=bucket, Key="c3", CopySource=f"{bucket}/src")
+    finally:
+        alice.meta.events.unregister("before-sign.s3.CopyObject", raw_nul)
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
 def test_multipart_boto3(alice, bucket):
     part = os.urandom(5 << 20)
     up = alice.create_multipart_upload(Bucket=bucket, Key="mp", ContentType="x/y",
