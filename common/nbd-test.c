@@ -6,6 +6,7 @@
  */
 #include "check_run.h"
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,12 +17,13 @@
 #define SIZE (1u << 20)
 
 static uint8_t disk[SIZE];
-static int flushes;
+static int flushes, reads, writes;
 
 static int
 mem_read(void *ctx, void *buf, size_t len, uint64_t off)
 {
 	(void)ctx;
+	reads++;
 	memcpy(buf, disk + off, len);
 	return 0;
 }
@@ -30,6 +32,7 @@ static int
 mem_write(void *ctx, const void *buf, size_t len, uint64_t off)
 {
 	(void)ctx;
+	writes++;
 	if (off == 4096)
 		return -1;	/* a failing sector, to see EIO */
 	memcpy(disk + off, buf, len);
@@ -231,6 +234,99 @@ START_TEST(go_read_write_flush_disconnect)
 }
 END_TEST
 
+/* Append one request (header, then payload if any) to a byte stream. */
+static size_t
+queue(uint8_t *at, uint16_t type, const char *cookie, uint64_t off, uint32_t len,
+    const void *data)
+{
+	memset(at, 0, 28);
+	put32(at, 0x25609513u);
+	at[7] = (uint8_t)type;
+	memcpy(at + 8, cookie, 8);
+	put64(at + 16, off);
+	put32(at + 24, len);
+	if (data != NULL)
+		memcpy(at + 28, data, len);
+	return 28 + (data != NULL ? len : 0);
+}
+
+/* One simple reply: its error, cookie checked, data (if any) into out. */
+static uint32_t
+answer(int fd, const char *cookie, void *out, size_t len)
+{
+	uint8_t r[16];
+
+	rd(fd, r, 16);
+	ck_assert_uint_eq(get32(r), 0x67446698u);
+	ck_assert_mem_eq(r + 8, cookie, 8);
+	if (get32(r + 4) == 0 && out != NULL)
+		rd(fd, out, len);
+	return get32(r + 4);
+}
+
+/*
+ * Requests already queued that continue each other are served with one
+ * backend call and still answered one by one, in order; one that does not
+ * continue them (or another command) is served on its own.
+ */
+START_TEST(queued_contiguous_requests_are_merged)
+{
+	static uint8_t stream[8 * (28 + 1000)];
+	struct server s;
+	int fd = start(&s);
+	uint8_t data[4][1000], back[4][1000], other[1000];
+	size_t n = 0;
+
+	memset(disk, 0, sizeof(disk));
+	reads = writes = flushes = 0;
+	handshake(fd, "e1.2");
+	for (int i = 0; i < 4; i++)
+		memset(data[i], 'a' + i, sizeof(data[i]));
+	memset(other, 'z', sizeof(other));
+	n += queue(stream + n, 1, "write--0", 10000, 1000, data[0]);
+	n += queue(stream + n, 1, "write--1", 11000, 1000, data[1]);
+	n += queue(stream + n, 1, "write--2", 12000, 1000, data[2]);
+	n += queue(stream + n, 1, "write--3", 13000, 1000, data[3]);
+	n += queue(stream + n, 1, "write--x", 50000, 1000, other);	/* not next */
+	n += queue(stream + n, 3, "flush--1", 0, 0, NULL);
+	ck_assert_int_eq(write(fd, stream, n), (ssize_t)n);
+	ck_assert_uint_eq(answer(fd, "write--0", NULL, 0), 0);
+	ck_assert_uint_eq(answer(fd, "write--1", NULL, 0), 0);
+	ck_assert_uint_eq(answer(fd, "write--2", NULL, 0), 0);
+	ck_assert_uint_eq(answer(fd, "write--3", NULL, 0), 0);
+	ck_assert_uint_eq(answer(fd, "write--x", NULL, 0), 0);
+	ck_assert_uint_eq(answer(fd, "flush--1", NULL, 0), 0);
+	ck_assert_int_eq(writes, 2);
+	ck_assert_int_eq(flushes, 1);
+	ck_assert_mem_eq(disk + 50000, other, sizeof(other));
+	n = 0;
+	for (int i = 0; i < 4; i++) {
+		char cookie[9];
+
+		snprintf(cookie, sizeof(cookie), "read---%d", i);
+		n += queue(stream + n, 0, cookie, 10000 + 1000 * (uint64_t)i, 1000, NULL);
+	}
+	ck_assert_int_eq(write(fd, stream, n), (ssize_t)n);
+	for (int i = 0; i < 4; i++) {
+		char cookie[9];
+
+		snprintf(cookie, sizeof(cookie), "read---%d", i);
+		ck_assert_uint_eq(answer(fd, cookie, back[i], sizeof(back[i])), 0);
+		ck_assert_mem_eq(back[i], data[i], sizeof(data[i]));
+	}
+	ck_assert_int_eq(reads, 1);
+	/* A failing merged write fails every request in it, each answered. */
+	n = 0;
+	n += queue(stream + n, 1, "fail---0", 4096, 1000, data[0]);
+	n += queue(stream + n, 1, "fail---1", 5096, 1000, data[1]);
+	ck_assert_int_eq(write(fd, stream, n), (ssize_t)n);
+	ck_assert_uint_ne(answer(fd, "fail---0", NULL, 0), 0);
+	ck_assert_uint_ne(answer(fd, "fail---1", NULL, 0), 0);
+	close(fd);
+	pthread_join(s.th, NULL);
+}
+END_TEST
+
 START_TEST(unknown_export_and_oversized_write_are_refused)
 {
 	struct server s;
@@ -287,6 +383,7 @@ main(void)
 	Suite *s = kr_check_suite("nbd", &tc);
 
 	tcase_add_test(tc, go_read_write_flush_disconnect);
+	tcase_add_test(tc, queued_contiguous_requests_are_merged);
 	tcase_add_test(tc, unknown_export_and_oversized_write_are_refused);
 	tcase_add_test(tc, client_without_fixed_newstyle_is_refused);
 	return kr_check_run(s);
