@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -132,21 +133,47 @@ file_io(struct ebs_export *e, bool write, uint8_t *data, size_t bytes, uint64_t 
 	return r;
 }
 
+/* Is [off, off+len) of a mapped export in the page cache? */
+static bool
+resident(const struct ebs_export *e, uint64_t off, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char vec[8];
+	uint64_t first;
+	size_t span, i, pages;
+
+	if (e->map == NULL || len == 0 || off + len > e->map_len)
+		return false;
+	first = off & ~(uint64_t)(page - 1);
+	span = (size_t)(off + len - first);
+	pages = (span + (size_t)page - 1) / (size_t)page;
+	if (pages > sizeof(vec) || mincore((void *)(e->map + first), span, vec) < 0)
+		return false;
+	for (i = 0; i < pages; i++)
+		if (!(vec[i] & 1))
+			return false;
+	return true;
+}
+
 /*
  * Do one ATA command and turn the frame into its answer in place: the
  * answer's length, 0 for no answer, or AOE_DEFER (when `wait` forbids what
- * the command needs) with the frame untouched, so that a worker can start
- * over from it.
+ * the command needs, or the answer needs more room than r->room) with the
+ * frame untouched, so that a pool buffer or a worker can start over from
+ * it.  A page-cache read by the rx thread from a mapped volume answers
+ * with the header only and points r->zc at the sectors in the mapping.
  */
 size_t
-ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_t len,
+ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, struct ebs_req *r,
     enum ebs_aoe_wait wait)
 {
+	uint8_t *f = r->frame;
+	size_t len = r->len, room = r->room ? r->room : KR_AOE_FRAME_MAX;
 	struct kr_aoe_hdr h;
 	struct kr_aoe_ata a;
 	uint8_t id[512];
 	size_t n, bytes = 0, extra = 0;
-	ssize_t r;
+	ssize_t io;
 	uint8_t cmd, status = KR_ATA_STATUS_DRDY;
 	bool ok = true;
 
@@ -156,6 +183,8 @@ ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_
 	bytes = (size_t)a.count * KR_AOE_SECTOR;
 	switch (cmd) {
 	case KR_ATA_IDENTIFY:
+		if (KR_AOE_ATA_LEN + sizeof(id) > room)
+			return AOE_DEFER;
 		kr_aoe_identify(id, e->sectors, e->volume_id, "Karri EBS volume");
 		extra = sizeof(id);
 		break;
@@ -189,10 +218,20 @@ ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_
 		 * does, so it goes to the workers, which keep several in flight. */
 		if (wait == AOE_WAIT_NONE && e->direct)
 			return AOE_DEFER;
-		r = file_io(e, write, f + KR_AOE_ATA_LEN, bytes, a.lba, wait);
-		if (r == AOE_IO_DEFER)
+		if (!write && wait == AOE_WAIT_NONE && e->map != NULL) {
+			/* Sent from the page cache by the kernel's one copy. */
+			if (!resident(e, a.lba * KR_AOE_SECTOR, bytes))
+				return AOE_DEFER;
+			r->zc = e->map + a.lba * KR_AOE_SECTOR;
+			r->zc_len = bytes;
+			break;
+		}
+		if (!write && KR_AOE_ATA_LEN + bytes > room)
 			return AOE_DEFER;
-		if (r != (ssize_t)bytes) {
+		io = file_io(e, write, f + KR_AOE_ATA_LEN, bytes, a.lba, wait);
+		if (io == AOE_IO_DEFER)
+			return AOE_DEFER;
+		if (io != (ssize_t)bytes) {
 			kr_log_warn("AoE: %s %s at sector %llu", write ? "write to" : "read from",
 			    e->volume_id, (unsigned long long)a.lba);
 			ok = false;
@@ -352,6 +391,8 @@ ebs_aoe_serve(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait)
 	struct kr_aoe_hdr h;
 	struct ebs_export *e;
 
+	r->zc = NULL;
+	r->zc_len = 0;
 	if (kr_aoe_parse_hdr(r->frame, r->len, &h) < 0 || (h.flags & KR_AOE_FLAG_RESPONSE))
 		return 0;
 	if (memcmp(h.dst, t->mac, 6) != 0 && memcmp(h.dst, bcast, 6) != 0)
@@ -367,6 +408,6 @@ ebs_aoe_serve(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait)
 	e = ebs_aoe_find_export(t, h.major, h.minor);
 	if (e == NULL || !ebs_aoe_mac_allowed(e, h.src))
 		return 0;
-	return ebs_aoe_answer_ata(t, e, r->frame, r->len, wait);
+	return ebs_aoe_answer_ata(t, e, r, wait);
 }
 

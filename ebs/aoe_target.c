@@ -61,10 +61,24 @@ open_socket(struct ebs_target *t)
 		(void)setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 #ifdef PACKET_IGNORE_OUTGOING
 	(void)setsockopt(t->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-#else
-	(void)one;
 #endif
+	/* Answers go straight to the driver: an AoE target has no use for
+	 * traffic shaping on its storage NIC, and the qdisc lock is skipped. */
+	(void)setsockopt(t->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	(void)ebs_aoe_ring_open(t);	/* else recvmmsg(), as before */
 	return 0;
+}
+
+/* An export's file, lock and mapping; NULL-safe. */
+static void
+export_free(struct ebs_export *e)
+{
+	if (e == NULL)
+		return;
+	ebs_aoe_unmap(e);
+	close(e->fd);
+	pthread_rwlock_destroy(&e->io);
+	free(e);
 }
 
 struct ebs_target *
@@ -114,8 +128,9 @@ ebs_target_start(const char *ifname, int workers)
 		kr_error("InternalError", "cannot start the AoE receiver");
 		goto fail;
 	}
-	kr_log_info("AoE target on %s (MTU %d, %u sectors per frame, %d workers)", ifname, mtu,
-	    kr_aoe_sectors_per_frame(mtu), t->nworkers);
+	kr_log_info("AoE target on %s (MTU %d, %u sectors per frame, %d workers, %s)", ifname,
+	    mtu, kr_aoe_sectors_per_frame(mtu), t->nworkers,
+	    t->ring ? "receive ring" : "recvmmsg");
 	return t;
 oom:
 	kr_error("InternalError", "out of memory");
@@ -147,15 +162,11 @@ ebs_target_stop(struct ebs_target *t)
 	pthread_mutex_unlock(&t->qlock);
 	for (i = 0; i < t->nworkers; i++)
 		pthread_join(t->workers[i], NULL);
-	for (i = 0; i < AOE_EXPORTS_MAX; i++) {
-		if (t->exports[i]) {
-			close(t->exports[i]->fd);
-			pthread_rwlock_destroy(&t->exports[i]->io);
-			free(t->exports[i]);
-		}
-	}
+	for (i = 0; i < AOE_EXPORTS_MAX; i++)
+		export_free(t->exports[i]);
 	for (i = 0; i < AOE_POOL; i++)
 		free(t->reqs[i].base);
+	ebs_aoe_ring_close(t);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t->workers);
@@ -221,13 +232,12 @@ ebs_target_add(struct ebs_target *t, const char *volume_id, const char *path,
 	e->direct = direct;
 	atomic_store(&e->nowait_writes, true);
 	pthread_rwlock_init(&e->io, NULL);
+	ebs_aoe_map(e);
 
 	pthread_rwlock_wrlock(&t->table_lock);
 	i = find_by_id(t, volume_id);
 	if (i >= 0) {		/* re-export: new MACs replace the old at once */
-		close(t->exports[i]->fd);
-		pthread_rwlock_destroy(&t->exports[i]->io);
-		free(t->exports[i]);
+		export_free(t->exports[i]);
 		t->exports[i] = NULL;
 		free_i = i;
 	}
@@ -244,11 +254,7 @@ ebs_target_add(struct ebs_target *t, const char *volume_id, const char *path,
 		rc = 0;
 	}
 	pthread_rwlock_unlock(&t->table_lock);
-	if (e != NULL) {
-		close(e->fd);
-		pthread_rwlock_destroy(&e->io);
-		free(e);
-	}
+	export_free(e);
 	return rc;
 }
 
@@ -268,9 +274,7 @@ ebs_target_remove(struct ebs_target *t, const char *volume_id)
 	if (e == NULL)
 		return 0;
 	(void)fdatasync(e->fd);		/* an unexported volume is a complete one */
-	close(e->fd);
-	pthread_rwlock_destroy(&e->io);
-	free(e);
+	export_free(e);
 	return 0;
 }
 

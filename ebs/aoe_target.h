@@ -5,16 +5,28 @@
  * keep a full window of requests moving, which vblade (one thread, one
  * frame at a time, 16 buffers) cannot:
  *
- *   rx thread   (aoe_threads.c) recvmmsg() batches of frames from one
- *               AF_PACKET socket straight into request buffers from a fixed
- *               pool; serves at once what cannot block -- Query Config, MAC
- *               mask, page-cache reads and writes -- and queues the rest.
+ *   rx thread   (aoe_threads.c) takes frames from one AF_PACKET socket's
+ *               receive ring (aoe_ring.c; recvmmsg() into pool buffers where
+ *               there is no ring); serves at once what cannot block -- Query
+ *               Config, MAC mask, page-cache reads and writes -- and copies
+ *               the rest into request buffers from a fixed pool for the
+ *               workers.
  *   workers     (aoe_threads.c) do what blocks -- FLUSH (fdatasync), O_DIRECT
  *               I/O, reads that miss the page cache, writes to a volume
  *               paused for a snapshot -- several in flight at once, and send
  *               their answers with one sendmmsg().
  *   answers     (aoe_answer.c) what the target says to each frame.
  *   life cycle  (aoe_target.c) start/stop and the table of exports.
+ *   rings       (aoe_ring.c) the receive ring, and each buffered volume
+ *               mapped read-only, so that a page-cache read is sent from
+ *               the page cache with one copy (into the socket buffer)
+ *               instead of two (pread into a buffer, then send).
+ *
+ * What each byte costs, the reason for the rings (bench/aoe measures it in
+ * CPU-seconds per GB): a write is copied once by the kernel into the
+ * receive ring and once by pwrite() into the page cache, with no system
+ * call to receive it; a page-cache read is copied once, from the mapping
+ * into the answer, by the sendmmsg() that sends it.
  *
  * A write is acknowledged only after pwrite() returned: the data is in the
  * page cache (or on disk with O_DIRECT), so killing the daemon loses nothing
@@ -54,6 +66,9 @@
  * beats saving system calls; 1, 2 and 4 were within the noise of each other,
  * the end of a 32-frame batch was clearly worse. */
 #define AOE_SEND_EVERY 2
+/* Frames taken from the receive ring per hold of table_lock: no system
+ * call per batch any more, so this only bounds how long a batch holds it. */
+#define AOE_RING_BATCH 16
 #define AOE_EXPORTS_MAX 256
 #define AOE_FIRMWARE 0x4011
 #define AOE_ALIGN 4096		/* frame data lands on this boundary, for O_DIRECT */
@@ -71,12 +86,22 @@ struct ebs_export {
 	bool quiesced;
 	bool direct;		/* O_DIRECT: every read and write waits for the disk */
 	atomic_bool nowait_writes;	/* the file system takes RWF_NOWAIT buffered writes */
+	const uint8_t *map;	/* the file read-only (not with O_DIRECT), or NULL */
+	size_t map_len;
 };
 
 struct ebs_req {
 	uint8_t *base;		/* aligned allocation */
 	uint8_t *frame;		/* base + AOE_ALIGN - KR_AOE_ATA_LEN: data is aligned */
 	size_t len;		/* received, then the answer's length */
+	/* 0: a pool buffer, room for any answer; else the bytes the answer
+	 * may take in place (a frame in the receive ring: what was received) */
+	size_t room;
+	/* The answer's data when it is sent from a volume's mapping rather
+	 * than from the frame (set by ebs_aoe_serve; NULL otherwise): valid
+	 * only while table_lock is held, so sent before it is released. */
+	const uint8_t *zc;
+	size_t zc_len;
 	struct ebs_req *next;
 };
 
@@ -98,6 +123,10 @@ struct ebs_target {
 	struct ebs_req *free_list;
 	struct ebs_req *qhead, *qtail;
 	unsigned qlen;
+
+	uint8_t *ring;			/* PACKET_RX_RING (TPACKET_V2), or NULL */
+	size_t ring_len;
+	unsigned ring_head;		/* the next frame to look at (rx thread) */
 
 	struct ebs_req reqs[AOE_POOL];
 	pthread_t rx_thread;
@@ -121,9 +150,21 @@ struct ebs_export *ebs_aoe_find_export(struct ebs_target *t, uint16_t shelf, uin
 bool ebs_aoe_mac_allowed(const struct ebs_export *e, const uint8_t mac[6]);
 void ebs_aoe_send_frame(struct ebs_target *t, const uint8_t *f, size_t len);
 void ebs_aoe_pad(struct ebs_req *r);
-size_t ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, uint8_t *f, size_t len,
+size_t ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, struct ebs_req *r,
     enum ebs_aoe_wait wait);
 size_t ebs_aoe_serve(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait);
+
+/* aoe_ring.c */
+#define AOE_RING_BLOCK 65536	/* 6 frames of 10912 bytes: a jumbo frame and the ring's header */
+#define AOE_RING_FRAME 10912
+#define AOE_RING_FRAMES_PER_BLOCK (AOE_RING_BLOCK / AOE_RING_FRAME)
+#define AOE_RING_BLOCKS 171	/* 1026 frames, as many as the socket buffer held before */
+#define AOE_RING_FRAMES (AOE_RING_BLOCKS * AOE_RING_FRAMES_PER_BLOCK)
+int ebs_aoe_ring_open(struct ebs_target *t);
+void ebs_aoe_ring_close(struct ebs_target *t);
+void *ebs_aoe_ring_frame(struct ebs_target *t, unsigned i);
+void ebs_aoe_map(struct ebs_export *e);
+void ebs_aoe_unmap(struct ebs_export *e);
 
 /* aoe_threads.c */
 void *ebs_aoe_rx_main(void *arg);
