@@ -28,14 +28,13 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from harness.aoe import Ebs
-from harness.daemons import BUILD, NS, SOAP_ENV, Daemon
+from harness.nsebs import NsEbs
+from harness.daemons import BUILD, Daemon
 from harness.nc import (ImageServer, call, describe, node_leftovers, ok, run_instance, start_nc,
-                        to_dict, wait_console, wait_state)
+                        wait_console, wait_state)
 
 A1 = "i-0000e0a1"      # node1: writes the pattern through karri-aoe
 B1 = "i-0000e0b1"      # node2: reads it after the move
@@ -50,38 +49,6 @@ def pattern(hexstr, mib):
     """The bytes tests/guest/init writes for karri.volume=pattern:HEX:MIB."""
     line = ("KARRIVOL " + hexstr).ljust(31).encode() + b"\n"
     return line * (mib * (1 << 20) // len(line))
-
-
-class NsEbs(Ebs):
-    """The EBS contract called from inside the front end's namespace (the
-    daemon listens there, unreachable from the root namespace)."""
-
-    def __init__(self, daemon):
-        super().__init__(daemon.url)
-        self.netns = daemon.netns
-
-    def call(self, element, fields, timeout=60):
-        import xml.etree.ElementTree as ET
-        from harness.aoe import _todict
-        body = "".join(f"<ebs:{k}>{v}</ebs:{k}>" for k, v in
-                       [("correlationId", uuid.uuid4()), ("userId", "test")] + list(fields))
-        data = (f'<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope '
-                f'xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:ebs="{NS["ebs"]}"><SOAP-ENV:Body>'
-                f"<ebs:{element}>{body}</ebs:{element}></SOAP-ENV:Body></SOAP-ENV:Envelope>")
-        out = subprocess.run(["ip", "netns", "exec", self.netns, "/usr/bin/python3", "-c", _CLIENT,
-                              self.url, element, str(timeout)], input=data.encode(),
-                             capture_output=True, timeout=timeout + 10, check=True)
-        return _todict(ET.fromstring(out.stdout).find(f"{{{SOAP_ENV}}}Body")[0])
-
-
-_CLIENT = r"""
-import sys, urllib.request
-url, element, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-req = urllib.request.Request(url, data=sys.stdin.buffer.read(), method="POST",
-    headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:karri:ebs#%s"' % element})
-with urllib.request.urlopen(req, timeout=timeout) as r:
-    sys.stdout.buffer.write(r.read())
-"""
 
 
 def mac_of(host, dev):
