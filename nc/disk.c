@@ -29,6 +29,17 @@
 
 #define COPY_CHUNK (1 << 20)
 
+/*
+ * Overlay settings, measured (bench/guestio, backend layer, first writes
+ * onto a new overlay, cache=none): qemu-img's default 64 KiB clusters copy
+ * the rest of a cluster from the base on a small first write -- 12.6 MB/s
+ * at 4 KiB depth 1 against 17.9 for a pre-allocated raw file; 128 KiB
+ * clusters with extended L2 entries (32 subclusters of 4 KiB) copy
+ * nothing: 23.9 MB/s, and 1 MiB writes 228 vs 215 MB/s (raw 274).  Still
+ * O(1) to make.  2 MiB clusters were worse (162 MB/s).  QEMU >= 5.2.
+ */
+#define OVERLAY_OPTS "extended_l2=on,cluster_size=128k"
+
 const char *
 nc_disk_format(const char *path)
 {
@@ -86,8 +97,8 @@ int
 nc_disk_overlay(const char *base, const char *base_format, const char *dest, long long size)
 {
 	char sz[32];
-	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", base_format,
-		"-b", base, dest, size > 0 ? sz : NULL, NULL };
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", OVERLAY_OPTS,
+		"-F", base_format, "-b", base, dest, size > 0 ? sz : NULL, NULL };
 
 	snprintf(sz, sizeof(sz), "%lld", size);
 	return kr_command_run(argv, NULL, NULL);
