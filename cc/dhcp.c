@@ -13,7 +13,10 @@
  * address before offering it and the first offer then takes ~3 s (measured);
  * --leasefile-ro, because static hosts need no lease database and dnsmasq,
  * after dropping to VNET_DHCPUSER, could not write one in our directory;
- * --port=0, no DNS.  dnsmasq runs in the foreground as our child with a pid
+ * --port=0, no DNS.  Instances get VNET_DNS as their DNS server, or, when
+ * it is unset, the CC host's own first non-loopback nameserver from
+ * /etc/resolv.conf (an instance without one cannot even apt-get; a
+ * loopback resolver would be the guest's own).  dnsmasq runs in the foreground as our child with a pid
  * file; after a CC crash it keeps serving, and the restarted CC adopts it
  * when its command line (/proc/PID/cmdline) is exactly what it would start.
  */
@@ -85,10 +88,29 @@ add_range(struct argv_set *a, int vlan)
 	arg(a, "--dhcp-option=tag:%s,option:router,%s", tag, gw);
 }
 
+/* VNET_DNS, else the host's resolver as said above; "" when there is none. */
+static void
+dns_server(char out[16])
+{
+	char line[256], ip[64];
+	FILE *f;
+
+	snprintf(out, 16, "%s", V.dns);
+	if (*out || (f = fopen("/etc/resolv.conf", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " nameserver %63s", ip) == 1 && strncmp(ip, "127.", 4) != 0 &&
+		    strspn(ip, "0123456789.") == strlen(ip) && strlen(ip) < 16) {
+			snprintf(out, 16, "%s", ip);
+			break;
+		}
+	fclose(f);
+}
+
 static void
 build_argv(const char *ifname, int vlan, struct argv_set *a)
 {
-	char p[640];
+	char p[640], dns[16];
 
 	arg(a, "%s", V.dhcpd);
 	arg(a, "--keep-in-foreground");
@@ -106,8 +128,9 @@ build_argv(const char *ifname, int vlan, struct argv_set *a)
 	arg(a, "--no-ping");
 	arg(a, "--user=%s", V.dhcpuser);
 	arg(a, "--log-facility=-");
-	if (V.dns[0])
-		arg(a, "--dhcp-option=option:dns-server,%s", V.dns);
+	dns_server(dns);
+	if (dns[0])
+		arg(a, "--dhcp-option=option:dns-server,%s", dns);
 	if (V.mode == VNET_STATIC) {
 		char net[16], mask[16], tmp[64];
 

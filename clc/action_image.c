@@ -186,6 +186,37 @@ insert_image(sqlite3 *db, const char *id, void *arg)
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * VirtualizationType as Karri boots it: paravirtual is a kernel (+ ramdisk)
+ * the node boots directly, so it needs KernelId (Karri has no cloud-wide
+ * default kernel); hvm boots the image's own loader, so it takes none.
+ * Left out, it follows from KernelId, as DescribeImages reports it.
+ */
+static int
+check_virtualization(struct clc_req *r, const char *kernel, const char *ramdisk)
+{
+	const char *v = clc_param(r, "VirtualizationType");
+
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "paravirtual") != 0 && strcmp(v, "hvm") != 0) {
+		kr_error("InvalidParameterValue", "Value (%.32s) for parameter virtualizationType "
+		    "is invalid: paravirtual or hvm", v);
+		return -1;
+	}
+	if (strcmp(v, "paravirtual") == 0 && !kernel) {
+		kr_error("InvalidParameterCombination", "a paravirtual image is booted with its "
+		    "kernel: register it with KernelId (and RamdiskId)");
+		return -1;
+	}
+	if (strcmp(v, "hvm") == 0 && (kernel || ramdisk)) {
+		kr_error("InvalidParameterCombination", "an hvm image boots its own loader: "
+		    "KernelId and RamdiskId are for paravirtual images");
+		return -1;
+	}
+	return 0;
+}
+
 /* Name and Architecture default to the manifest's (a taken name is then left out). */
 static void
 defaults_from_manifest(struct clc_req *r, struct new_image *im, const struct clc_manifest *m)
@@ -233,6 +264,7 @@ clc_register_image(struct clc_req *r)
 	    (im.kernel && clc_image_usable(r, im.kernel, "kernel") < 0) ||
 	    (im.ramdisk && clc_image_usable(r, im.ramdisk, "ramdisk") < 0) ||
 	    (im.name && clc_image_name_taken(r, im.name)) ||
+	    check_virtualization(r, im.kernel, im.ramdisk) < 0 ||
 	    clc_manifest_check(r, im.location, &m) < 0)
 		return -1;
 	im.kind = m.kind;

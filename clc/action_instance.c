@@ -127,7 +127,8 @@ clc_terminate_instances(struct clc_req *r)
 	char prev[32], zone[64];
 	size_t n;
 
-	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0)
+	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0 ||
+	    clc_instances_check_protection(r, ids, n) < 0)
 		return -1;
 	kr_buf_add(r->out, "<instancesSet>");
 	for (size_t i = 0; i < n; i++) {

@@ -181,6 +181,42 @@ snap_field(void *item, const char *name, size_t idx)
 	return clc_filter_column(item, map, name, idx);
 }
 
+/*
+ * Owner.N and RestorableBy.N as EC2 reads them, for a cloud without shared
+ * snapshots: Owner names the caller (self or its account id) or nobody
+ * visible; RestorableBy asks for snapshots with explicit create-volume
+ * permissions, which no Karri snapshot has (an owner's own right is not
+ * one).  euca-describe-snapshots sends Owner=self, then RestorableBy=self,
+ * and concatenates: each snapshot must come back once.  *mine: whether the
+ * caller's snapshots match.
+ */
+static int
+owners_visible(struct clc_req *r, bool *mine)
+{
+	const char *v[CLC_MAX_IDS];
+	size_t n;
+
+	*mine = true;
+	if (clc_param_list_checked(r, "Owner", NULL, v, CLC_MAX_IDS, &n) < 0)
+		return -1;
+	if (n) {
+		*mine = false;
+		for (size_t i = 0; i < n; i++)
+			*mine |= strcmp(v[i], "self") == 0 || strcmp(v[i], r->account) == 0;
+	}
+	if (clc_param_list_checked(r, "RestorableBy", NULL, v, CLC_MAX_IDS, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], "self") != 0 && strcmp(v[i], "all") != 0 &&
+		    (strlen(v[i]) != 12 || strspn(v[i], "0123456789") != 12)) {
+			kr_error("InvalidUserID.Malformed", "Invalid user id: \"%.64s\"", v[i]);
+			return -1;
+		}
+	if (n)
+		*mine = false;
+	return 0;
+}
+
 int
 clc_describe_snapshots(struct clc_req *r)
 {
@@ -193,22 +229,25 @@ clc_describe_snapshots(struct clc_req *r)
 	struct clc_filters fs;
 	struct clc_pager pg;
 	sqlite3_stmt *st;
+	bool mine;
 	size_t n;
 	int rc;
 
 	if (clc_param_check_known(r, known) < 0 ||
 	    clc_param_list_checked(r, "SnapshotId", NULL, ids, CLC_MAX_IDS, &n) < 0 ||
-	    clc_filters_parse(r, filters, &fs) < 0 || clc_pager_init(r, 5, 1000, &pg) < 0)
+	    clc_filters_parse(r, filters, &fs) < 0 || clc_pager_init(r, 5, 1000, &pg) < 0 ||
+	    owners_visible(r, &mine) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (clc_snapshot_owned(r, ids[i], NULL) < 0)
 			return -1;
 	if (kr_db_prepare(r->db, "SELECT id, volume_id, status, started, progress, owner,"
 	    " volume_size, description, state_message FROM snapshots WHERE owner = ? AND id > ?"
-	    " ORDER BY id", &st) < 0)
+	    " AND ? ORDER BY id", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, pg.after ? pg.after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, mine);
 	kr_buf_add(r->out, "<snapshotSet>");
 	while ((rc = kr_db_step(st)) == 1) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);

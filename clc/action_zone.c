@@ -1,6 +1,6 @@
 /*
- * action_zone.c - DescribeRegions, DescribeAvailabilityZones,
- * DescribeInstanceTypes.
+ * action_zone.c - DescribeRegions, DescribeAvailabilityZones (and
+ * DescribeInstanceTypes is in action_instance_type.c).
  *
  * The cloud is one region (CLC_REGION) whose endpoint is this CLC; its
  * zones are the registered clusters.  A zone is "available" when its CC
@@ -181,54 +181,5 @@ clc_describe_zones(struct clc_req *r)
 	for (size_t i = 0; i < nremote; i++)
 		remote_item(r, &remote[i], names, n, &fs);
 	kr_buf_add(r->out, "</availabilityZoneInfo>");
-	return 0;
-}
-
-static const char *
-type_field(void *item, const char *name, size_t idx)
-{
-	return idx == 0 && strcmp(name, "instance-type") == 0 ? item : NULL;
-}
-
-int
-clc_describe_instance_types(struct clc_req *r)
-{
-	static const char *const known[] = { "InstanceType", "Filter", "MaxResults",
-		"NextToken", NULL };
-	static const char *const filters[] = { "instance-type", NULL };
-	struct kr__virtualMachineType vm[CLC_MAX_TYPES];
-	struct clc_type_cap caps[CLC_MAX_TYPES];
-	const char *names[CLC_MAX_IDS];
-	struct clc_filters fs;
-	size_t n;
-	int nt;
-
-	if (clc_param_check_known(r, known) < 0 ||
-	    clc_param_list_checked(r, "InstanceType", NULL, names, CLC_MAX_IDS, &n) < 0 ||
-	    clc_filters_parse(r, filters, &fs) < 0 ||
-	    (nt = clc_types_load(r->db, vm, CLC_MAX_TYPES, caps)) < 0)
-		return -1;
-	kr_buf_add(r->out, "<instanceTypeSet>");
-	for (int i = 0; i < nt; i++) {
-		const char *name = caps[i].name;
-
-		if ((n && !clc_in_list(name, names, n)) ||
-		    !clc_filters_match(r, &fs, NULL, type_field, caps[i].name))
-			continue;
-		kr_buf_add(r->out, "<item>");
-		clc_xml_elem(r->out, "instanceType", name);
-		kr_buf_addf(r->out, "<currentGeneration>false</currentGeneration>"
-		    "<supportedRootDeviceTypes><item>instance-store</item>"
-		    "</supportedRootDeviceTypes><hypervisor>xen</hypervisor>"
-		    "<vCpuInfo><defaultVCpus>%d</defaultVCpus></vCpuInfo>"
-		    "<memoryInfo><sizeInMiB>%d</sizeInMiB></memoryInfo>"
-		    "<instanceStorageSupported>true</instanceStorageSupported>"
-		    "<instanceStorageInfo><totalSizeInGB>%d</totalSizeInGB></instanceStorageInfo>"
-		    "<processorInfo><supportedArchitectures><item>x86_64</item><item>i386</item>"
-		    "</supportedArchitectures></processorInfo>", caps[i].cores, caps[i].memory,
-		    caps[i].disk);
-		kr_buf_add(r->out, "</item>");
-	}
-	kr_buf_add(r->out, "</instanceTypeSet>");
 	return 0;
 }

@@ -28,10 +28,13 @@ static const struct clc_action built[] = {
 	{ "DeleteTags", clc_delete_tags },
 	{ "DeleteVolume", clc_delete_volume },
 	{ "DeregisterImage", clc_deregister_image },
+	{ "DescribeAccountAttributes", clc_describe_account_attributes },
 	{ "DescribeAddresses", clc_describe_addresses },
 	{ "DescribeAvailabilityZones", clc_describe_zones },
 	{ "DescribeImageAttribute", clc_describe_image_attribute },
 	{ "DescribeImages", clc_describe_images },
+	{ "DescribeInstanceAttribute", clc_describe_instance_attribute },
+	{ "DescribeInstanceStatus", clc_describe_instance_status },
 	{ "DescribeInstanceTypes", clc_describe_instance_types },
 	{ "DescribeInstances", clc_describe_instances },
 	{ "DescribeKeyPairs", clc_describe_key_pairs },
@@ -45,10 +48,12 @@ static const struct clc_action built[] = {
 	{ "GetConsoleOutput", clc_get_console_output },
 	{ "ImportKeyPair", clc_import_key_pair },
 	{ "ModifyImageAttribute", clc_modify_image_attribute },
+	{ "ModifyInstanceAttribute", clc_modify_instance_attribute },
 	{ "RebootInstances", clc_reboot_instances },
 	{ "RegisterImage", clc_register_image },
 	{ "ReleaseAddress", clc_release_address },
 	{ "ResetImageAttribute", clc_reset_image_attribute },
+	{ "ResetInstanceAttribute", clc_reset_instance_attribute },
 	{ "RevokeSecurityGroupIngress", clc_revoke_ingress },
 	{ "RunInstances", clc_run_instances },
 	{ "StartInstances", clc_start_instances },
@@ -86,6 +91,13 @@ clc_action_find(const char *name)
 	unbuilt.name = *known;
 	unbuilt.fn = NULL;
 	return &unbuilt;
+}
+
+/* How many actions are built (the unit test matches docs/ec2-actions.md with it). */
+size_t
+clc_actions_count(void)
+{
+	return NBUILT;
 }
 
 /* For the unit test: both tables sorted, every built action a real EC2 name. */

@@ -1,5 +1,6 @@
 /*
- * clc-test.c - unit tests of the CLC's pure parts: the action table, EC2
+ * clc-test.c - unit tests of the CLC's pure parts: the action table (and
+ * docs/ec2-actions.md made from it), EC2
  * wildcards, HTTP statuses of error codes, key fingerprints and base64;
  * and the derived karri: tags a <tagSet> shows, on a real clc.db.
  * The API itself is tested with real clients in tests/integration/test_clc*.py.
@@ -27,6 +28,45 @@ START_TEST(action_table_sorted_and_real)
 	ck_assert_ptr_nonnull(clc_action_find("CreateVpc"));
 	ck_assert_ptr_null(clc_action_find("CreateVpc")->fn);
 	ck_assert_ptr_null(clc_action_find("DescribeUnicorns"));
+}
+END_TEST
+
+/*
+ * docs/ec2-actions.md (tools/ec2_actions_doc.py) and the table agree: each
+ * "yes" row is built, each "no" row is an EC2 name answered
+ * UnsupportedOperation (or, in the Eucalyptus-only part, no EC2 name at
+ * all), and there are as many "yes" rows as built actions.
+ */
+START_TEST(actions_doc_matches_table)
+{
+	const char *data = getenv("KARRI_TEST_DATA");
+	char path[1024], line[1024], name[128], yes[8];
+	size_t built = 0;
+	bool euca_only = false;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(data);
+	snprintf(path, sizeof(path), "%s/../../docs/ec2-actions.md", data);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f)) {
+		const struct clc_action *a;
+
+		euca_only |= strncmp(line, "Eucalyptus-only", 15) == 0;
+		if (sscanf(line, "| %127[A-Za-z] | %7[a-z] |", name, yes) != 2 ||
+		    strcmp(name, "Action") == 0)
+			continue;
+		a = clc_action_find(name);
+		if (euca_only) {
+			ck_assert_msg(a == NULL, "%s is an EC2 name", name);
+			continue;
+		}
+		ck_assert_msg(a != NULL, "%s is no EC2 action", name);
+		ck_assert_msg((strcmp(yes, "yes") == 0) == (a->fn != NULL),
+		    "%s: docs say %s", name, yes);
+		built += a->fn != NULL;
+	}
+	fclose(f);
+	ck_assert_uint_eq(built, clc_actions_count());
 }
 END_TEST
 
@@ -163,6 +203,7 @@ main(void)
 	Suite *s = kr_check_suite("clc", &tc);
 
 	tcase_add_test(tc, action_table_sorted_and_real);
+	tcase_add_test(tc, actions_doc_matches_table);
 	tcase_add_test(tc, wildcards);
 	tcase_add_test(tc, statuses);
 	tcase_add_test(tc, key_create_and_import);

@@ -100,8 +100,9 @@ void clc_send_error(struct evhttp_request *req, const char *code, const char *me
 int clc_query_run(struct clc_req *r, struct evhttp_request *req, const struct clc_action **a);
 void clc_query_reset_out(struct clc *clc);
 
-/* metadata.c: the instances' metadata service (via the CC's redirect). */
+/* metadata*.c: the instances' metadata service (via the CC's redirect). */
 bool clc_metadata_path(const char *path);
+bool clc_metadata_root(struct clc *clc, struct evhttp_request *req);	/* GET / by a guest */
 void clc_metadata_handle(struct clc *clc, struct evhttp_request *req);
 
 /* schema.c */

@@ -12,6 +12,7 @@ struct clc_req;
 extern const char *const clc_ec2_names[];	/* ec2_names.c */
 extern const size_t clc_ec2_names_n;
 int clc_actions_check(void);			/* actions.c */
+size_t clc_actions_count(void);
 
 /* action_keypair.c */
 int clc_create_key_pair(struct clc_req *r);
@@ -74,5 +75,13 @@ int clc_stop_instances(struct clc_req *r);
 int clc_get_console_output(struct clc_req *r);
 /* action_describe_instances.c */
 int clc_describe_instances(struct clc_req *r);
+/* action_instance_attr.c */
+int clc_describe_instance_attribute(struct clc_req *r);
+int clc_modify_instance_attribute(struct clc_req *r);
+int clc_reset_instance_attribute(struct clc_req *r);
+int clc_instances_check_protection(struct clc_req *r, const char **ids, size_t n);
+/* action_instance_status.c */
+int clc_describe_instance_status(struct clc_req *r);
+int clc_describe_account_attributes(struct clc_req *r);
 
 #endif

@@ -40,7 +40,8 @@ clc_http_new(struct clc *clc, int port)
 	evhttp_set_max_body_size(http, CLC_MAX_REQUEST);
 	evhttp_set_max_headers_size(http, 64u << 10);
 	evhttp_set_timeout(http, 60);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_PUT);	/* PUT: IMDSv2 tokens (metadata.c) */
 	evhttp_set_gencb(http, clc_route, clc);
 	kr_log_info("serving %s on %s:%d", port == d->port ? "HTTP" : "HTTPS",
 	    d->bind_address ? d->bind_address : "0.0.0.0", port);

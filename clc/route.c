@@ -6,8 +6,8 @@
  * http://ec2.amazonaws.com/doc/<version>/) is the EC2 SOAP API
  * (ec2_soap.c); any other SOAP goes to gSOAP, where Karri's DescribeService
  * is served and anything else gets a fault.  Instances' metadata requests
- * (/latest/..., /2009-04-04/..., redirected here by the CC) go to
- * metadata.c.
+ * (/latest/..., /2009-04-04/..., redirected here by the CC, and a guest's
+ * bare GET / for the list of versions) go to metadata.c.
  */
 #include <string.h>
 
@@ -50,11 +50,13 @@ clc_route(struct evhttp_request *req, void *arg)
 	struct clc *clc = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 
-	if (path && clc_metadata_path(path)) {
+	if (path && (clc_metadata_path(path) || clc_metadata_root(clc, req))) {
 		clc_metadata_handle(clc, req);
 		return;
 	}
-	if (path == NULL || !is_api_path(path)) {
+	/* PUT is let in for the metadata service's IMDSv2 tokens only. */
+	if (path == NULL || !is_api_path(path) ||
+	    evhttp_request_get_command(req) == EVHTTP_REQ_PUT) {
 		clc_send_error(req, "InvalidURI", "no EC2 service at this path");
 		return;
 	}

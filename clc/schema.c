@@ -145,12 +145,23 @@ static const char schema_v4[] =
 static const char schema_v5[] =
 	"ALTER TABLE volumes ADD COLUMN attach_path TEXT;";
 
+/*
+ * Instance attributes EC2 lets the owner change while the instance runs
+ * (action_instance_attr.c): termination protection (TerminateInstances
+ * refuses a protected instance) and the source/destination check
+ * (recorded; the CC does no anti-spoofing filtering).
+ */
+static const char schema_v6[] =
+	"ALTER TABLE instances ADD COLUMN disable_api_termination INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE instances ADD COLUMN source_dest_check INTEGER NOT NULL DEFAULT 1;";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
 	{ 5, schema_v5 },
+	{ 6, schema_v6 },
 };
 
 int
