@@ -38,6 +38,15 @@ fz_quiet(void)
 	kr_log_open("karri-fuzz", "/dev/null", KR_LOG_ERROR, 0, 0);
 }
 
+/* The LLVMFuzzerInitialize of a harness that needs only quiet logs. */
+#define FZ_INIT_QUIET \
+	int LLVMFuzzerInitialize(int *argc, char ***argv) \
+	{ \
+		(void)argc, (void)argv; \
+		fz_quiet(); \
+		return 0; \
+	}
+
 /* A fresh scratch directory under $TMPDIR (tests/fuzz/run cleans it). */
 static inline const char *
 fz_tmpdir(void)

@@ -31,13 +31,7 @@ lookup(void *ctx, const char *access_key, char *secret, size_t len)
 	return 0;
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fz_quiet();
-	return 0;
-}
+FZ_INIT_QUIET
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,13 +8,7 @@
 #include "fuzz.h"
 #include "sig.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fz_quiet();
-	return 0;
-}
+FZ_INIT_QUIET
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

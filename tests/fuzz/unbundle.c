@@ -35,13 +35,7 @@ out(const void *data, size_t len, void *arg)
 	return 0;
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fz_quiet();
-	return 0;
-}
+FZ_INIT_QUIET
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
