@@ -9,7 +9,8 @@
  * uses its own storage NIC).  Only when both agreed is the attachment
  * recorded, with the path the NC took to the guest (clc_attach_path: the
  * volume's karri:path tag); otherwise the export is withdrawn.  Detach
- * goes the other way.
+ * goes the other way.  The calls run on a worker thread, in order, and
+ * the outcome is recorded on the loop (clc_backend.h).
  *
  * Guest-side AoE: an instance whose NC gave it a NIC on the storage network
  * says so in its net attachment ("model=virtio storage=MAC", the karri:net
@@ -19,8 +20,10 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_volume.h"
@@ -29,10 +32,10 @@
 #include "log.h"
 
 static int
-ebs_export(struct clc_req *r, const char *url, const char *vol, const char *mac,
+ebs_export(struct clc *clc, const char *url, const char *vol, const char *mac,
     char *remote, size_t len)
 {
-	struct soap *soap = clc_ebs_soap(r->clc);
+	struct soap *soap = clc_ebs_soap(clc);
 	char corr[37], user[16], *macs[1] = { (char *)mac };
 	struct _ebs__ExportVolume req = { corr, user, (char *)vol, mac ? 1 : 0, macs };
 	struct _ebs__ExportVolumeResponse resp = { 0 };
@@ -58,9 +61,9 @@ ebs_export(struct clc_req *r, const char *url, const char *vol, const char *mac,
 }
 
 static void
-ebs_unexport(struct clc_req *r, const char *url, const char *vol)
+ebs_unexport(struct clc *clc, const char *url, const char *vol)
 {
-	struct soap *soap = clc_ebs_soap(r->clc);
+	struct soap *soap = clc_ebs_soap(clc);
 	char corr[37], user[16];
 	struct _ebs__UnexportVolume req = { corr, user, (char *)vol };
 	struct _ebs__UnexportVolumeResponse resp = { 0 };
@@ -103,10 +106,10 @@ struct cc_answer {
 };
 
 static int
-cc_attach(struct clc_req *r, const char *cc_url, const char *inst, const char *vol,
+cc_attach(struct clc *clc, const char *cc_url, const char *inst, const char *vol,
     const char *remote, const char *dev, struct cc_answer *ans)
 {
-	struct soap *soap = clc_cc_soap(r->clc);
+	struct soap *soap = clc_cc_soap(clc);
 	char corr[37], user[16];
 	struct _cc__AttachVolume req = { corr, user, (char *)inst, (char *)vol, (char *)remote,
 		(char *)dev };
@@ -219,14 +222,88 @@ attachment_xml(struct clc_req *r, const char *vol, const char *inst, const char 
 	clc_xml_time(r->out, "attachTime", r->now);
 }
 
+/* An attachment or detachment: decided on the loop, its calls made on a worker. */
+struct attach_job {
+	struct clc *clc;
+	char vol[32], inst[32], dev[33], cc_url[300], ebs_url[300], zone[64];
+	bool guest;			/* the instance's own storage NIC: no question to the CC */
+	struct cc_answer ans;
+	char remote[300];
+};
+
+/* CC (the node's MAC), EBS export to it, CC hot-plug; the export withdrawn on failure. */
+static int
+attach_work(void *arg)
+{
+	struct attach_job *j = arg;
+
+	if (!j->guest && cc_attach(j->clc, j->cc_url, j->inst, j->vol, NULL, j->dev,
+	    &j->ans) < 0)
+		return -1;
+	if (!*j->ans.mac) {
+		kr_error("Unsupported", "the node of %s does not report its storage MAC: it "
+		    "cannot reach EBS volumes", j->inst);
+		return -1;
+	}
+	if (ebs_export(j->clc, j->ebs_url, j->vol, j->ans.mac, j->remote, sizeof(j->remote)) < 0)
+		return -1;
+	if (cc_attach(j->clc, j->cc_url, j->inst, j->vol, j->remote, j->dev, &j->ans) < 0) {
+		struct kr_err e = *kr_error_last();
+
+		ebs_unexport(j->clc, j->ebs_url, j->vol);
+		kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+attach_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct attach_job *j = arg;
+	char status[32], cur[32];
+
+	if (rc < 0)
+		return -1;
+	/* Still the caller's and still free (nothing else attached it meanwhile). */
+	if (clc_volume_owned(r, j->vol, status, sizeof(status), cur, sizeof(cur)) < 0 ||
+	    record(r, j->vol, j->inst, j->dev, j->ans.path) < 0)
+		return -1;
+	attachment_xml(r, j->vol, j->inst, j->dev, "attaching");
+	return 0;
+}
+
+static struct attach_job *
+job_new(struct clc_req *r, const char *vol, const char *inst, const char *dev)
+{
+	struct attach_job *j = calloc(1, sizeof(*j));
+	struct clc_cluster *c;
+
+	if (j == NULL) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	j->clc = r->clc;
+	snprintf(j->vol, sizeof(j->vol), "%s", vol);
+	snprintf(j->inst, sizeof(j->inst), "%s", inst);
+	snprintf(j->dev, sizeof(j->dev), "%s", dev ? dev : "");
+	if (!(c = running_instance_cluster(r, inst)) ||
+	    clc_ebs_url(r->clc, j->ebs_url, sizeof(j->ebs_url)) < 0) {
+		free(j);
+		return NULL;
+	}
+	snprintf(j->cc_url, sizeof(j->cc_url), "%s", c->url);
+	clc_backend_key(j->zone, "cc", c->name);
+	return j;
+}
+
 int
 clc_attach_volume(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", "InstanceId", "Device", NULL };
 	const char *vol, *inst, *dev;
-	char status[32], cur[32], ebs[300], remote[300];
-	struct cc_answer ans;
-	struct clc_cluster *c;
+	char status[32], cur[32];
+	struct attach_job *j;
 	int guest;
 
 	if (clc_param_check_known(r, known) < 0 || !(vol = clc_param_required(r, "VolumeId")) ||
@@ -247,25 +324,46 @@ clc_attach_volume(struct clc_req *r)
 	 * refused by EBS: found by the end-to-end test.)  An instance with its
 	 * own storage NIC needs no question: its MAC is the one.
 	 */
-	memset(&ans, 0, sizeof(ans));
-	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
-	    (guest = instance_storage_mac(r, inst, ans.mac)) < 0 ||
-	    (!guest && cc_attach(r, c->url, inst, vol, NULL, dev, &ans) < 0))
+	if (!(j = job_new(r, vol, inst, dev)))
 		return -1;
-	if (!*ans.mac) {
-		kr_error("Unsupported", "the node of %s does not report its storage MAC: it "
-		    "cannot reach EBS volumes", inst);
+	if ((guest = instance_storage_mac(r, inst, j->ans.mac)) < 0) {
+		free(j);
 		return -1;
 	}
-	if (ebs_export(r, ebs, vol, ans.mac, remote, sizeof(remote)) < 0)
+	j->guest = guest;
+	return clc_req_defer(r, j->zone, "ebs", attach_work, attach_resume, j, free);
+}
+
+static int
+detach_work(void *arg)
+{
+	struct attach_job *j = arg;
+	struct soap *soap = clc_cc_soap(j->clc);
+	char corr[37], user[16];
+	struct _cc__DetachVolume req = { corr, user, j->inst, j->vol, NULL, NULL, NULL };
+	struct _cc__DetachVolumeResponse resp = { 0 };
+	int rc;
+
+	if (soap == NULL)
 		return -1;
-	if (cc_attach(r, c->url, inst, vol, remote, dev, &ans) < 0) {
-		ebs_unexport(r, ebs, vol);
+	clc_cc_ids(corr, user);
+	rc = clc_soap_check(soap, soap_call___cc__DetachVolume(soap, j->cc_url, NULL, &req,
+	    &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "DetachVolume", j->cc_url);
+	clc_cc_done(soap);
+	if (rc == 0)
+		ebs_unexport(j->clc, j->ebs_url, j->vol);
+	return rc;
+}
+
+static int
+detach_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct attach_job *j = arg;
+
+	if (rc < 0 || record(r, j->vol, NULL, NULL, NULL) < 0)
 		return -1;
-	}
-	if (record(r, vol, inst, dev, ans.path) < 0)
-		return -1;
-	attachment_xml(r, vol, inst, dev, "attaching");
+	attachment_xml(r, j->vol, j->inst, "", "detaching");
 	return 0;
 }
 
@@ -273,13 +371,9 @@ int
 clc_detach_volume(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", "InstanceId", "Device", "Force", NULL };
-	char status[32], inst[32], ebs[300], corr[37], user[16];
-	struct _cc__DetachVolume req = { corr, user, NULL, NULL, NULL, NULL, NULL };
-	struct _cc__DetachVolumeResponse resp = { 0 };
-	struct clc_cluster *c;
-	struct soap *soap;
+	char status[32], inst[32];
+	struct attach_job *j;
 	const char *vol;
-	int rc = -1;
 
 	if (clc_param_check_known(r, known) < 0 || !(vol = clc_param_required(r, "VolumeId")) ||
 	    clc_volume_owned(r, vol, status, sizeof(status), inst, sizeof(inst)) < 0)
@@ -288,21 +382,7 @@ clc_detach_volume(struct clc_req *r)
 		kr_error("IncorrectState", "Volume %s is not attached", vol);
 		return -1;
 	}
-	if (!(c = running_instance_cluster(r, inst)) || clc_ebs_url(r->clc, ebs, sizeof(ebs)) < 0 ||
-	    !(soap = clc_cc_soap(r->clc)))
+	if (!(j = job_new(r, vol, inst, NULL)))
 		return -1;
-	clc_cc_ids(corr, user);
-	req.instanceId = inst;
-	req.volumeId = (char *)vol;
-	rc = clc_soap_check(soap, soap_call___cc__DetachVolume(soap, c->url, NULL, &req, &resp),
-	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-	    "DetachVolume", c->url);
-	clc_cc_done(soap);
-	if (rc < 0)
-		return -1;
-	ebs_unexport(r, ebs, vol);
-	if (record(r, vol, NULL, NULL, NULL) < 0)
-		return -1;
-	attachment_xml(r, vol, inst, "", "detaching");
-	return 0;
+	return clc_req_defer(r, j->zone, "ebs", detach_work, detach_resume, j, free);
 }

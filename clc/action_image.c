@@ -5,16 +5,18 @@
  * as in Eucalyptus 2.  A caller sees their own images, public ones and
  * those whose launch permission names their account; the admin sees all.
  * RegisterImage checks the location's shape here and has Walrus validate
- * the bundle (clc_manifest_check(), image_manifest.c): nothing is recorded
- * for a bundle that is missing, broken or not the caller's, and the image's
- * kind (emi/eki/eri), and by default its name and architecture, come from
- * its manifest.
+ * the bundle from a worker thread (image_manifest.c, clc_backend.h):
+ * nothing is recorded for a bundle that is missing, broken or not the
+ * caller's, and the image's kind (emi/eki/eri), and by default its name and
+ * architecture, come from its manifest.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clc.h"
 #include "clc_actions.h"
+#include "clc_backend.h"
 #include "clc_image.h"
 #include "db.h"
 #include "error.h"
@@ -232,40 +234,59 @@ defaults_from_manifest(struct clc_req *r, struct new_image *im, const struct clc
 	kr_error_clear();
 }
 
-int
-clc_register_image(struct clc_req *r)
+struct register_job {
+	struct clc_manifest_job m;
+};
+
+static int
+register_work(void *arg)
 {
-	static const char *const known[] = { "ImageLocation", "Name", "Description",
-		"Architecture", "KernelId", "RamdiskId", "RootDeviceName", "BlockDeviceMapping",
-		"VirtualizationType", "SriovNetSupport", "EnaSupport", "BillingProduct",
-		"BootMode", "TpmSupport", "UefiData", "ImdsSupport", NULL };
-	struct new_image im = { .r = r };
+	return clc_manifest_fetch(arg);
+}
+
+static void
+register_free(void *arg)
+{
+	struct register_job *j = arg;
+
+	clc_manifest_job_free(&j->m);
+	free(j);
+}
+
+/* RegisterImage's parameters, checked (again, after the Walrus call: kernels may go). */
+static int
+image_params(struct clc_req *r, struct new_image *im)
+{
+	*im = (struct new_image){ .r = r };
+	if (!(im->location = clc_param_required(r, "ImageLocation")) ||
+	    clc_image_check_location(im->location) < 0)
+		return -1;
+	im->name = clc_param(r, "Name");
+	im->description = clc_param(r, "Description");
+	im->arch = clc_param(r, "Architecture");
+	im->kernel = clc_param(r, "KernelId");
+	im->ramdisk = clc_param(r, "RamdiskId");
+	if ((im->name && clc_check_name("Name", im->name, 128) < 0) ||
+	    (im->description && clc_check_name("Description", im->description, 255) < 0) ||
+	    (im->arch && clc_image_check_arch(im->arch) < 0) ||
+	    (im->kernel && clc_image_usable(r, im->kernel, "kernel") < 0) ||
+	    (im->ramdisk && clc_image_usable(r, im->ramdisk, "ramdisk") < 0) ||
+	    (im->name && clc_image_name_taken(r, im->name)) ||
+	    check_virtualization(r, im->kernel, im->ramdisk) < 0)
+		return -1;
+	return 0;
+}
+
+/* Walrus's answer: the image recorded, of the kind its manifest says. */
+static int
+register_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct register_job *j = arg;
+	struct new_image im;
 	struct clc_manifest m;
 	char id[KR_ID_MAX];
 
-	if (clc_param_check_known(r, known) < 0)
-		return -1;
-	if (clc_param(r, "RootDeviceName") || clc_param(r, "BlockDeviceMapping.1.DeviceName")) {
-		kr_error("UnsupportedOperation", "Karri images are instance-store bundles: "
-		    "register an ImageLocation (bucket/name.manifest.xml)");
-		return -1;
-	}
-	if (!(im.location = clc_param_required(r, "ImageLocation")) ||
-	    clc_image_check_location(im.location) < 0)
-		return -1;
-	im.name = clc_param(r, "Name");
-	im.description = clc_param(r, "Description");
-	im.arch = clc_param(r, "Architecture");
-	im.kernel = clc_param(r, "KernelId");
-	im.ramdisk = clc_param(r, "RamdiskId");
-	if ((im.name && clc_check_name("Name", im.name, 128) < 0) ||
-	    (im.description && clc_check_name("Description", im.description, 255) < 0) ||
-	    (im.arch && clc_image_check_arch(im.arch) < 0) ||
-	    (im.kernel && clc_image_usable(r, im.kernel, "kernel") < 0) ||
-	    (im.ramdisk && clc_image_usable(r, im.ramdisk, "ramdisk") < 0) ||
-	    (im.name && clc_image_name_taken(r, im.name)) ||
-	    check_virtualization(r, im.kernel, im.ramdisk) < 0 ||
-	    clc_manifest_check(r, im.location, &m) < 0)
+	if (rc < 0 || image_params(r, &im) < 0 || clc_manifest_judge(r, &j->m, &m) < 0)
 		return -1;
 	im.kind = m.kind;
 	if (strcmp(im.kind, "machine") != 0 && (im.kernel || im.ramdisk)) {
@@ -280,6 +301,38 @@ clc_register_image(struct clc_req *r)
 		return -1;
 	clc_xml_elem(r->out, "imageId", id);
 	return 0;
+}
+
+int
+clc_register_image(struct clc_req *r)
+{
+	static const char *const known[] = { "ImageLocation", "Name", "Description",
+		"Architecture", "KernelId", "RamdiskId", "RootDeviceName", "BlockDeviceMapping",
+		"VirtualizationType", "SriovNetSupport", "EnaSupport", "BillingProduct",
+		"BootMode", "TpmSupport", "UefiData", "ImdsSupport", NULL };
+	struct register_job *j;
+	struct new_image im;
+
+	if (clc_param_check_known(r, known) < 0)
+		return -1;
+	if (clc_param(r, "RootDeviceName") || clc_param(r, "BlockDeviceMapping.1.DeviceName")) {
+		kr_error("UnsupportedOperation", "Karri images are instance-store bundles: "
+		    "register an ImageLocation (bucket/name.manifest.xml)");
+		return -1;
+	}
+	if (image_params(r, &im) < 0)
+		return -1;
+	if (!(j = calloc(1, sizeof(*j)))) {
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
+	if (clc_manifest_prepare(r, im.location, &j->m) < 0) {
+		register_free(j);
+		return -1;
+	}
+	/* Nothing is recorded before Walrus said the bundle is whole and the caller's. */
+	return clc_req_defer(r, "walrus", NULL, register_work, register_resume, j,
+	    register_free);
 }
 
 int

@@ -2,9 +2,10 @@
  * action_instance.c - TerminateInstances, RebootInstances, StartInstances,
  * StopInstances, GetConsoleOutput.
  *
- * Termination is recorded first (shutting-down) and then asked of the CC;
- * a CC that cannot be reached is asked again on every poll (reconcile.c)
- * until it reports the instance gone, so a termination is never lost.
+ * Termination is recorded first (shutting-down) and then asked of the CC
+ * from a worker thread, the client answered at once (clc_backend.h); a CC
+ * that cannot be reached is asked again on every poll (reconcile.c) until it
+ * reports the instance gone, so a termination is never lost.
  * Karri's instances are instance-store, so Start/Stop answer as EC2 does
  * for such instances: UnsupportedOperation.  Instances in a remote cloud
  * (burst) are asked of that cloud instead; a termination it does not take
@@ -119,12 +120,44 @@ set_shutting_down(struct clc_req *r, const char *id)
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * Ask each zone (a cluster or a remote cloud) once for all its instances
+ * that were terminated here, from a worker: the answer does not change the
+ * reply, and a zone that misses it is asked again by its poll.
+ */
+static void
+terminate_in_zones(struct clc_req *r, const char **ids, char (*zones)[64], size_t n)
+{
+	static bool done[MAX_IDS];
+	const char *batch[MAX_IDS];
+
+	memset(done, 0, sizeof(done));
+	for (size_t i = 0; i < n; i++) {
+		struct clc_cluster *c;
+		int nb = 0;
+
+		if (done[i] || !*zones[i])
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && strcmp(zones[j], zones[i]) == 0) {
+				batch[nb++] = ids[j];
+				done[j] = true;
+			}
+		if (is_remote(r, zones[i]))
+			clc_burst_terminate_later(r->db, zones[i], batch, nb);
+		else if ((c = clc_cluster_find(r->clc, zones[i])) != NULL)
+			clc_cc_terminate_later(r->clc, c->name, c->url, batch, nb);
+		kr_error_clear();
+	}
+}
+
 int
 clc_terminate_instances(struct clc_req *r)
 {
 	static const char *const known[] = { "InstanceId", NULL };
+	static char zones[MAX_IDS][64];
 	const char *ids[MAX_IDS];
-	char prev[32], zone[64];
+	char prev[32];
 	size_t n;
 
 	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0 ||
@@ -133,22 +166,13 @@ clc_terminate_instances(struct clc_req *r)
 	kr_buf_add(r->out, "<instancesSet>");
 	for (size_t i = 0; i < n; i++) {
 		const char *now;
-		struct clc_cluster *c;
 
-		if (instance_zone(r, ids[i], prev, sizeof(prev), zone, sizeof(zone)) < 0 ||
+		if (instance_zone(r, ids[i], prev, sizeof(prev), zones[i], sizeof(zones[i])) < 0 ||
 		    set_shutting_down(r, ids[i]) < 0)
 			return -1;
 		now = strcmp(prev, "terminated") == 0 ? "terminated" : "shutting-down";
-		if (strcmp(prev, "terminated") != 0 && is_remote(r, zone)) {
-			if (clc_burst_terminate(r->db, zone, &ids[i], 1) < 0)
-				kr_log_warnx("TerminateInstances %s: %s (asked again on the next "
-				    "poll)", ids[i], kr_error_message());
-		} else if (strcmp(prev, "terminated") != 0 &&
-		    (c = clc_cluster_find(r->clc, zone)) &&
-		    clc_cc_terminate(r->clc, c->url, &ids[i], 1) < 0)
-			kr_log_warnx("TerminateInstances %s: %s (asked again on the next poll)",
-			    ids[i], kr_error_message());
-		kr_error_clear();
+		if (strcmp(prev, "terminated") == 0)
+			zones[i][0] = '\0';	/* nothing to ask */
 		kr_buf_add(r->out, "<item>");
 		clc_xml_elem(r->out, "instanceId", ids[i]);
 		kr_buf_addf(r->out, "<currentState><code>%d</code><name>%s</name></currentState>"
@@ -157,6 +181,7 @@ clc_terminate_instances(struct clc_req *r)
 		kr_buf_add(r->out, "</item>");
 	}
 	kr_buf_add(r->out, "</instancesSet>");
+	terminate_in_zones(r, ids, zones, n);
 	return 0;
 }
 

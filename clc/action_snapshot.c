@@ -3,12 +3,14 @@
  * Snapshots are the caller's own (Karri has no public snapshots yet); EBS
  * makes them and stores them in Walrus (with URLs presigned here, see
  * clc_snapshot_urls; without a registered Walrus EBS keeps them itself);
- * the CLC records them once EBS accepted the request, and the poll
+ * the CLC records them "pending" before EBS is asked from a worker thread
+ * (clc_backend.h) and removes them again if EBS refuses; the poll
  * (ebs_client.c) follows their progress.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_volume.h"
@@ -89,85 +91,118 @@ volume_size(struct clc_req *r, const char *vol, long *size)
 	return rc == 1 ? 0 : -1;
 }
 
+static int
+create_work(void *arg)
+{
+	struct clc_ebs_job *j = arg;
+	struct _ebs__CreateSnapshot req = { j->corr, j->user, j->volume, j->id, j->bucket_url,
+		j->nurls, j->urls };
+	struct _ebs__CreateSnapshotResponse resp = { 0 };
+
+	return clc_soap_check(j->soap, soap_call___ebs__CreateSnapshot(j->soap, j->url, NULL,
+	    &req, &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "CreateSnapshot", j->url);
+}
+
+static int
+create_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct clc_ebs_job *j = arg;
+	const char *description = clc_param(r, "Description");
+
+	if (rc < 0) {
+		/* A snapshot EBS did not take is not recorded either. */
+		struct kr_err e = *kr_error_last();
+
+		clc_db_run(r->db, "DELETE FROM snapshots WHERE id = ?", j->id, NULL, NULL);
+		clc_tags_delete_all(r->db, j->id);
+		kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+		return -1;
+	}
+	clc_xml_elem(r->out, "snapshotId", j->id);
+	clc_xml_elem(r->out, "volumeId", j->volume);
+	clc_xml_elem(r->out, "status", "pending");
+	clc_xml_time(r->out, "startTime", r->now);
+	clc_xml_elem(r->out, "progress", "0%");
+	clc_xml_elem(r->out, "ownerId", r->account);
+	clc_xml_elem_int(r->out, "volumeSize", j->size);
+	if (description)
+		clc_xml_elem(r->out, "description", description);
+	return 0;
+}
+
 int
 clc_create_snapshot(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", "Description", "TagSpecification",
 		"OutpostArn", NULL };
 	struct new_snap s = { .r = r };
-	char status[32], inst[32], id[KR_ID_MAX], url[300], corr[37], user[16];
-	struct _ebs__CreateSnapshot req = { corr, user, NULL, id, NULL, 0, NULL };
-	struct _ebs__CreateSnapshotResponse resp = { 0 };
-	struct soap *soap;
-	int rc = -1;
+	char status[32], inst[32], id[KR_ID_MAX];
+	struct clc_ebs_job *j;
 
 	if (clc_param_check_known(r, known) < 0 || !(s.volume = clc_param_required(r, "VolumeId")) ||
 	    clc_volume_owned(r, s.volume, status, sizeof(status), inst, sizeof(inst)) < 0 ||
 	    volume_size(r, s.volume, &s.size) < 0)
 		return -1;
 	s.description = clc_param(r, "Description");
+	/* Recorded "pending" now, gone again if EBS does not take it (create_resume). */
 	if ((s.description && clc_check_name("Description", s.description, 255) < 0) ||
 	    kr_db_insert_new_id(r->db, "snap", id, sizeof(id), insert_snapshot, &s) < 0 ||
-	    clc_tags_apply_spec(r, id, "snapshot") < 0 ||
-	    clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
+	    clc_tags_apply_spec(r, id, "snapshot") < 0 || !(j = clc_ebs_job_new(r, id)))
 		return -1;
-	if (clc_snapshot_urls(r->clc, r->db, soap, "PUT", id, s.size, &req.snapshotUrls,
-	    &req.__sizesnapshotUrls) < 0 || (req.__sizesnapshotUrls > 0 &&
-	    clc_snapshot_bucket_url(r->clc, r->db, soap, &req.bucketUrl) < 0)) {
-		clc_cc_done(soap);
+	snprintf(j->volume, sizeof(j->volume), "%s", s.volume);
+	j->size = s.size;
+	if (clc_snapshot_urls(r->clc, r->db, j->soap, "PUT", id, s.size, &j->urls,
+	    &j->nurls) < 0 || (j->nurls > 0 &&
+	    clc_snapshot_bucket_url(r->clc, r->db, j->soap, &j->bucket_url) < 0)) {
+		clc_ebs_job_free(j);
 		return -1;
 	}
-	clc_cc_ids(corr, user);
-	req.volumeId = (char *)s.volume;
-	rc = clc_soap_check(soap, soap_call___ebs__CreateSnapshot(soap, url, NULL, &req, &resp),
-	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-	    "CreateSnapshot", url);
-	clc_cc_done(soap);
-	if (rc < 0)
+	return clc_req_defer(r, "ebs", NULL, create_work, create_resume, j, clc_ebs_job_free);
+}
+
+static int
+delete_work(void *arg)
+{
+	struct clc_ebs_job *j = arg;
+	struct _ebs__DeleteSnapshot req = { j->corr, j->user, j->id, j->nurls, j->urls };
+	struct _ebs__DeleteSnapshotResponse resp = { 0 };
+
+	return clc_soap_check(j->soap, soap_call___ebs__DeleteSnapshot(j->soap, j->url, NULL,
+	    &req, &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "DeleteSnapshot", j->url);
+}
+
+static int
+delete_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct clc_ebs_job *j = arg;
+
+	if (rc < 0 ||
+	    clc_db_run(r->db, "DELETE FROM snapshots WHERE id = ?", j->id, NULL, NULL) < 0 ||
+	    clc_tags_delete_all(r->db, j->id) < 0)
 		return -1;
-	clc_xml_elem(r->out, "snapshotId", id);
-	clc_xml_elem(r->out, "volumeId", s.volume);
-	clc_xml_elem(r->out, "status", "pending");
-	clc_xml_time(r->out, "startTime", r->now);
-	clc_xml_elem(r->out, "progress", "0%");
-	clc_xml_elem(r->out, "ownerId", r->account);
-	clc_xml_elem_int(r->out, "volumeSize", s.size);
-	if (s.description)
-		clc_xml_elem(r->out, "description", s.description);
-	return 0;
+	return clc_return_true(r);
 }
 
 int
 clc_delete_snapshot(struct clc_req *r)
 {
 	static const char *const known[] = { "SnapshotId", NULL };
-	char url[300], corr[37], user[16];
-	struct _ebs__DeleteSnapshot req = { corr, user, NULL, 0, NULL };
-	struct _ebs__DeleteSnapshotResponse resp = { 0 };
-	struct soap *soap;
+	struct clc_ebs_job *j;
+	const char *id;
 	long size = 0;
-	int rc = -1;
 
 	if (clc_param_check_known(r, known) < 0 ||
-	    !(req.snapshotId = (char *)clc_param_required(r, "SnapshotId")) ||
-	    clc_snapshot_owned(r, req.snapshotId, &size) < 0 ||
-	    clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
+	    !(id = clc_param_required(r, "SnapshotId")) ||
+	    clc_snapshot_owned(r, id, &size) < 0 || !(j = clc_ebs_job_new(r, id)))
 		return -1;
-	if (clc_snapshot_urls(r->clc, r->db, soap, "DELETE", req.snapshotId, size,
-	    &req.snapshotUrls, &req.__sizesnapshotUrls) < 0) {
-		clc_cc_done(soap);
+	if (clc_snapshot_urls(r->clc, r->db, j->soap, "DELETE", id, size, &j->urls,
+	    &j->nurls) < 0) {
+		clc_ebs_job_free(j);
 		return -1;
 	}
-	clc_cc_ids(corr, user);
-	rc = clc_soap_check(soap, soap_call___ebs__DeleteSnapshot(soap, url, NULL, &req, &resp),
-	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-	    "DeleteSnapshot", url);
-	clc_cc_done(soap);
-	if (rc < 0 ||
-	    clc_db_run(r->db, "DELETE FROM snapshots WHERE id = ?", req.snapshotId, NULL, NULL) < 0 ||
-	    clc_tags_delete_all(r->db, req.snapshotId) < 0)
-		return -1;
-	return clc_return_true(r);
+	return clc_req_defer(r, "ebs", NULL, delete_work, delete_resume, j, clc_ebs_job_free);
 }
 
 static const char *

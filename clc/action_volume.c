@@ -3,15 +3,18 @@
  * AttachVolume, DetachVolume.
  *
  * The CLC chooses the volume id and keeps ownership and attachments; EBS
- * (karri-ebs) holds the data.  Create and delete are recorded only when
- * EBS agreed (the request's transaction rolls back otherwise).  Attach is
+ * (karri-ebs) holds the data.  EBS is called from a worker thread
+ * (clc_backend.h): a new volume is recorded "creating" first and removed
+ * again when EBS does not make it; a deleted one goes once EBS agreed.  Attach is
  * EBS ExportVolume (AoE shelf.slot on the storage NIC) then the CC's
  * AttachVolume with the AoE target as remoteDev; the node's storage MAC
  * that the CC returns is then allowed on the export (EBS's MAC mask).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_volume.h"
@@ -21,6 +24,8 @@
 #include "log.h"
 
 #define MAX_VOLUME_GIB 1024
+#define VOLUME_COLS "SELECT id, size, snapshot_id, zone, status, created, instance_id," \
+	" device, attach_status, attached FROM volumes"
 
 struct new_volume {
 	struct clc_req *r;
@@ -49,30 +54,107 @@ insert_volume(sqlite3 *db, const char *id, void *arg)
 	return rc < 0 ? -1 : 0;
 }
 
+/* A call to EBS about one volume or snapshot, prepared on the loop, made on a worker. */
+struct clc_ebs_job *
+clc_ebs_job_new(struct clc_req *r, const char *id)
+{
+	struct clc_ebs_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	j->clc = r->clc;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	if (clc_ebs_url(r->clc, j->url, sizeof(j->url)) < 0 ||
+	    !(j->soap = clc_ebs_soap(r->clc))) {
+		free(j);
+		return NULL;
+	}
+	clc_cc_ids(j->corr, j->user);
+	return j;
+}
+
+void
+clc_ebs_job_free(void *arg)
+{
+	struct clc_ebs_job *j = arg;
+
+	if (j == NULL)
+		return;
+	clc_cc_done(j->soap);
+	free(j);
+}
+
+static int
+create_work(void *arg)
+{
+	struct clc_ebs_job *j = arg;
+	struct _ebs__CreateVolume req = { j->corr, j->user, j->id, (int)j->size,
+		*j->snapshot ? j->snapshot : NULL, j->nurls, j->urls };
+	struct _ebs__CreateVolumeResponse resp = { 0 };
+
+	return clc_soap_check(j->soap, soap_call___ebs__CreateVolume(j->soap, j->url, NULL, &req,
+	    &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "CreateVolume", j->url);
+}
+
+/* A volume EBS did not make is not recorded either. */
+static void
+forget(struct clc_req *r, const char *table, const char *id)
+{
+	struct kr_err e = *kr_error_last();
+
+	clc_db_run(r->db, strcmp(table, "volumes") == 0 ? "DELETE FROM volumes WHERE id = ?" :
+	    "DELETE FROM snapshots WHERE id = ?", id, NULL, NULL);
+	clc_tags_delete_all(r->db, id);
+	kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+}
+
+static int
+create_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct clc_ebs_job *j = arg;
+	sqlite3_stmt *st;
+
+	if (rc < 0) {
+		forget(r, "volumes", j->id);
+		return -1;
+	}
+	if (kr_db_prepare(r->db, VOLUME_COLS " WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
+	if ((rc = kr_db_step(st)) == 1) {
+		clc_xml_col(r->out, "volumeId", st, 0);
+		clc_xml_elem_int(r->out, "size", sqlite3_column_int64(st, 1));
+		clc_xml_elem(r->out, "snapshotId", j->snapshot);
+		clc_xml_col(r->out, "availabilityZone", st, 3);
+		clc_xml_col(r->out, "status", st, 4);
+		clc_xml_time(r->out, "createTime", r->now);
+		clc_xml_elem(r->out, "volumeType", "standard");
+	} else if (rc == 0) {
+		kr_error("InvalidVolume.NotFound", "The volume '%s' was deleted meanwhile", j->id);
+	}
+	sqlite3_finalize(st);
+	return rc == 1 ? 0 : -1;
+}
+
+/* EBS makes the volume (from a snapshot in Walrus: fetched with presigned GETs). */
 static int
 ebs_create(struct clc_req *r, const char *id, struct new_volume *v)
 {
-	struct soap *soap;
-	char url[300], corr[37], user[16];
-	struct _ebs__CreateVolume req = { corr, user, (char *)id, (int)v->size,
-		(char *)v->snapshot, 0, NULL };
-	struct _ebs__CreateVolumeResponse resp = { 0 };
-	int rc = -1;
+	struct clc_ebs_job *j = clc_ebs_job_new(r, id);
 
-	if (clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
+	if (j == NULL)
 		return -1;
-	/* A snapshot in Walrus: EBS fetches it with presigned GETs. */
-	if (v->snapshot && clc_snapshot_source_urls(r, soap, v->snapshot, &req.snapshotUrls,
-	    &req.__sizesnapshotUrls) < 0) {
-		clc_cc_done(soap);
+	j->size = v->size;
+	snprintf(j->snapshot, sizeof(j->snapshot), "%s", v->snapshot ? v->snapshot : "");
+	if (v->snapshot && clc_snapshot_source_urls(r, j->soap, v->snapshot, &j->urls,
+	    &j->nurls) < 0) {
+		clc_ebs_job_free(j);
 		return -1;
 	}
-	clc_cc_ids(corr, user);
-	rc = clc_soap_check(soap, soap_call___ebs__CreateVolume(soap, url, NULL, &req, &resp),
-	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-	    "CreateVolume", url);
-	clc_cc_done(soap);
-	return rc;
+	return clc_req_defer(r, "ebs", NULL, create_work, create_resume, j, clc_ebs_job_free);
 }
 
 static void
@@ -103,9 +185,6 @@ volume_item(struct clc_req *r, sqlite3_stmt *st)
 	kr_buf_add(r->out, "</item>");
 }
 
-#define VOLUME_COLS "SELECT id, size, snapshot_id, zone, status, created, instance_id," \
-	" device, attach_status, attached FROM volumes"
-
 int
 clc_create_volume(struct clc_req *r)
 {
@@ -115,8 +194,6 @@ clc_create_volume(struct clc_req *r)
 	struct new_volume v = { .r = r };
 	const char *type = clc_param(r, "VolumeType");
 	char id[KR_ID_MAX];
-	sqlite3_stmt *st;
-	int rc;
 
 	if (clc_param_check_known(r, known) < 0 ||
 	    clc_param_int(r, "Size", 1, MAX_VOLUME_GIB, 0, &v.size) < 0 ||
@@ -131,26 +208,14 @@ clc_create_volume(struct clc_req *r)
 		kr_error("MissingParameter", "the request must contain Size or SnapshotId");
 		return -1;
 	}
+	/* Recorded "creating" now; gone again if EBS does not make it (create_resume). */
 	if ((r->clc->nclusters == 0 && clc_clusters_load(r->clc) < 0) ||
 	    !clc_cluster_find(r->clc, v.zone) ||
 	    (v.snapshot && clc_snapshot_owned(r, v.snapshot, &v.size) < 0) ||
 	    kr_db_insert_new_id(r->db, "vol", id, sizeof(id), insert_volume, &v) < 0 ||
-	    clc_tags_apply_spec(r, id, "volume") < 0 || ebs_create(r, id, &v) < 0)
+	    clc_tags_apply_spec(r, id, "volume") < 0)
 		return -1;
-	if (kr_db_prepare(r->db, VOLUME_COLS " WHERE id = ?", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((rc = kr_db_step(st)) == 1) {
-		clc_xml_col(r->out, "volumeId", st, 0);
-		clc_xml_elem_int(r->out, "size", sqlite3_column_int64(st, 1));
-		clc_xml_elem(r->out, "snapshotId", v.snapshot ? v.snapshot : "");
-		clc_xml_col(r->out, "availabilityZone", st, 3);
-		clc_xml_col(r->out, "status", st, 4);
-		clc_xml_time(r->out, "createTime", r->now);
-		clc_xml_elem(r->out, "volumeType", "standard");
-	}
-	sqlite3_finalize(st);
-	return rc == 1 ? 0 : -1;
+	return ebs_create(r, id, &v);
 }
 
 /* The caller's volume: 0 with its status and instance, or -1 + NotFound/Malformed. */
@@ -177,38 +242,49 @@ clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t slen,
 	return rc == 1 ? 0 : -1;
 }
 
+static int
+delete_work(void *arg)
+{
+	struct clc_ebs_job *j = arg;
+	struct _ebs__DeleteVolume req = { j->corr, j->user, j->id };
+	struct _ebs__DeleteVolumeResponse resp = { 0 };
+
+	return clc_soap_check(j->soap, soap_call___ebs__DeleteVolume(j->soap, j->url, NULL, &req,
+	    &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+	    "DeleteVolume", j->url);
+}
+
+static int
+delete_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct clc_ebs_job *j = arg;
+
+	if (rc < 0 ||
+	    clc_db_run(r->db, "DELETE FROM volumes WHERE id = ?", j->id, NULL, NULL) < 0 ||
+	    clc_tags_delete_all(r->db, j->id) < 0)
+		return -1;
+	return clc_return_true(r);
+}
+
 int
 clc_delete_volume(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", NULL };
-	char status[32], instance[32], url[300], corr[37], user[16];
-	struct _ebs__DeleteVolume req = { corr, user, NULL };
-	struct _ebs__DeleteVolumeResponse resp = { 0 };
-	struct soap *soap;
-	int rc = -1;
+	char status[32], instance[32];
+	struct clc_ebs_job *j;
+	const char *id;
 
 	if (clc_param_check_known(r, known) < 0 ||
-	    !(req.volumeId = (char *)clc_param_required(r, "VolumeId")) ||
-	    clc_volume_owned(r, req.volumeId, status, sizeof(status), instance,
-	    sizeof(instance)) < 0)
+	    !(id = clc_param_required(r, "VolumeId")) ||
+	    clc_volume_owned(r, id, status, sizeof(status), instance, sizeof(instance)) < 0)
 		return -1;
 	if (*instance) {
-		kr_error("VolumeInUse", "Volume %s is currently attached to %s", req.volumeId,
-		    instance);
+		kr_error("VolumeInUse", "Volume %s is currently attached to %s", id, instance);
 		return -1;
 	}
-	if (clc_ebs_url(r->clc, url, sizeof(url)) < 0 || !(soap = clc_ebs_soap(r->clc)))
+	if (!(j = clc_ebs_job_new(r, id)))
 		return -1;
-	clc_cc_ids(corr, user);
-	rc = clc_soap_check(soap, soap_call___ebs__DeleteVolume(soap, url, NULL, &req, &resp),
-	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-	    "DeleteVolume", url);
-	clc_cc_done(soap);
-	if (rc < 0 ||
-	    clc_db_run(r->db, "DELETE FROM volumes WHERE id = ?", req.volumeId, NULL, NULL) < 0 ||
-	    clc_tags_delete_all(r->db, req.volumeId) < 0)
-		return -1;
-	return clc_return_true(r);
+	return clc_req_defer(r, "ebs", NULL, delete_work, delete_resume, j, clc_ebs_job_free);
 }
 
 static const char *

@@ -10,14 +10,17 @@
  * as terminated (terminated behind Karri's back); asks again to terminate
  * what is shutting down here but still runs there; and terminates remote
  * instances that carry this cloud's tag but have no row here (a launch
- * whose answer was lost).  A poll waits at most POLL_TIMEOUT_S, and a cloud
- * that failed one is asked again only after CLC_BURST_DOWN_RETRY_S: the
- * CLC serves requests on the same thread.
+ * whose answer was lost).  The call runs on a worker thread (clc_backend.h)
+ * and its answer is applied on the loop; a poll waits at most
+ * POLL_TIMEOUT_S, one at a time per cloud, and a cloud that failed one is
+ * asked again only after CLC_BURST_DOWN_RETRY_S.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clc_backend.h"
 #include "clc_burst.h"
 #include "db.h"
 #include "error.h"
@@ -78,10 +81,75 @@ forward_ids(sqlite3 *db, const char *zone, const char *action, const char **ids,
 	return rc;
 }
 
-int
-clc_burst_terminate(sqlite3 *db, const char *zone, const char **ids, int n)
+/* A TerminateInstances no client waits for, on a worker. */
+struct later {
+	struct clc_remote c;
+	int n;
+	char ids[MAX_BATCH][KR_ID_MAX];
+};
+
+static int
+later_work(void *arg)
 {
-	return forward_ids(db, zone, "TerminateInstances", ids, n);
+	struct later *x = arg;
+	const char *ptrs[MAX_BATCH];
+	xmlDoc *doc;
+
+	for (int i = 0; i < x->n; i++)
+		ptrs[i] = x->ids[i];
+	if (id_params(&x->c, "TerminateInstances", ptrs, x->n, &doc) < 0)
+		return -1;
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+static void
+later_done(int rc, void *arg)
+{
+	struct later *x = arg;
+
+	if (rc < 0)
+		kr_log_warnx("cloud %s: TerminateInstances: %s (asked again on the next poll)",
+		    x->c.name, kr_error_message());
+	clc_burst_wipe(&x->c);
+	free(x);
+}
+
+void
+clc_burst_terminate_remote_later(const struct clc_remote *c, const char **remote_ids, int n)
+{
+	struct later *x;
+	char key[CLC_BACKEND_KEY_MAX];
+
+	if (n <= 0 || !(x = calloc(1, sizeof(*x))))
+		return;
+	x->c = *c;
+	x->n = n < MAX_BATCH ? n : MAX_BATCH;
+	for (int i = 0; i < x->n; i++)
+		snprintf(x->ids[i], KR_ID_MAX, "%s", remote_ids[i]);
+	clc_backend_key(key, "cloud", c->name);
+	if (clc_backend_run(key, later_work, later_done, x) < 0) {
+		kr_log_warnx("cloud %s: %s (asked again on the next poll)", c->name,
+		    kr_error_message());
+		later_done(0, x);
+	}
+}
+
+void
+clc_burst_terminate_later(sqlite3 *db, const char *zone, const char **ids, int n)
+{
+	static char buf[MAX_BATCH][KR_ID_MAX];
+	const char *remote[MAX_BATCH];
+	struct clc_remote c;
+
+	if (n > MAX_BATCH)
+		n = MAX_BATCH;
+	if (clc_burst_get(db, zone, &c) == 1 && remote_ids(db, ids, n, buf, remote) == 0)
+		clc_burst_terminate_remote_later(&c, remote, n);
+	else
+		kr_log_warnx("cloud %s: cannot ask to terminate: %s", zone, kr_error_message());
+	clc_burst_wipe(&c);
+	kr_error_clear();
 }
 
 int
@@ -265,69 +333,102 @@ static void
 terminate_remote(const struct clc_remote *c, char (*ids)[KR_ID_MAX], int n, const char *why)
 {
 	const char *ptrs[MAX_BATCH];
-	xmlDoc *doc;
 
 	if (n == 0)
 		return;
 	for (int i = 0; i < n; i++)
 		ptrs[i] = ids[i];
 	kr_log_warnx("cloud %s: terminating %d instance(s) %s", c->name, n, why);
-	if (id_params(c, "TerminateInstances", ptrs, n, &doc) == 0)
-		xmlFreeDoc(doc);
-	else
-		kr_log_warnx("cloud %s: %s", c->name, kr_error_message());
+	clc_burst_terminate_remote_later(c, ptrs, n);
+}
+
+/* One cloud's poll: DescribeInstances on a worker, the rows on the loop. */
+struct cloud_poll {
+	struct clc *clc;
+	struct clc_remote c;
+	char identity[40];
+	xmlDoc *doc;
+};
+
+static int
+poll_work(void *arg)
+{
+	struct cloud_poll *cp = arg;
+	struct clc_burst_params params;
+
+	clc_burst_params_init(&params, "DescribeInstances");
+	return clc_burst_call(&cp->c, &params, &cp->doc);
+}
+
+static void
+poll_done(int rc, void *arg)
+{
+	struct cloud_poll *cp = arg;
+	struct clc *clc = cp->clc;
+	struct poll *p = calloc(1, sizeof(*p));
+	char (*seen)[KR_ID_MAX] = calloc(MAX_SEEN, KR_ID_MAX);
+
+	if (rc < 0) {
+		clc_burst_set_state(cp->c.name, false, kr_error_message());
+		kr_log_debug("cloud %s: %s", cp->c.name, kr_error_message());
+		goto done;
+	}
+	clc_burst_set_state(cp->c.name, true, NULL);
+	if (!p || !seen || kr_db_begin(clc->db) < 0)
+		goto done;
+	*p = (struct poll){ .db = clc->db, .c = &cp->c, .identity = cp->identity,
+		.now = time(NULL), .seen = seen };
+	if (clc_burst_each(xmlDocGetRootElement(cp->doc), "instancesSet", poll_item, p) < 0 ||
+	    (p->nseen < MAX_SEEN && mark_lost(p) < 0) || kr_db_commit(clc->db) < 0)
+		kr_db_rollback(clc->db);
+	terminate_remote(&cp->c, p->retry, p->nretry, "that Karri terminated");
+	terminate_remote(&cp->c, p->orphan, p->norphan, "launched by this cloud but never recorded");
+done:
+	if (cp->doc)
+		xmlFreeDoc(cp->doc);
+	clc_burst_wipe(&cp->c);
+	free(cp);
+	free(p);
+	free(seen);
+	kr_error_clear();
 }
 
 static void
 poll_cloud(struct clc *clc, const char *name, const char *identity)
 {
-	static char seen[MAX_SEEN][KR_ID_MAX];
-	static struct poll p;
-	struct clc_burst_params params;
-	struct clc_remote c;
-	xmlDoc *doc;
+	struct cloud_poll *cp = calloc(1, sizeof(*cp));
+	char key[CLC_BACKEND_KEY_MAX];
 
-	if (clc_burst_get(clc->db, name, &c) != 1)
+	if (cp == NULL || clc_burst_get(clc->db, name, &cp->c) != 1) {
+		free(cp);
 		return;
-	if (c.timeout > POLL_TIMEOUT_S)
-		c.timeout = POLL_TIMEOUT_S;
-	memset(&p, 0, sizeof(p));
-	p = (struct poll){ .db = clc->db, .c = &c, .identity = identity, .now = time(NULL),
-		.seen = seen };
-	clc_burst_params_init(&params, "DescribeInstances");
-	if (clc_burst_call(&c, &params, &doc) < 0) {
-		clc_burst_set_state(name, false, kr_error_message());
-		kr_log_debug("cloud %s: %s", name, kr_error_message());
-		goto done;
 	}
-	clc_burst_set_state(name, true, NULL);
-	if (kr_db_begin(clc->db) < 0) {
-		xmlFreeDoc(doc);
-		goto done;
+	if (cp->c.timeout > POLL_TIMEOUT_S)
+		cp->c.timeout = POLL_TIMEOUT_S;
+	cp->clc = clc;
+	snprintf(cp->identity, sizeof(cp->identity), "%s", identity);
+	clc_backend_key(key, "cloud-poll", name);
+	if (clc_backend_run(key, poll_work, poll_done, cp) < 0) {
+		clc_burst_wipe(&cp->c);
+		free(cp);
 	}
-	if (clc_burst_each(xmlDocGetRootElement(doc), "instancesSet", poll_item, &p) < 0 ||
-	    (p.nseen < MAX_SEEN && mark_lost(&p) < 0) || kr_db_commit(clc->db) < 0)
-		kr_db_rollback(clc->db);
-	xmlFreeDoc(doc);
-	terminate_remote(&c, p.retry, p.nretry, "that Karri terminated");
-	terminate_remote(&c, p.orphan, p.norphan, "launched by this cloud but never recorded");
-done:
-	clc_burst_wipe(&c);
-	kr_error_clear();
 }
 
 void
 clc_burst_poll(struct clc *clc)
 {
 	struct clc_burst_state st[CLC_MAX_CLUSTERS];
-	char identity[40];
+	char identity[40], key[CLC_BACKEND_KEY_MAX];
 	size_t n = clc_burst_states(clc->db, st, CLC_MAX_CLUSTERS);
 
 	if (n == 0 || clc_burst_identity(clc->db, identity, sizeof(identity)) < 0) {
 		kr_error_clear();
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (st[i].retry_at <= time(NULL))
+	for (size_t i = 0; i < n; i++) {
+		/* One poll at a time per cloud: a hung one is not asked again meanwhile. */
+		clc_backend_key(key, "cloud-poll", st[i].name);
+		if (st[i].retry_at <= time(NULL) && clc_backend_inflight(key) == 0)
 			poll_cloud(clc, st[i].name, identity);
+	}
 }

@@ -62,7 +62,11 @@ clc_cc_fail(struct soap *soap, const char *code, const char *what, const char *u
 	const char *fs = soap->error ? *soap_faultstring(soap) : NULL;
 	const char *fd = soap->error ? *soap_faultdetail(soap) : NULL;
 
-	if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
+	if ((soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF) && soap->errnum == 0)
+		/* gSOAP's timeouts leave no errno: connected, then no answer in time. */
+		kr_error("Unavailable", "%s: the service at %s did not answer within %d s", what,
+		    url, soap->recv_timeout);
+	else if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
 		kr_error(code, "%s: the service at %s is not reachable", what, url);
 	else if (soap->error == SOAP_SSL_ERROR)
 		kr_error(code, "%s: TLS with the service at %s failed: %.200s%s%.200s", what, url,
@@ -108,7 +112,10 @@ clc_cc_ids(char *correlation, char *user)
 	snprintf(user, 16, "karri-clc");
 }
 
-/* Capacity and liveness of one cluster, into its cache entry. */
+/*
+ * Capacity and liveness of one cluster, into c (on a worker: a copy of the
+ * cluster whose types the loop loaded, clc_types_load).
+ */
 int
 clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c)
 {
@@ -117,15 +124,18 @@ clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c)
 	struct _cc__DescribeResourcesResponse resp;
 	struct kr__virtualMachineType types[CLC_MAX_TYPES];
 	char corr[37], user[16];
-	int n, rc = -1;
+	int n = c->ntypes, rc = -1;
 
 	if (soap == NULL)
 		return -1;
 	clc_cc_ids(corr, user);
-	n = clc_types_load(clc->db, types, CLC_MAX_TYPES, c->types);
+	for (int i = 0; i < n; i++)
+		types[i] = (struct kr__virtualMachineType){ .name = c->types[i].name,
+			.memory = c->types[i].memory, .cores = c->types[i].cores,
+			.disk = c->types[i].disk, .ioClass = c->types[i].io_class };
 	req.correlationId = corr;
 	req.userId = user;
-	req.__sizeinstanceTypes = n < 0 ? 0 : n;
+	req.__sizeinstanceTypes = n;
 	req.instanceTypes = types;
 	memset(&resp, 0, sizeof(resp));
 	if (clc_soap_check(soap, soap_call___cc__DescribeResources(soap, c->url, NULL, &req,
@@ -141,7 +151,6 @@ clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c)
 					c->types[j].max = rt->maxInstances;
 				}
 		}
-		c->ntypes = n;
 		c->nodes = resp.__sizenodes;
 		rc = 0;
 	}

@@ -10,12 +10,15 @@
  * the key, not its name.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_instance.h"
 #include "db.h"
 #include "error.h"
+#include "id.h"
 #include "log.h"
 
 #define PENDING_GRACE_S 120	/* a launch the CC does not report yet is not lost */
@@ -75,22 +78,52 @@ update_row(sqlite3 *db, const struct cc__instanceType *in, time_t now)
 	return rc < 0 ? -1 : sqlite3_changes(db);
 }
 
-int
-clc_cc_run(struct clc *clc, const char *url, const struct clc_launch *l, sqlite3 *db,
-    int *started)
-{
-	struct soap *soap = clc_cc_soap(clc);
-	struct _cc__RunInstances req = { 0 };
-	struct _cc__RunInstancesResponse resp = { 0 };
-	struct clc_type_cap cap;
+/*
+ * A launch on a CC, in three steps: prepared on the loop (the type's
+ * numbers from clc.db), called on a worker, applied on the loop.  The
+ * gSOAP context lives from the call to the apply, so the answer is read
+ * where gSOAP put it.
+ */
+struct clc_cc_run {
+	struct clc *clc;
+	char url[300];
+	const struct clc_launch *l;
 	struct kr__virtualMachineType vm;
-	char corr[37], user[16];
-	int rc = -1;
+	struct clc_type_cap cap;
+	struct soap *soap;
+	struct _cc__RunInstancesResponse resp;
+};
 
-	if (soap == NULL || clc_type_get(db, l->type, &cap) < 0)
-		goto done;
-	vm = (struct kr__virtualMachineType){ cap.name, cap.memory, cap.cores, cap.disk,
-		cap.io_class };
+struct clc_cc_run *
+clc_cc_run_prepare(struct clc *clc, sqlite3 *db, const char *url, const struct clc_launch *l)
+{
+	struct clc_cc_run *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	if (clc_type_get(db, l->type, &x->cap) < 0) {
+		free(x);
+		return NULL;
+	}
+	x->clc = clc;
+	x->l = l;
+	snprintf(x->url, sizeof(x->url), "%s", url);
+	x->vm = (struct kr__virtualMachineType){ x->cap.name, x->cap.memory, x->cap.cores,
+		x->cap.disk, x->cap.io_class };
+	return x;
+}
+
+int
+clc_cc_run_call(struct clc_cc_run *x)
+{
+	const struct clc_launch *l = x->l;
+	struct _cc__RunInstances req;
+	char corr[37], user[16];
+
+	if ((x->soap = clc_cc_soap(x->clc)) == NULL)
+		return -1;
 	clc_cc_ids(corr, user);
 	req = (struct _cc__RunInstances){ .correlationId = corr, .userId = user,
 		.imageId = (char *)l->image_id, .imageURL = (char *)l->image_url,
@@ -101,25 +134,38 @@ clc_cc_run(struct clc *clc, const char *url, const struct clc_launch *l, sqlite3
 		.netNames = (char **)l->groups, .__sizemacAddresses = l->count,
 		.macAddresses = (char **)l->macs, .vlan = -1, .minCount = l->min_count,
 		.maxCount = l->count, .keyName = (char *)l->key_material,
-		.userData = (char *)l->user_data, .instanceType = &vm,
+		.userData = (char *)l->user_data, .instanceType = &x->vm,
 		.ownerId = (char *)l->owner };
-	if (clc_soap_check(soap, soap_call___cc__RunInstances(soap, url, NULL, &req, &resp),
-	    &resp._return, &resp.statusMessage, "InsufficientInstanceCapacity",
-	    "InsufficientInstanceCapacity", "RunInstances", url) < 0)
-		goto done;
+	memset(&x->resp, 0, sizeof(x->resp));
+	return clc_soap_check(x->soap, soap_call___cc__RunInstances(x->soap, x->url, NULL, &req,
+	    &x->resp), &x->resp._return, &x->resp.statusMessage,
+	    "InsufficientInstanceCapacity", "InsufficientInstanceCapacity", "RunInstances",
+	    x->url);
+}
+
+/* The rows of what the CC started; *started how many. */
+int
+clc_cc_run_apply(struct clc_cc_run *x, sqlite3 *db, int *started)
+{
 	/* A CC that schedules asynchronously lists none: all were accepted. */
-	*started = resp.__sizeinstances ? 0 : l->count;
-	for (int i = 0; i < resp.__sizeinstances; i++) {
-		int n = update_row(db, &resp.instances[i], time(NULL));
+	*started = x->resp.__sizeinstances ? 0 : x->l->count;
+	for (int i = 0; i < x->resp.__sizeinstances; i++) {
+		int n = update_row(db, &x->resp.instances[i], time(NULL));
 
 		if (n < 0)
-			goto done;
+			return -1;
 		*started += n;
 	}
-	rc = 0;
-done:
-	clc_cc_done(soap);
-	return rc;
+	return 0;
+}
+
+void
+clc_cc_run_free(struct clc_cc_run *x)
+{
+	if (x == NULL)
+		return;
+	clc_cc_done(x->soap);
+	free(x);
 }
 
 static int
@@ -155,6 +201,65 @@ int
 clc_cc_terminate(struct clc *clc, const char *url, const char **ids, int n)
 {
 	return ids_call(clc, url, ids, n, true);
+}
+
+/* A TerminateInstances no client waits for, on a worker. */
+struct later {
+	struct clc *clc;
+	char zone[64], url[300];
+	int n;
+	char (*ids)[KR_ID_MAX];
+};
+
+static int
+later_work(void *arg)
+{
+	struct later *x = arg;
+	const char *ptrs[CLC_TERMINATE_BATCH];
+
+	for (int i = 0; i < x->n; i++)
+		ptrs[i] = x->ids[i];
+	return clc_cc_terminate(x->clc, x->url, ptrs, x->n);
+}
+
+static void
+later_done(int rc, void *arg)
+{
+	struct later *x = arg;
+
+	if (rc < 0)
+		kr_log_warnx("cluster %s: TerminateInstances: %s (asked again on the next poll)",
+		    x->zone, kr_error_message());
+	free(x->ids);
+	free(x);
+}
+
+void
+clc_cc_terminate_later(struct clc *clc, const char *zone, const char *url, const char **ids,
+    int n)
+{
+	struct later *x = calloc(1, sizeof(*x));
+	char key[CLC_BACKEND_KEY_MAX];
+
+	if (n > CLC_TERMINATE_BATCH)
+		n = CLC_TERMINATE_BATCH;
+	if (n <= 0 || !x || !(x->ids = calloc((size_t)n, KR_ID_MAX))) {
+		free(x);
+		return;
+	}
+	x->clc = clc;
+	x->n = n;
+	snprintf(x->zone, sizeof(x->zone), "%s", zone);
+	snprintf(x->url, sizeof(x->url), "%s", url);
+	for (int i = 0; i < n; i++)
+		snprintf(x->ids[i], KR_ID_MAX, "%s", ids[i]);
+	clc_backend_key(key, "cc", zone);
+	if (clc_backend_run(key, later_work, later_done, x) < 0) {
+		kr_log_warnx("cluster %s: %s (asked again on the next poll)", zone,
+		    kr_error_message());
+		later_done(0, x);
+	}
+	kr_error_clear();
 }
 
 int
@@ -223,32 +328,37 @@ mark_lost(sqlite3 *db, const char *zone, const char **seen, int n, time_t now)
 	return rc < 0 ? -1 : 0;
 }
 
-/* One poll of one cluster: update known rows, terminate orphans, mark lost ones. */
+/* One poll of one cluster, on a worker: the CC's DescribeInstances, kept in *poll. */
 int
-clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url)
+clc_cc_poll_call(struct clc *clc, const char *url, struct clc_cc_poll *poll)
 {
-	struct soap *soap = clc_cc_soap(clc);
 	struct _cc__DescribeInstances req = { 0 };
-	struct _cc__DescribeInstancesResponse resp = { 0 };
-	const char *orphans[64], *gone[64], *seen[4096];
 	char corr[37], user[16];
-	int norphans = 0, ngone = 0, nseen = 0, rc = -1;
-	time_t now = time(NULL);
 
-	if (soap == NULL)
+	memset(&poll->resp, 0, sizeof(poll->resp));
+	if ((poll->soap = clc_cc_soap(clc)) == NULL)
 		return -1;
 	clc_cc_ids(corr, user);
 	req.correlationId = corr;
 	req.userId = user;
-	if (soap_call___cc__DescribeInstances(soap, url, NULL, &req, &resp) != SOAP_OK ||
-	    resp._return != true_) {
-		clc_cc_done(soap);
-		return -1;
-	}
+	return clc_soap_check(poll->soap, soap_call___cc__DescribeInstances(poll->soap, url, NULL,
+	    &req, &poll->resp), &poll->resp._return, &poll->resp.statusMessage, "Unavailable",
+	    "Unavailable", "DescribeInstances", url);
+}
+
+/* Then on the loop: update known rows, terminate orphans, mark lost ones. */
+int
+clc_cc_poll_apply(struct clc *clc, const char *zone, const char *url, struct clc_cc_poll *poll)
+{
+	struct _cc__DescribeInstancesResponse *resp = &poll->resp;
+	const char *orphans[64], *gone[64], *seen[4096];
+	int norphans = 0, ngone = 0, nseen = 0, rc = -1;
+	time_t now = time(NULL);
+
 	if (kr_db_begin(clc->db) < 0)
-		goto done;
-	for (int i = 0; i < resp.__sizeinstances; i++) {
-		struct cc__instanceType *in = &resp.instances[i];
+		return -1;
+	for (int i = 0; i < resp->__sizeinstances; i++) {
+		struct cc__instanceType *in = &resp->instances[i];
 		int n;
 
 		if (in->instanceId == NULL)
@@ -275,18 +385,22 @@ clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url)
 	/* With more instances than `seen` holds, never guess which are lost. */
 	if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
 		mark_lost(clc->db, zone, seen, nseen, now);
-	rc = kr_db_commit(clc->db);
+	if ((rc = kr_db_commit(clc->db)) < 0)
+		kr_db_rollback(clc->db);
 	if (norphans) {
 		/* Launched by a RunInstances that never committed (CLC killed mid-call). */
 		kr_log_warnx("cluster %s runs %d instance(s) the CLC never recorded: terminating",
 		    zone, norphans);
-		clc_cc_terminate(clc, url, orphans, norphans);
+		clc_cc_terminate_later(clc, zone, url, orphans, norphans);
 	}
 	if (ngone)
-		clc_cc_terminate(clc, url, gone, ngone);
-done:
-	if (rc < 0)
-		kr_db_rollback(clc->db);
-	clc_cc_done(soap);
+		clc_cc_terminate_later(clc, zone, url, gone, ngone);
 	return rc;
+}
+
+void
+clc_cc_poll_free(struct clc_cc_poll *poll)
+{
+	clc_cc_done(poll->soap);
+	poll->soap = NULL;
 }

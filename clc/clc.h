@@ -38,6 +38,7 @@
 struct kr_daemon;
 struct kr_config;
 struct clc_cluster;
+struct clc_deferred;
 
 /* The controller: one per process, used from the event loop thread only. */
 struct clc {
@@ -47,6 +48,7 @@ struct clc {
 	sqlite3 *users;			/* users.db (shared with Walrus and `karri user`) */
 	struct event_base *base;
 	int soap_timeout;		/* seconds per CC/EBS call */
+	int max_backend_calls;		/* in flight per backend (clc_backend.h) */
 	struct clc_cluster *clusters;	/* CLC_MAX_CLUSTERS of them; nclusters in use */
 	size_t nclusters;
 	bool network_dirty;		/* group rules changed: push them on the next poll */
@@ -68,6 +70,7 @@ struct clc_req {
 	bool admin;
 	struct kr_buf *out;		/* the response's inner XML */
 	time_t now;
+	struct clc_deferred *deferred;	/* a backend call to wait for (clc_backend.h) */
 };
 
 typedef int (*clc_action_fn)(struct clc_req *r);
@@ -98,6 +101,8 @@ void clc_send_error(struct evhttp_request *req, const char *code, const char *me
  * the answer buffer made ready for the next request.
  */
 int clc_query_run(struct clc_req *r, struct evhttp_request *req, const struct clc_action **a);
+/* After clc_query_run: the answer as the Query API gives it (rc < 0: the recorded error). */
+void clc_query_reply(struct evhttp_request *req, struct clc_req *r, int rc, bool soap12);
 void clc_query_reset_out(struct clc *clc);
 
 /* metadata*.c: the instances' metadata service (via the CC's redirect). */

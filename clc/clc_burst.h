@@ -81,13 +81,23 @@ struct clc_burst_launch {
 	long min, max;
 	const char **ids;		/* the local ids of the rows written */
 };
-int clc_burst_run(struct clc_req *r, const struct clc_remote *c,
-    const struct clc_burst_launch *l, int *started);
+/* Prepared on the loop, called on a worker, applied on the loop (the rows), freed. */
+struct clc_burst_job;
+struct clc_burst_job *clc_burst_run_prepare(struct clc_req *r, const struct clc_remote *c,
+    const struct clc_burst_launch *l);
+int clc_burst_run_call(struct clc_burst_job *j);
+int clc_burst_run_apply(struct clc_req *r, struct clc_burst_job *j, int *started);
+void clc_burst_run_free(struct clc_burst_job *j);	/* NULL-safe */
 
 /* burst_instances.c: the calls about running ones, and the poll. */
-int clc_burst_terminate(sqlite3 *db, const char *zone, const char **ids, int n);
+/* On a worker, no client waiting (local ids, or the remote's own): the poll asks again. */
+void clc_burst_terminate_later(sqlite3 *db, const char *zone, const char **ids, int n);
+void clc_burst_terminate_remote_later(const struct clc_remote *c, const char **remote_ids,
+    int n);
+/* Deferred actions (clc_backend.h): 0 with the request deferred, or -1 + kr_error. */
 int clc_burst_reboot(struct clc_req *r, const char *id);
 int clc_burst_console(struct clc_req *r, const char *id);
+/* The poll of every remote cloud, each on a worker; applied on the loop. */
 void clc_burst_poll(struct clc *clc);
 
 #endif

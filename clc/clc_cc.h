@@ -49,6 +49,17 @@ int clc_soap_check(struct soap *soap, int call, const enum xsd__boolean *ret,
     char *const *status, const char *fail_code, const char *refuse_code, const char *what,
     const char *url);
 void clc_cc_ids(char *correlation, char *user);
+/* On a worker, with c a copy whose types were loaded on the loop. */
 int clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c);
+
+/* cc_instances.c: the poll of a cluster's instances, called on a worker, applied on the loop. */
+struct clc_cc_poll {
+	struct soap *soap;
+	struct _cc__DescribeInstancesResponse resp;
+};
+int clc_cc_poll_call(struct clc *clc, const char *url, struct clc_cc_poll *poll);
+int clc_cc_poll_apply(struct clc *clc, const char *zone, const char *url,
+    struct clc_cc_poll *poll);
+void clc_cc_poll_free(struct clc_cc_poll *poll);
 
 #endif

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "buf.h"
+
 struct clc_req;
 
 int clc_image_check_id(const char *id);			/* InvalidAMIID.Malformed */
@@ -26,10 +28,21 @@ struct clc_manifest {
 
 /*
  * Ask Walrus to validate the bundle at `location` (bucket/key.manifest.xml,
- * shape already checked).  -1 + kr_error: InvalidManifest (missing or
- * broken bundle, or not the caller's), Unavailable (Walrus did not answer),
- * InvalidParameterValue (no Walrus registered).
+ * shape already checked): the URL presigned on the loop (prepare), fetched
+ * on a worker (fetch), the answer judged on the loop (judge).  -1 +
+ * kr_error: InvalidManifest (missing or broken bundle, or not the
+ * caller's), Unavailable (Walrus did not answer), InvalidParameterValue
+ * (no Walrus registered).
  */
-int clc_manifest_check(struct clc_req *r, const char *location, struct clc_manifest *m);
+struct clc_manifest_job {
+	char location[1100];
+	char url[4096];
+	struct kr_buf answer;
+	long status, timeout_s;
+};
+int clc_manifest_prepare(struct clc_req *r, const char *location, struct clc_manifest_job *j);
+int clc_manifest_fetch(struct clc_manifest_job *j);
+int clc_manifest_judge(struct clc_req *r, struct clc_manifest_job *j, struct clc_manifest *m);
+void clc_manifest_job_free(struct clc_manifest_job *j);
 
 #endif

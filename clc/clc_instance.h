@@ -40,11 +40,19 @@ struct clc_launch {
 };
 
 /* cc_instances.c */
-int clc_cc_run(struct clc *clc, const char *url, const struct clc_launch *l,
-    sqlite3 *db, int *started);
+/* A launch: prepared (loop), called (worker), applied (loop); l lives until freed. */
+struct clc_cc_run;
+struct clc_cc_run *clc_cc_run_prepare(struct clc *clc, sqlite3 *db, const char *url,
+    const struct clc_launch *l);
+int clc_cc_run_call(struct clc_cc_run *x);
+int clc_cc_run_apply(struct clc_cc_run *x, sqlite3 *db, int *started);
+void clc_cc_run_free(struct clc_cc_run *x);
+#define CLC_TERMINATE_BATCH 1000	/* ids in one TerminateInstances to a CC */
+/* A termination on a worker, no client waiting: a failed one is asked again by the poll. */
+void clc_cc_terminate_later(struct clc *clc, const char *zone, const char *url,
+    const char **ids, int n);
 int clc_cc_terminate(struct clc *clc, const char *url, const char **ids, int n);
 int clc_cc_reboot(struct clc *clc, const char *url, const char **ids, int n);
 int clc_cc_console(struct clc *clc, const char *url, const char *id, struct clc_req *r);
-int clc_cc_poll_instances(struct clc *clc, const char *zone, const char *url);
 
 #endif

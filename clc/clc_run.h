@@ -19,4 +19,8 @@ int clc_run_groups(struct clc_req *r, const char **names, const char **ids,
 int clc_run_tag(struct clc_req *r, const char **ids, int n);
 int clc_run_describe(struct clc_req *r, const char *res);
 
+/* The reason of an instance whose launch is being asked (action_run.c). */
+#define CLC_LAUNCHING "pending: the launch is in progress"
+int clc_run_forget_unfinished(sqlite3 *db);
+
 #endif

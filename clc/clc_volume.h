@@ -10,6 +10,22 @@
 /* The registered EBS's URL: 0, or -1 + Unsupported (none registered). */
 int clc_ebs_url(struct clc *clc, char *url, size_t len);
 struct soap *clc_ebs_soap(struct clc *clc);
+/*
+ * A call to EBS about one volume or snapshot (action_volume.c): made on the
+ * loop with the URL and a gSOAP context (whose memory holds the presigned
+ * URLs), called on a worker, freed by the deferral (clc_backend.h).
+ */
+struct clc_ebs_job {
+	struct clc *clc;
+	char id[32], url[300], corr[37], user[16];
+	char snapshot[32], volume[32];
+	long size;
+	struct soap *soap;
+	char **urls, *bucket_url;
+	int nurls;
+};
+struct clc_ebs_job *clc_ebs_job_new(struct clc_req *r, const char *id);
+void clc_ebs_job_free(void *arg);
 /* action_attach.c: the NC's attachment word (phy, nbd, guest...) as karri:path shows it. */
 const char *clc_attach_path(const char *nc_attachment);
 /* action_volume.c, action_snapshot.c */

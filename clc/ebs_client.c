@@ -11,8 +11,10 @@
  * that cannot be reached -> "Unavailable" (503) (clc_soap_check).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_volume.h"
 #include "clc_walrus.h"
@@ -132,74 +134,92 @@ set_status(sqlite3 *db, const char *table, const char *id, const char *status,
 	sqlite3_finalize(st);
 }
 
-/* Volumes still creating: ask EBS how they are. */
-static void
-poll_volumes(struct clc *clc, struct soap *soap, const char *url)
+/* The poll of EBS: both questions on a worker, the answers applied on the loop. */
+struct ebs_poll {
+	struct clc *clc;
+	char url[300];
+	struct soap *vsoap, *ssoap;
+	struct _ebs__DescribeVolumesResponse vol;
+	struct _ebs__DescribeSnapshotsResponse snap;
+	bool vol_ok, snap_ok;
+};
+
+static int
+poll_work(void *arg)
 {
-	struct _ebs__DescribeVolumes req = { 0 };
-	struct _ebs__DescribeVolumesResponse resp = { 0 };
+	struct ebs_poll *p = arg;
+	struct _ebs__DescribeVolumes vreq = { 0 };
+	struct _ebs__DescribeSnapshots sreq = { 0 };
 	char corr[37], user[16];
 
 	clc_cc_ids(corr, user);
-	req.correlationId = corr;
-	req.userId = user;
-	if (soap_call___ebs__DescribeVolumes(soap, url, NULL, &req, &resp) != SOAP_OK ||
-	    resp._return != true_)
-		return;
-	for (int i = 0; i < resp.__sizevolumes; i++) {
-		struct ebs__volumeType *v = &resp.volumes[i];
-
-		/* in-use is the CLC's to say (it knows the attachment); the rest is EBS's. */
-		if (v->volumeId && v->status && strcmp(v->status, "in-use") != 0)
-			set_status(clc->db, "volumes", v->volumeId, v->status, NULL, NULL);
-	}
+	vreq.correlationId = sreq.correlationId = corr;
+	vreq.userId = sreq.userId = user;
+	if ((p->vsoap = clc_ebs_soap(p->clc)) == NULL)
+		return -1;
+	p->vol_ok = soap_call___ebs__DescribeVolumes(p->vsoap, p->url, NULL, &vreq, &p->vol) ==
+	    SOAP_OK && p->vol._return == true_;
+	if (!p->vol_ok)
+		return 0;	/* not answering: do not wait twice */
+	if ((p->ssoap = clc_ebs_soap(p->clc)) == NULL)
+		return -1;
+	p->snap_ok = soap_call___ebs__DescribeSnapshots(p->ssoap, p->url, NULL, &sreq,
+	    &p->snap) == SOAP_OK && p->snap._return == true_;
+	return 0;
 }
 
 static void
-poll_snapshots(struct clc *clc, struct soap *soap, const char *url)
+poll_done(int rc, void *arg)
 {
-	struct _ebs__DescribeSnapshots req = { 0 };
-	struct _ebs__DescribeSnapshotsResponse resp = { 0 };
-	char corr[37], user[16];
+	struct ebs_poll *p = arg;
+	sqlite3 *db = p->clc->db;
 
-	clc_cc_ids(corr, user);
-	req.correlationId = corr;
-	req.userId = user;
-	if (soap_call___ebs__DescribeSnapshots(soap, url, NULL, &req, &resp) != SOAP_OK ||
-	    resp._return != true_)
-		return;
-	for (int i = 0; i < resp.__sizesnapshots; i++) {
-		struct ebs__snapshotType *s = &resp.snapshots[i];
+	if (rc == 0 && (p->vol_ok || p->snap_ok) && kr_db_begin(db) == 0) {
+		for (int i = 0; p->vol_ok && i < p->vol.__sizevolumes; i++) {
+			struct ebs__volumeType *v = &p->vol.volumes[i];
 
-		if (s->snapshotId && s->status)
-			set_status(clc->db, "snapshots", s->snapshotId, s->status, s->progress,
-			    s->stateMessage);
+			/* in-use is the CLC's to say (it knows the attachment); the rest EBS's. */
+			if (v->volumeId && v->status && strcmp(v->status, "in-use") != 0)
+				set_status(db, "volumes", v->volumeId, v->status, NULL, NULL);
+		}
+		for (int i = 0; p->snap_ok && i < p->snap.__sizesnapshots; i++) {
+			struct ebs__snapshotType *s = &p->snap.snapshots[i];
+
+			if (s->snapshotId && s->status)
+				set_status(db, "snapshots", s->snapshotId, s->status, s->progress,
+				    s->stateMessage);
+		}
+		if (kr_db_commit(db) < 0)
+			kr_db_rollback(db);
 	}
+	clc_cc_done(p->vsoap);
+	clc_cc_done(p->ssoap);
+	free(p);
 }
 
 void
 clc_volumes_poll(struct clc *clc)
 {
-	char url[300];
-	struct soap *soap;
+	struct ebs_poll *p;
 	sqlite3_stmt *st;
 	int busy;
 
-	if (kr_db_prepare(clc->db, "SELECT (SELECT count(*) FROM volumes WHERE status IN"
+	if (clc_backend_inflight("ebs-poll") > 0 ||
+	    kr_db_prepare(clc->db, "SELECT (SELECT count(*) FROM volumes WHERE status IN"
 	    " ('creating', 'deleting')) + (SELECT count(*) FROM snapshots WHERE status ="
 	    " 'pending')", &st) < 0)
 		return;
 	busy = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (busy == 0 || clc_ebs_url(clc, url, sizeof(url)) < 0 ||
-	    (soap = clc_ebs_soap(clc)) == NULL) {
+	if (busy == 0 || !(p = calloc(1, sizeof(*p))) ||
+	    clc_ebs_url(clc, p->url, sizeof(p->url)) < 0) {
+		if (busy)
+			free(p);
 		kr_error_clear();
 		return;
 	}
-	if (kr_db_begin(clc->db) == 0) {
-		poll_volumes(clc, soap, url);
-		poll_snapshots(clc, soap, url);
-		kr_db_commit(clc->db);
-	}
-	clc_cc_done(soap);
+	p->clc = clc;
+	if (clc_backend_run("ebs-poll", poll_work, poll_done, p) < 0)
+		free(p);
+	kr_error_clear();
 }

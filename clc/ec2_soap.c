@@ -31,6 +31,7 @@
 #include <libxml/tree.h>
 
 #include "clc.h"
+#include "clc_backend.h"
 #include "daemon.h"
 #include "ec2_soap.h"
 #include "error.h"
@@ -119,9 +120,9 @@ send_recorded_fault(struct evhttp_request *req, bool soap12, const char *action)
 }
 
 static void
-send_response(struct evhttp_request *req, const struct call *c, const struct clc_req *r)
+send_response(struct evhttp_request *req, bool soap12, const struct clc_req *r)
 {
-	const char *env = c->soap12 ? SOAP12_NS : SOAP11_NS;
+	const char *env = soap12 ? SOAP12_NS : SOAP11_NS;
 	struct kr_buf b = KR_BUF_INIT;
 	char id[37];
 
@@ -132,11 +133,21 @@ send_response(struct evhttp_request *req, const struct call *c, const struct clc
 	kr_buf_add_len(&b, kr_buf_str(r->out), kr_buf_len(r->out));
 	kr_buf_addf(&b, "</%sResponse></soapenv:Body></soapenv:Envelope>\n", r->action);
 	if (kr_buf_failed(&b) || kr_buf_failed(r->out))
-		send_fault(req, c->soap12, "InternalError", "the response is too large");
+		send_fault(req, soap12, "InternalError", "the response is too large");
 	else
-		kr_http_reply(req, 200, c->soap12 ? "application/soap+xml; charset=UTF-8" :
+		kr_http_reply(req, 200, soap12 ? "application/soap+xml; charset=UTF-8" :
 		    "text/xml; charset=UTF-8", &b);
 	kr_buf_free(&b);
+}
+
+/* A deferred action's answer (clc_backend.h). */
+static void
+deferred_reply(struct evhttp_request *req, struct clc_req *r, int rc, bool soap12)
+{
+	if (rc < 0)
+		send_recorded_fault(req, soap12, r->action);
+	else
+		send_response(req, soap12, r);
 }
 
 /*
@@ -249,15 +260,19 @@ serve(struct clc *clc, struct evhttp_request *req, const struct call *c)
 	struct clc_req r = { .clc = clc, .db = clc->db, .params = &params, .out = &clc->out };
 	const struct clc_action *a = NULL;
 	char ca[1024];
+	int rc;
 
 	kr_error_clear();
 	if (check_envelope(c) < 0)
 		goto fail;
 	if (kr_daemon_path(clc->daemon, "var/lib/karri/ca/ca-cert.pem", ca, sizeof(ca)) < 0 ||
 	    clc_wsse_verify(c->body, ca, clc->users, time(NULL), &r.user) < 0 ||
-	    call_params(c, &params) < 0 || clc_query_run(&r, req, &a) < 0)
+	    call_params(c, &params) < 0 || (rc = clc_query_run(&r, req, &a)) < 0)
 		goto fail;
-	send_response(req, c, &r);
+	if (rc == 1)
+		clc_defer_start(&r, req, &params, deferred_reply, c->soap12);
+	else
+		send_response(req, c->soap12, &r);
 	goto done;
 fail:
 	send_recorded_fault(req, c->soap12, a ? a->name : (const char *)c->op->name);

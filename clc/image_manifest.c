@@ -10,8 +10,10 @@
  * manifest's uploader (or an admin) may register it, so nobody launches a
  * bundle they could not read.
  *
- * The call blocks the CLC's event loop, so it is bounded: a short connect
- * and total timeout and a small answer.
+ * In three steps around RegisterImage's deferral (clc_backend.h): the URL
+ * presigned on the loop, the GET on a worker thread (bounded: a short
+ * connect and total timeout and a small answer), the answer judged on the
+ * loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +73,11 @@ elem(const char *xml, const char *tag, char *out, size_t len)
 
 /* GET url into b: the HTTP status, or -1 + kr_error when Walrus did not answer. */
 static long
-get(const char *url, struct kr_buf *b)
+get(const char *url, long timeout_s, struct kr_buf *b)
 {
 	const struct kr_http_opts o = { .url = url, .user_agent = "karri-clc",
-		.connect_timeout_s = CONNECT_TIMEOUT_S, .timeout_s = TOTAL_TIMEOUT_S };
+		.connect_timeout_s = CONNECT_TIMEOUT_S < timeout_s ? CONNECT_TIMEOUT_S : timeout_s,
+		.timeout_s = timeout_s };
 	struct kr_http h;
 	CURLcode cc;
 
@@ -114,15 +117,16 @@ walrus_refused(const char *xml, long status, const char *location)
 }
 
 int
-clc_manifest_check(struct clc_req *r, const char *location, struct clc_manifest *m)
+clc_manifest_prepare(struct clc_req *r, const char *location, struct clc_manifest_job *j)
 {
 	const char *slash = strchr(location, '/');
-	struct kr_buf b = KR_BUF_INIT;
-	char bucket[256], url[4096], size[32] = "";
-	long status;
-	int rc = -1;
+	char bucket[256];
 
-	memset(m, 0, sizeof(*m));
+	memset(j, 0, sizeof(*j));
+	snprintf(j->location, sizeof(j->location), "%s", location);
+	/* As long as a call to any other daemon may take (SOAP_TIMEOUT), at most TOTAL. */
+	j->timeout_s = r->clc->soap_timeout > 0 && r->clc->soap_timeout < TOTAL_TIMEOUT_S ?
+	    r->clc->soap_timeout : TOTAL_TIMEOUT_S;
 	if ((size_t)(slash - location) >= sizeof(bucket)) {
 		kr_error("InvalidParameterValue", "the bucket name in ImageLocation is too long");
 		return -1;
@@ -130,48 +134,63 @@ clc_manifest_check(struct clc_req *r, const char *location, struct clc_manifest 
 	snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - location), location);
 	/* What RunInstances will hand the nodes must fit the launch request. */
 	if (clc_walrus_presign_op(r->clc, r->db, "image", bucket, slash + 1, NULL,
-	    CLC_IMAGE_URL_S, url, CLC_IMAGE_URL_MAX) < 0) {
+	    CLC_IMAGE_URL_S, j->url, CLC_IMAGE_URL_MAX) < 0) {
 		if (strcmp(kr_error_code(), "InvalidParameterValue") == 0 &&
 		    strstr(kr_error_message(), "does not fit"))
 			kr_error("InvalidParameterValue", "ImageLocation is too long for the "
 			    "nodes' image URLs: use a shorter bucket/key");
 		return -1;
 	}
-	if (clc_walrus_presign_op(r->clc, r->db, "manifest", bucket, slash + 1,
-	    "user-signature=skip", CLC_MANIFEST_URL_S, url, sizeof(url)) < 0)
+	return clc_walrus_presign_op(r->clc, r->db, "manifest", bucket, slash + 1,
+	    "user-signature=skip", CLC_MANIFEST_URL_S, j->url, sizeof(j->url));
+}
+
+int
+clc_manifest_fetch(struct clc_manifest_job *j)
+{
+	kr_buf_init(&j->answer, ANSWER_MAX);
+	return (j->status = get(j->url, j->timeout_s, &j->answer)) < 0 ? -1 : 0;
+}
+
+void
+clc_manifest_job_free(struct clc_manifest_job *j)
+{
+	kr_buf_free(&j->answer);
+}
+
+int
+clc_manifest_judge(struct clc_req *r, struct clc_manifest_job *j, struct clc_manifest *m)
+{
+	const char *xml = kr_buf_str(&j->answer), *location = j->location;
+	char size[32] = "";
+
+	memset(m, 0, sizeof(*m));
+	if (j->status != 200) {
+		walrus_refused(xml, j->status, location);
 		return -1;
-	kr_buf_init(&b, ANSWER_MAX);
-	if ((status = get(url, &b)) < 0)
-		goto out;
-	if (status != 200) {
-		walrus_refused(kr_buf_str(&b), status, location);
-		goto out;
 	}
-	if (!elem(kr_buf_str(&b), "ImageKind", m->kind, sizeof(m->kind)) ||
-	    !elem(kr_buf_str(&b), "ManifestOwnerId", m->owner_id, sizeof(m->owner_id)) ||
-	    !elem(kr_buf_str(&b), "Size", size, sizeof(size))) {
+	if (!elem(xml, "ImageKind", m->kind, sizeof(m->kind)) ||
+	    !elem(xml, "ManifestOwnerId", m->owner_id, sizeof(m->owner_id)) ||
+	    !elem(xml, "Size", size, sizeof(size))) {
 		kr_error("InternalError", "Walrus's answer checking %s lacks the image kind, "
 		    "owner or size", location);
-		goto out;
+		return -1;
 	}
-	elem(kr_buf_str(&b), "Name", m->name, sizeof(m->name));
-	elem(kr_buf_str(&b), "Architecture", m->arch, sizeof(m->arch));
+	elem(xml, "Name", m->name, sizeof(m->name));
+	elem(xml, "Architecture", m->arch, sizeof(m->arch));
 	m->size = strtoull(size, NULL, 10);
 	if (strcmp(m->kind, "machine") != 0 && strcmp(m->kind, "kernel") != 0 &&
 	    strcmp(m->kind, "ramdisk") != 0) {
 		kr_error("InvalidManifest", "%s declares image type \"%s\" (machine, kernel or "
 		    "ramdisk)", location, m->kind);
-		goto out;
+		return -1;
 	}
 	if (!r->admin && strcmp(m->owner_id, r->account) != 0) {
 		kr_error("InvalidManifest", "%s was not uploaded by your account: register "
 		    "bundles from your own buckets", location);
-		goto out;
+		return -1;
 	}
 	kr_log_info("%s registers %s: a %s image of %llu bytes", r->user.name, location,
 	    m->kind, m->size);
-	rc = 0;
-out:
-	kr_buf_free(&b);
-	return rc;
+	return 0;
 }

@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 
 #include "clc.h"
+#include "clc_backend.h"
+#include "clc_run.h"
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
@@ -53,7 +55,7 @@ open_state(struct clc *clc)
 	}
 	if (clc_db_open(path, &clc->db) < 0 || kr_userdb_open(users, &clc->users) < 0)
 		kr_daemon_fatal(clc->daemon, kr_error_message());
-	if (clc_addresses_sync(clc) < 0)
+	if (clc_addresses_sync(clc) < 0 || clc_run_forget_unfinished(clc->db) < 0)
 		kr_daemon_fatal(clc->daemon, kr_error_message());
 }
 
@@ -68,6 +70,8 @@ serve(struct clc *clc)
 
 	if ((clc->base = event_base_new()) == NULL)
 		kr_daemon_fatal(d, "cannot set up the event loop");
+	if (clc_backend_init(clc->base, clc->max_backend_calls) < 0)
+		kr_daemon_fatal(d, kr_error_message());
 	http = clc_http_new(clc, d->port);
 	https = clc_https_new(clc, &tls);
 	sigterm = evsignal_new(clc->base, SIGTERM, on_stop_signal, clc->base);
@@ -103,6 +107,7 @@ main(int argc, char **argv)
 	kr_daemon_start(&d, argc, argv);
 	clc.cfg = d.cfg;
 	clc.soap_timeout = (int)kr_config_int(d.cfg, "SOAP_TIMEOUT");
+	clc.max_backend_calls = (int)kr_config_int(d.cfg, "CLC_MAX_BACKEND_CALLS");
 	open_state(&clc);
 	serve(&clc);
 	kr_buf_free(&clc.out);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "db.h"
 #include "error.h"
@@ -84,35 +85,84 @@ free_rules(struct rule_rows *rr)
 	free(rr);
 }
 
-/* Push every rule to each cluster that is up; 0 when all took it. */
-int
-clc_network_push(struct clc *clc)
-{
-	struct rule_rows *rr = calloc(1, sizeof(*rr));
-	int failed = 0;
+/* A push of every rule to the clusters that are up, on a worker. */
+struct push {
+	struct clc *clc;
+	struct rule_rows *rr;
+	int n, failed;
+	char names[CLC_MAX_CLUSTERS][64], urls[CLC_MAX_CLUSTERS][300];
+};
 
-	if (rr == NULL || load_rules(clc->db, rr) < 0) {
-		if (rr)
-			free_rules(rr);
-		return -1;
-	}
-	for (size_t i = 0; i < clc->nclusters; i++) {
-		struct clc_cluster *c = &clc->clusters[i];
-		struct soap *soap;
+static int
+push_work(void *arg)
+{
+	struct push *p = arg;
+
+	for (int i = 0; i < p->n; i++) {
+		struct soap *soap = clc_cc_soap(p->clc);
 		char corr[37], user[16];
-		struct _cc__ConfigureNetwork req = { corr, user, rr->n, rr->rules };
+		struct _cc__ConfigureNetwork req = { corr, user, p->rr->n, p->rr->rules };
 		struct _cc__ConfigureNetworkResponse resp = { 0 };
 
-		if (!c->up || (soap = clc_cc_soap(clc)) == NULL)
+		if (soap == NULL) {
+			p->failed++;
 			continue;
+		}
 		clc_cc_ids(corr, user);
-		if (soap_call___cc__ConfigureNetwork(soap, c->url, NULL, &req, &resp) != SOAP_OK ||
-		    resp._return != true_) {
-			failed++;
-			kr_log_debug("ConfigureNetwork to %s did not succeed", c->name);
+		if (soap_call___cc__ConfigureNetwork(soap, p->urls[i], NULL, &req, &resp) !=
+		    SOAP_OK || resp._return != true_) {
+			p->failed++;
+			kr_log_debug("ConfigureNetwork to %s did not succeed", p->names[i]);
 		}
 		clc_cc_done(soap);
 	}
-	free_rules(rr);
-	return failed ? -1 : 0;
+	return 0;
+}
+
+static void
+push_done(int rc, void *arg)
+{
+	struct push *p = arg;
+
+	(void)rc;
+	if (p->failed)
+		p->clc->network_dirty = true;	/* again on the next poll */
+	free_rules(p->rr);
+	free(p);
+}
+
+/*
+ * Push every rule to each cluster that is up, from a worker, one push at a
+ * time; the rules stay dirty until every cluster took them.
+ */
+int
+clc_network_push(struct clc *clc)
+{
+	struct push *p;
+
+	if (clc_backend_inflight("cc-network") > 0)
+		return 0;
+	if (!(p = calloc(1, sizeof(*p))) || !(p->rr = calloc(1, sizeof(*p->rr))) ||
+	    load_rules(clc->db, p->rr) < 0) {
+		if (p && p->rr)
+			free_rules(p->rr);
+		free(p);
+		return -1;
+	}
+	p->clc = clc;
+	for (size_t i = 0; i < clc->nclusters; i++)
+		if (clc->clusters[i].up) {
+			snprintf(p->names[p->n], sizeof(p->names[0]), "%s", clc->clusters[i].name);
+			snprintf(p->urls[p->n], sizeof(p->urls[0]), "%s", clc->clusters[i].url);
+			p->n++;
+		}
+	/* A change made while this push runs marks them dirty again: pushed next time. */
+	clc->network_dirty = false;
+	if (clc_backend_run("cc-network", push_work, push_done, p) < 0) {
+		clc->network_dirty = true;
+		free_rules(p->rr);
+		free(p);
+		return -1;
+	}
+	return 0;
 }

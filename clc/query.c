@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "clc.h"
+#include "clc_backend.h"
 #include "db.h"
 #include "error.h"
 #include "http_server.h"
@@ -49,7 +50,8 @@ clc_http_status(const char *code)
 		{ "UnauthorizedOperation", 403 }, { "Blocked", 403 },
 		{ "InternalError", 500 }, { "InsufficientInstanceCapacity", 500 },
 		{ "InsufficientAddressCapacity", 500 }, { "Unavailable", 503 },
-		{ "ServiceUnavailable", 503 }, { "InvalidURI", 404 }, { "DryRunOperation", 412 },
+		{ "ServiceUnavailable", 503 },
+		{ "RequestLimitExceeded", 503 }, { "InvalidURI", 404 }, { "DryRunOperation", 412 },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -221,7 +223,11 @@ check_action(const struct kr_form *params, const char **action, const char **ver
 	return a;
 }
 
-/* Run the action inside one transaction, so a failed action changes nothing. */
+/*
+ * Run the action inside one transaction, so a failed action changes nothing.
+ * An action that needs a backend commits what it decided here and defers
+ * the rest (clc_backend.h): 1.
+ */
 int
 clc_query_run(struct clc_req *r, struct evhttp_request *req, const struct clc_action **a)
 {
@@ -235,9 +241,15 @@ clc_query_run(struct clc_req *r, struct evhttp_request *req, const struct clc_ac
 		return -1;
 	if ((*a)->fn(r) < 0) {
 		kr_db_rollback(r->db);
+		clc_defer_cancel(r);
 		return -1;
 	}
-	return kr_db_commit(r->db);
+	if (kr_db_commit(r->db) < 0) {
+		clc_defer_cancel(r);
+		return -1;
+	}
+	/* 1: what the action decided is committed; a backend call answers the rest. */
+	return r->deferred ? 1 : 0;
 }
 
 /* Keep the memory for the next answer, unless one answer made it huge. */
@@ -280,6 +292,17 @@ reply(struct evhttp_request *req, const struct clc_req *r)
 	kr_buf_free(&head);
 }
 
+/* A deferred action's answer (clc_backend.h). */
+void
+clc_query_reply(struct evhttp_request *req, struct clc_req *r, int rc, bool soap12)
+{
+	(void)soap12;
+	if (rc < 0)
+		send_recorded_error(req, r->action);
+	else
+		reply(req, r);
+}
+
 void
 clc_query_handle(struct clc *clc, struct evhttp_request *req)
 {
@@ -292,6 +315,7 @@ clc_query_handle(struct clc *clc, struct evhttp_request *req)
 	struct kr_form params = KR_FORM_INIT;
 	struct clc_req r = { .clc = clc, .db = clc->db, .params = &params, .out = &clc->out };
 	const struct clc_action *a = NULL;
+	int rc;
 
 	kr_error_clear();
 	q = q ? q + 1 : "";
@@ -301,9 +325,12 @@ clc_query_handle(struct clc *clc, struct evhttp_request *req)
 	}
 	if (authenticate(clc, req, path, q, body, body_len, &r.user) < 0 ||
 	    parse_params(q, body, body_len, is_form(req), &params) < 0 ||
-	    clc_query_run(&r, req, &a) < 0)
+	    (rc = clc_query_run(&r, req, &a)) < 0)
 		goto fail;
-	reply(req, &r);
+	if (rc == 1)
+		clc_defer_start(&r, req, &params, clc_query_reply, false);
+	else
+		reply(req, &r);
 	goto done;
 fail:
 	send_recorded_error(req, a ? a->name : NULL);

@@ -4,14 +4,19 @@
  * For each registered cluster: DescribeResources (liveness and capacity,
  * cached for DescribeAvailabilityZones), then DescribeInstances to move
  * instance rows along pending -> running -> shutting-down -> terminated
- * (cc_instances.c).  Terminations the CC did not acknowledge are asked
- * again; terminated instances are forgotten CLC_TERMINATED_KEEP_S after
+ * (cc_instances.c).  The calls run on a worker thread, one poll at a time
+ * per cluster (a stopped CC is not asked again before its poll timed out),
+ * and their answers are applied on the loop (clc_backend.h).  Terminations
+ * the CC did not acknowledge are asked again; terminated instances are forgotten CLC_TERMINATED_KEEP_S after
  * they ended, as EC2 stops showing them after a while.  Changed security
  * group rules are pushed to the clusters here too (network.c).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clc_backend.h"
 #include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_instance.h"
@@ -22,27 +27,107 @@
 
 #define MAX_RETRY 64
 
-/* Instances still shutting down in a zone: ask the CC again. */
+/* One cluster's poll: the calls on a worker, their answers applied on the loop. */
+struct cluster_poll {
+	struct clc *clc;
+	struct clc_cluster c;		/* a copy, the worker's to fill */
+	bool was_up;
+	char retry[MAX_RETRY][24];	/* still shutting down: ask the CC again */
+	int nretry;
+	int polled;			/* DescribeInstances: 0 answered */
+	struct clc_cc_poll poll;
+};
+
+/* Instances still shutting down in a zone (read on the loop). */
 static void
-retry_terminations(struct clc *clc, struct clc_cluster *c)
+load_retries(struct clc *clc, struct cluster_poll *cp)
 {
-	static char buf[MAX_RETRY][24];
-	const char *ids[MAX_RETRY];
 	sqlite3_stmt *st;
-	int n = 0;
 
 	if (kr_db_prepare(clc->db, "SELECT id FROM instances WHERE zone = ?"
 	    " AND state = 'shutting-down' LIMIT 64", &st) < 0)
 		return;
-	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
-	while (n < MAX_RETRY && kr_db_step(st) == 1) {
-		snprintf(buf[n], sizeof(buf[n]), "%s", sqlite3_column_text(st, 0));
-		ids[n] = buf[n];
-		n++;
+	sqlite3_bind_text(st, 1, cp->c.name, -1, SQLITE_STATIC);
+	while (cp->nretry < MAX_RETRY && kr_db_step(st) == 1) {
+		snprintf(cp->retry[cp->nretry], sizeof(cp->retry[0]), "%s",
+		    sqlite3_column_text(st, 0));
+		cp->nretry++;
 	}
 	sqlite3_finalize(st);
-	if (n && clc_cc_terminate(clc, c->url, ids, n) < 0)
-		kr_log_debug("cluster %s: %s", c->name, kr_error_message());
+}
+
+static int
+poll_work(void *arg)
+{
+	struct cluster_poll *cp = arg;
+	const char *ids[MAX_RETRY];
+
+	cp->polled = -1;
+	if (clc_cc_describe_resources(cp->clc, &cp->c) < 0)
+		return 0;		/* down: said in cp->c */
+	if ((cp->polled = clc_cc_poll_call(cp->clc, cp->c.url, &cp->poll)) < 0)
+		kr_log_debug("cluster %s: DescribeInstances: %s", cp->c.name, kr_error_message());
+	for (int i = 0; i < cp->nretry; i++)
+		ids[i] = cp->retry[i];
+	if (cp->nretry && clc_cc_terminate(cp->clc, cp->c.url, ids, cp->nretry) < 0)
+		kr_log_debug("cluster %s: %s", cp->c.name, kr_error_message());
+	return 0;
+}
+
+static void
+poll_done(int rc, void *arg)
+{
+	struct cluster_poll *cp = arg;
+	struct clc *clc = cp->clc;
+	struct clc_cluster *c = NULL;
+
+	(void)rc;
+	/* The cluster may have been deregistered (or moved) while the poll ran. */
+	for (size_t i = 0; i < clc->nclusters && !c; i++)
+		if (strcmp(clc->clusters[i].name, cp->c.name) == 0 &&
+		    strcmp(clc->clusters[i].url, cp->c.url) == 0)
+			c = &clc->clusters[i];
+	if (c) {
+		c->checked = true;
+		c->up = cp->c.up;
+		c->ntypes = cp->c.ntypes;
+		memcpy(c->types, cp->c.types, sizeof(c->types));
+		c->nodes = cp->c.nodes;
+		snprintf(c->why, sizeof(c->why), "%s", cp->c.why);
+		if (cp->was_up && !c->up)
+			kr_log_warnx("cluster %s is down: %s", c->name, c->why);
+		if (!cp->was_up && c->up) {
+			kr_log_info("cluster %s at %s is up", c->name, c->url);
+			clc->network_dirty = true;	/* it may have missed changes */
+			clc_network_push(clc);
+		}
+		if (cp->polled == 0)
+			clc_cc_poll_apply(clc, cp->c.name, cp->c.url, &cp->poll);
+	}
+	clc_cc_poll_free(&cp->poll);
+	free(cp);
+}
+
+/* Start a cluster's poll unless its last one is still waiting for the CC. */
+static void
+poll_cluster(struct clc *clc, struct clc_cluster *c)
+{
+	struct kr__virtualMachineType types[CLC_MAX_TYPES];
+	char key[CLC_BACKEND_KEY_MAX];
+	struct cluster_poll *cp;
+	int n;
+
+	clc_backend_key(key, "cc-poll", c->name);
+	if (clc_backend_inflight(key) > 0 || !(cp = calloc(1, sizeof(*cp))))
+		return;
+	cp->clc = clc;
+	cp->c = *c;
+	cp->was_up = c->up;
+	n = clc_types_load(clc->db, types, CLC_MAX_TYPES, cp->c.types);
+	cp->c.ntypes = n < 0 ? 0 : n;
+	load_retries(clc, cp);
+	if (clc_backend_run(key, poll_work, poll_done, cp) < 0)
+		free(cp);
 }
 
 static void
@@ -71,28 +156,11 @@ clc_reconcile(struct clc *clc)
 		kr_log_warnx("poll: %s", kr_error_message());
 		return;
 	}
-	for (size_t i = 0; i < clc->nclusters; i++) {
-		struct clc_cluster *c = &clc->clusters[i];
-		bool was_up = c->up;
-
-		c->checked = true;
-		if (clc_cc_describe_resources(clc, c) < 0) {
-			if (was_up)
-				kr_log_warnx("cluster %s is down: %s", c->name, c->why);
-			continue;
-		}
-		if (!was_up) {
-			kr_log_info("cluster %s at %s is up", c->name, c->url);
-			clc->network_dirty = true;	/* it may have missed changes */
-		}
-		if (clc_cc_poll_instances(clc, c->name, c->url) < 0)
-			kr_log_debug("cluster %s: DescribeInstances: %s", c->name,
-			    kr_error_message());
-		retry_terminations(clc, c);
-	}
-	/* Stays dirty until every cluster that is up took the rules. */
-	if (clc->network_dirty && clc_network_push(clc) == 0)
-		clc->network_dirty = false;
+	for (size_t i = 0; i < clc->nclusters; i++)
+		poll_cluster(clc, &clc->clusters[i]);
+	/* Stays dirty until every cluster that is up took the rules (network.c). */
+	if (clc->network_dirty)
+		clc_network_push(clc);
 	clc_burst_poll(clc);		/* remote clouds (burst_instances.c) */
 	clc_volumes_poll(clc);
 	purge_terminated(clc);

@@ -101,6 +101,8 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "KARRI_CLOUD_KEY", F, "$KARRI_HOME/var/lib/karri/keys/cloud-pk.pem", 0, 0, NULL, "the cloud's private key (PEM): Walrus decrypts image bundles with it" },
 	{ "CLC_DB", F, "$KARRI_HOME/var/lib/karri/clc.db", 0, 0, NULL, "CLC: the sqlite database" },
 	{ "SOAP_TIMEOUT", I, "30", 1, 3600, NULL, "seconds before a SOAP call between daemons fails" },
+	{ "CLC_MAX_BACKEND_CALLS", I, "32", 1, 1024, NULL, "CLC: calls in flight to one CC, EBS, Walrus or remote cloud; more are refused with RequestLimitExceeded" },
 	{ "CLC_METADATA_TOKENS", E, "optional", 0, 0, "optional|required", "CLC: IMDSv2 session tokens for instance metadata: optional (IMDSv1 works too) or required" },
+	{ "NC_RAW_CLONES", I, "1", 0, 8, NULL, "NC: ready-made raw copies of each cached image for standard roots, where INSTANCE_PATH has no reflink (0: none)" },
 	{ NULL, 0, NULL, 0, 0, NULL, NULL }
 };

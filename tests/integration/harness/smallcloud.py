@@ -18,14 +18,14 @@ from harness.images import ImageStore
 
 
 class SmallCloud:
-    def __init__(self, home, first_ip, nodes=1, cores=4, zone="zone1"):
+    def __init__(self, home, first_ip, nodes=1, cores=4, zone="zone1", clc_config=None):
         self.home, self.zone = home, zone
         os.makedirs(home / "cc", exist_ok=True)
         self.ncs = NcSim(nodes=nodes, first_ip=first_ip, cores=cores)
         self.cc = Daemon("karri-cc", str(home / "cc"), {"VNET_MODE": "SYSTEM",
                                                         "NC_POLLING_FREQUENCY": 1,
                                                         "SCHEDPOLICY": "ROUNDROBIN"})
-        self.cloud = ClcCloud(home / "front")
+        self.cloud = ClcCloud(home / "front", clc_config)
         self.store = None
         self._stack = contextlib.ExitStack()
 
