@@ -8,6 +8,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "check_run.h"
 #include "error.h"
@@ -18,10 +19,13 @@ struct row {
 	struct nc_attach_input in;
 	const char *disk;	/* NULL: the choice must fail */
 	const char *net;
+	const char *why;	/* NULL, or words the reason must contain */
 };
 
 /* Each row starts from BASE and overrides what differs, on purpose. */
 #pragma GCC diagnostic ignored "-Woverride-init"
+/* rows without a why column leave it NULL */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #define BASE .image_has_virtio = -1, .use_virtio_root = true, .use_virtio_net = true, \
 	.disk_attach = "auto", .loop_ok = true, .direct_io_ok = true, .storage_nic_ok = true
 /* the storage NIC's MAC, which the caller (ops_run.c) derives from the id */
@@ -78,6 +82,43 @@ static const struct row rows[] = {
 	  { BASE, .guest_aoe = "always", .image_has_virtio = 0 }, "bus=ide backing=tap store=qcow2 cache=none io=native", "model=e1000" },
 	{ "container: a directory, veth",
 	  { BASE, .container = true, .io_class = "io", .phy_free = 1 }, "bus=none backing=fs store=fsimage cache=writeback io=threads", "model=veth" },
+	/* the standard class's raw root where it is O(1): reflink, else a clone */
+	{ "standard, no reflink, no clone ready: overlay, and says why",
+	  { BASE, .io_class = "standard" }, "bus=virtio backing=tap store=qcow2 cache=none io=native", "model=virtio",
+	  "standard class: qcow2 overlay on the cached base (no reflink here, no raw clone ready)" },
+	{ "standard, reflink on INSTANCE_PATH: raw",
+	  { BASE, .io_class = "standard", .reflink_ok = true }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio",
+	  "standard class: reflink clone of the cached base: O(1), raw speed" },
+	{ "standard, a raw clone ready: raw",
+	  { BASE, .clone_ready = true }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio",
+	  "standard class: a raw clone made ahead of the launch" },
+	{ "standard, reflink and a clone ready: reflink (no copy spent)",
+	  { BASE, .reflink_ok = true, .clone_ready = true }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio",
+	  "reflink clone of the cached base" },
+	{ "standard, clone ready, no O_DIRECT: raw, writeback",
+	  { BASE, .clone_ready = true, .direct_io_ok = false }, "bus=virtio backing=tap store=raw cache=writeback io=threads", "model=virtio",
+	  "a raw clone made ahead of the launch" },
+	{ "standard, clone ready, image without virtio: ide on the clone",
+	  { BASE, .clone_ready = true, .image_has_virtio = 0 }, "bus=ide backing=tap store=raw cache=none io=native", "model=e1000",
+	  "a raw clone made ahead of the launch" },
+	{ "NC_DISK_ATTACH=tap, standard, clone ready: raw (still a file through QEMU)",
+	  { BASE, .disk_attach = "tap", .clone_ready = true }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio",
+	  "NC_DISK_ATTACH=tap, standard class: a raw clone made ahead of the launch" },
+	{ "NC_DISK_ATTACH=tap, standard, nothing: overlay",
+	  { BASE, .disk_attach = "tap" }, "bus=virtio backing=tap store=qcow2 cache=none io=native", "model=virtio",
+	  "NC_DISK_ATTACH=tap, standard class: qcow2 overlay" },
+	{ "io class with reflink and a clone: still its own copy (or a device)",
+	  { BASE, .io_class = "io", .reflink_ok = true, .clone_ready = true }, "bus=virtio backing=tap store=raw cache=none io=native", "model=virtio",
+	  "io class, no spare device free: tap on a pre-allocated raw file" },
+	{ "io class, spare device, clone ready: the device",
+	  { BASE, .io_class = "io", .phy_free = 1, .clone_ready = true }, "bus=virtio backing=phy store=device cache=none io=native", "model=virtio",
+	  "io class, spare device free: phy" },
+	{ "NC_DISK_ATTACH=phy, clone ready: loop as before",
+	  { BASE, .disk_attach = "phy", .clone_ready = true, .reflink_ok = true }, "bus=virtio backing=phy store=loop cache=none io=native", "model=virtio",
+	  "loop over a pre-allocated file" },
+	{ "container, reflink: still a filesystem image",
+	  { BASE, .container = true, .reflink_ok = true, .clone_ready = true }, "bus=none backing=fs store=fsimage cache=writeback io=threads", "model=veth",
+	  "container" },
 };
 
 START_TEST(table)
@@ -100,6 +141,12 @@ START_TEST(table)
 	ck_assert_msg(strcmp(disk, r->disk) == 0, "%s: disk %s, expected %s", r->name, disk, r->disk);
 	ck_assert_msg(strcmp(net, r->net) == 0, "%s: net %s, expected %s", r->name, net, r->net);
 	ck_assert_msg(a.why[0] != '\0', "%s: no reason given", r->name);
+	ck_assert_msg(!r->why || strstr(a.why, r->why), "%s: why \"%s\", expected \"%s\" in it",
+	    r->name, a.why, r->why);
+	/* a raw standard root says where it comes from; nothing else claims one */
+	ck_assert_int_eq(a.root_from != NC_ROOT_BASE, a.store == NC_STORE_RAW &&
+	    !(r->in.io_class && strcasecmp(r->in.io_class, "io") == 0) && !r->in.container &&
+	    a.backing == NC_BACKING_TAP);
 	/* never writethrough; native only with none */
 	ck_assert(a.io != NC_IO_NATIVE || a.cache == NC_CACHE_NONE);
 	/* the strings parse back (restart) */

@@ -10,8 +10,8 @@
  *            virtio-scsi controller: SCSI names, still paravirtual).
  *   backing  tap (a file through QEMU) or phy (a whole block device).  auto:
  *            the "io" I/O class gets a spare device when one is free, else a
- *            pre-allocated raw file; everything else a qcow2 overlay on the
- *            cached base (O(1) to make).  NC_DISK_ATTACH=phy: a spare device,
+ *            pre-allocated raw file; everything else a root made in O(1)
+ *            from the cached base (qcow2 overlay, or raw: see below).  NC_DISK_ATTACH=phy: a spare device,
  *            else a loop device over a pre-allocated file; tap: files only.
  *   cache    none (O_DIRECT: no double caching in host and guest) where the
  *            filesystem or device takes it, else writeback.  Never
@@ -30,6 +30,13 @@
  *            ~0.8x of a raw file and costs ~1.3x its CPU per GB; the raw
  *            file costs a full copy of the image at launch, which the
  *            design forbids on the launch path -- the io class pays it.
+ *   root     so a standard root is raw wherever that is O(1) at launch:
+ *            a reflink clone of the cached base where INSTANCE_PATH
+ *            shares extents (XFS, btrfs), else a raw clone the NC made
+ *            ahead of the launch (raw_clone.c, NC_RAW_CLONES per image),
+ *            else -- no reflink, none ready -- the overlay.  Reflink is
+ *            preferred: it costs no background copy and no disk space
+ *            until the guest writes.
  *   nic      virtio when the image has drivers and USE_VIRTIO_NET, else e1000.
  *   volumes  through the host (kernel AoE, else Karri's userspace initiator
  *            as NBD), or guest-side AoE: NC_GUEST_AOE=io (io class) or
@@ -85,6 +92,30 @@ choose_bus(const struct nc_attach_input *in, struct nc_attach *a)
 	}
 }
 
+/* A standard (not io) instance's tap root: raw where O(1), else qcow2. */
+static int
+choose_standard_root(const struct nc_attach_input *in, struct nc_attach *a, const char *who)
+{
+	char why[128];
+
+	if (in->reflink_ok) {
+		a->store = NC_STORE_RAW;
+		a->root_from = NC_ROOT_REFLINK;
+		snprintf(why, sizeof(why), "%s: reflink clone of the cached base: O(1), raw speed",
+		    who);
+	} else if (in->clone_ready) {
+		a->store = NC_STORE_RAW;
+		a->root_from = NC_ROOT_CLONE;
+		snprintf(why, sizeof(why), "%s: a raw clone made ahead of the launch", who);
+	} else {
+		a->store = NC_STORE_OVERLAY;
+		snprintf(why, sizeof(why), "%s: qcow2 overlay on the cached base "
+		    "(no reflink here, no raw clone ready)", who);
+	}
+	why_add(a, why);
+	return 0;
+}
+
 static int
 choose_backing(const struct nc_attach_input *in, struct nc_attach *a)
 {
@@ -109,14 +140,14 @@ choose_backing(const struct nc_attach_input *in, struct nc_attach *a)
 	}
 	a->backing = NC_BACKING_TAP;
 	if (strcasecmp(mode, "tap") == 0) {
-		a->store = io ? NC_STORE_RAW : NC_STORE_OVERLAY;
-		why_add(a, io ? "NC_DISK_ATTACH=tap, io class: pre-allocated raw file" :
-		    "NC_DISK_ATTACH=tap: qcow2 overlay");
+		if (!io)
+			return choose_standard_root(in, a, "NC_DISK_ATTACH=tap, standard class");
+		a->store = NC_STORE_RAW;
+		why_add(a, "NC_DISK_ATTACH=tap, io class: pre-allocated raw file");
 		return 0;
 	}
 	if (!io) {
-		a->store = NC_STORE_OVERLAY;
-		why_add(a, "standard class: qcow2 overlay on the cached base");
+		return choose_standard_root(in, a, "standard class");
 	} else if (in->phy_free > 0) {
 		a->backing = NC_BACKING_PHY;
 		a->store = NC_STORE_DEVICE;

@@ -16,6 +16,11 @@
  * pulls a base from under a running instance: the inode lives on until the
  * instance's link goes.  The file's mtime is its last use, which gives the
  * LRU order back after a restart.
+ *
+ * The raw clone pool (raw_clone.c), when set, is told of every image that
+ * becomes ready and of every one that leaves (eviction, a changed digest),
+ * so an image's clones never outlive it.  Its directory (clones/) lives
+ * here too and is skipped by the scan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +60,7 @@ struct nc_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	long downloads;
+	struct nc_raw_clones *clones;	/* told of arrivals and departures */
 	struct entry e[CACHE_ENTRIES];
 };
 
@@ -82,6 +88,24 @@ entry_remove_files(const struct nc_cache *c, const char *id)
 		unlink(p);
 	if (entry_path(c, id, "", p, sizeof(p)) == 0)
 		unlink(p);
+}
+
+/* An image leaves the cache: its files, and its raw clones. */
+static void
+entry_drop(struct nc_cache *c, struct entry *e)
+{
+	nc_raw_clone_image_gone(c->clones, e->id);
+	entry_remove_files(c, e->id);
+	e->st = ENTRY_FREE;
+}
+
+static void
+clones_tell_ready(struct nc_cache *c, const struct entry *e)
+{
+	char path[NC_PATH_MAX];
+
+	if (c->clones && entry_path(c, e->id, "", path, sizeof(path)) == 0)
+		nc_raw_clone_image_ready(c->clones, e->id, e->digest, path);
 }
 
 static struct entry *
@@ -190,6 +214,8 @@ scan(struct nc_cache *c)
 	while ((de = readdir(d))) {
 		char p[NC_PATH_MAX];
 
+		if (de->d_type == DT_DIR)
+			continue;	/* clones/ (raw_clone.c), . and .. */
 		if (de->d_name[0] == '.') {
 			/* .<id>.part.<n>: a download cut short */
 			if (strstr(de->d_name, ".part") &&
@@ -255,6 +281,17 @@ nc_cache_free(struct nc_cache *c)
 	free(c);
 }
 
+void
+nc_cache_set_clones(struct nc_cache *c, struct nc_raw_clones *p)
+{
+	pthread_mutex_lock(&c->lock);
+	c->clones = p;
+	for (int i = 0; i < CACHE_ENTRIES; i++)
+		if (c->e[i].st == ENTRY_READY)
+			clones_tell_ready(c, &c->e[i]);
+	pthread_mutex_unlock(&c->lock);
+}
+
 long
 nc_cache_downloads(struct nc_cache *c)
 {
@@ -286,8 +323,7 @@ evict(struct nc_cache *c, const struct entry *keep)
 		if (total <= c->max_bytes || !lru)
 			return;
 		kr_log_info("image cache: evicting %s (%lld bytes, LRU)", lru->id, lru->size);
-		entry_remove_files(c, lru->id);
-		lru->st = ENTRY_FREE;
+		entry_drop(c, lru);
 	}
 }
 
@@ -373,8 +409,7 @@ nc_cache_link(struct nc_cache *c, const struct nc_image_ref *img, const char *de
 				continue;
 			}
 			kr_log_info("image cache: %s changed digest, fetching again", e->id);
-			entry_remove_files(c, e->id);
-			e->st = ENTRY_FREE;
+			entry_drop(c, e);
 			e = NULL;
 		}
 		break;
@@ -415,6 +450,7 @@ nc_cache_link(struct nc_cache *c, const struct nc_image_ref *img, const char *de
 		e->used = now_ns();
 		kr_log_info("image cache: %s cached, %lld bytes, sha256 %s", e->id, e->size,
 		    e->digest);
+		clones_tell_ready(c, e);
 	}
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);

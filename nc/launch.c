@@ -13,7 +13,8 @@
  *   meta        the metadata file (instance.c)
  *   kernel, ramdisk, base   hard links to the cached images
  *   root.qcow2  overlay on base (tap)   or root.raw (pre-allocated; phy
- *               and containers: over a loop device the NC made)
+ *               and containers: over a loop device the NC made; standard
+ *               class: a reflink of base or a raw clone renamed in)
  *   ephemeral.raw, swap.raw pre-allocated, when the type has disk to spare
  *   console.log the serial console (containers: their pty, copied)
  */
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +93,81 @@ mib_up(long long n)
 	return (n + MIB - 1) / MIB * MIB;
 }
 
+static bool
+io_class(const struct nc_instance *in)
+{
+	return strcasecmp(in->io_class, "io") == 0;
+}
+
+/* The choice could not be kept: a qcow2 overlay after all, said and saved. */
+static int
+root_overlay_instead(struct nc_instance *in, const char *base, const char *fmt,
+    const char *why)
+{
+	char root[NC_PATH_MAX];
+	size_t n;
+
+	if (file_in(in, "root.qcow2", root, sizeof(root)) < 0)
+		return -1;
+	kr_log_info("%s: %s: qcow2 overlay on the cached base instead", in->id, why);
+	nc_table_lock();
+	in->attach.store = NC_STORE_OVERLAY;
+	in->attach.root_from = NC_ROOT_BASE;
+	n = strlen(in->attach.why);
+	snprintf(in->attach.why + n, sizeof(in->attach.why) - n, "; %s: qcow2 overlay", why);
+	nc_attach_disk_string(&in->attach, in->disk_attachment, sizeof(in->disk_attachment));
+	nc_instance_save(in);
+	nc_table_unlock();
+	unlink(root);
+	return nc_disk_overlay(base, fmt, root, 0);
+}
+
+/*
+ * A standard instance's raw root, made in O(1) or not at all: the raw clone
+ * taken when the choice was made (or one taken now, for a launch resumed
+ * after a restart), renamed in; else a reflink of the base; else the
+ * overlay.  Never a copy on the launch path.
+ */
+static int
+standard_raw_root(struct nc_instance *in, const char *base, const char *fmt, long long size)
+{
+	char root[NC_PATH_MAX];
+	struct stat st;
+
+	if (file_in(in, "root.raw", root, sizeof(root)) < 0)
+		return -1;
+	unlink(root);
+	if (strcmp(fmt, "raw") != 0)
+		return root_overlay_instead(in, base, fmt, "the image is not raw");
+	if (!in->clone[0] && !nc_node.reflink_ok &&
+	    nc_raw_clone_take(nc_node.clones, in->image_id, in->image_digest, in->clone,
+	    sizeof(in->clone)) != 0)
+		in->clone[0] = '\0';
+	if (in->clone[0]) {
+		int ok = stat(in->clone, &st) == 0 && st.st_size == mib_up(size) &&
+		    rename(in->clone, root) == 0;
+
+		if (!ok)
+			kr_log_warnx("%s: raw clone %s not usable (gone, wrong size or another "
+			    "file system)", in->id, in->clone);
+		nc_raw_clone_discard(ok ? NULL : in->clone);
+		in->clone[0] = '\0';
+		if (ok) {
+			kr_log_info("%s: root is a raw clone made ahead of the launch", in->id);
+			return 0;
+		}
+	}
+	if (nc_node.reflink_ok) {
+		if (nc_disk_reflink(base, root, mib_up(size)) == 0) {
+			kr_log_info("%s: root is a reflink clone of the cached base", in->id);
+			return 0;
+		}
+		kr_log_warnx("%s: %s", in->id, kr_error_message());
+		return root_overlay_instead(in, base, fmt, "reflink failed");
+	}
+	return root_overlay_instead(in, base, fmt, "no raw clone ready any more");
+}
+
 static int
 make_root(struct nc_instance *in)
 {
@@ -107,6 +184,8 @@ make_root(struct nc_instance *in)
 		unlink(root);
 		return nc_disk_overlay(base, fmt, root, 0);
 	}
+	if (in->attach.store == NC_STORE_RAW && !io_class(in))
+		return standard_raw_root(in, base, fmt, size);
 	if (strcmp(fmt, "raw") != 0) {
 		kr_error("InvalidParameterValue", "%s: a %s image cannot back a raw or phy disk",
 		    in->image_id, fmt);
@@ -377,6 +456,9 @@ launch_thread(void *arg)
 	if (rc == 0)
 		rc = make_ephemeral(in);
 	nc_staging_leave();
+	/* a clone taken but not used (the launch failed before its root) */
+	nc_raw_clone_discard(in->clone);
+	in->clone[0] = '\0';
 	nc_table_lock();
 	term = in->terminating;
 	nc_table_unlock();

@@ -10,6 +10,7 @@
  *   kvm_probe.c      can KVM here run a stock kernel?
  *   fetch.c          HTTP download with limits (libcurl)
  *   image_cache.c    the image cache: single-flight, digest, LRU
+ *   raw_clone.c      raw copies of cached images, made ahead of launches
  *   disk.c           root/ephemeral disks: qcow2 overlay, pre-allocated raw
  *   loopdev.c        loop devices through ioctl
  *   phydev.c         the pool of spare devices (NC_PHY_DEVICES)
@@ -79,6 +80,16 @@ struct nc_attach_input {
 	bool direct_io_ok;	/* INSTANCE_PATH accepts O_DIRECT (cache=none) */
 	const char *guest_aoe;	/* NC_GUEST_AOE: "never", "io" or "always" */
 	bool storage_nic_ok;	/* NC_STORAGE_INTERFACE exists: a guest NIC can join it */
+	bool reflink_ok;	/* INSTANCE_PATH shares extents (FICLONE works) */
+	bool clone_ready;	/* a raw clone of this image is ready (raw_clone.c) */
+};
+
+/* Where a tap root's content comes from (not in the disk string: a launch
+ * resumed after a restart works it out again, see launch.c). */
+enum nc_root_from {
+	NC_ROOT_BASE,		/* overlay on the base, or a copy of it (io class) */
+	NC_ROOT_REFLINK,	/* raw: FICLONE of the base, tail allocated */
+	NC_ROOT_CLONE,		/* raw: a clone made ahead of the launch */
 };
 
 struct nc_attach {
@@ -88,6 +99,7 @@ struct nc_attach {
 	enum nc_cachemode cache;
 	enum nc_io io;
 	enum nc_nic nic;
+	enum nc_root_from root_from;
 	/* guest-side AoE: the instance gets a second NIC on the storage
 	 * network (macvtap on NC_STORAGE_INTERFACE) and its volumes reach it
 	 * through its own aoe driver, not through the host */
@@ -213,6 +225,33 @@ void nc_cache_free(struct nc_cache *c);
 int nc_cache_link(struct nc_cache *c, const struct nc_image_ref *img, const char *dest);
 /* How many downloads the cache made since it was opened. */
 long nc_cache_downloads(struct nc_cache *c);
+/* Keep `p` told of images cached and evicted (now: every cached one). */
+struct nc_raw_clones;
+void nc_cache_set_clones(struct nc_cache *c, struct nc_raw_clones *p);
+
+/* --- raw_clone.c ---------------------------------------------------------- */
+
+/* The pool in dir (made if missing; temp leftovers removed), per_image
+ * clones per machine image (0: none, and every file there removed).
+ * NULL + kr_error. */
+struct nc_raw_clones *nc_raw_clone_open(const char *dir, int per_image);
+/* Keep the complete clones of images registered so far, start the thread. */
+int nc_raw_clone_start(struct nc_raw_clones *p);
+void nc_raw_clone_close(struct nc_raw_clones *p);
+/* The image is cached at base (raw: clones wanted) / left the cache. */
+void nc_raw_clone_image_ready(struct nc_raw_clones *p, const char *id, const char *digest,
+    const char *base);
+void nc_raw_clone_image_gone(struct nc_raw_clones *p, const char *id);
+/* Is one ready (digest NULL/"": any)?  Take one: its path in out, 0; 1
+ * none ready; -1 + kr_error.  Never waits for a clone being made. */
+bool nc_raw_clone_ready(struct nc_raw_clones *p, const char *id, const char *digest);
+int nc_raw_clone_take(struct nc_raw_clones *p, const char *id, const char *digest, char *out,
+    size_t len);
+/* Remove a taken clone that was not used. */
+void nc_raw_clone_discard(const char *path);
+int nc_raw_clone_count(struct nc_raw_clones *p, const char *id);
+/* Wait until id has n ready, at most timeout_s: 0/-1 (tests). */
+int nc_raw_clone_wait(struct nc_raw_clones *p, const char *id, int n, int timeout_s);
 
 /* --- disk.c --------------------------------------------------------------- */
 
@@ -230,6 +269,11 @@ int nc_disk_copy(const char *src, const char *dst);
 int nc_disk_wipe_device(const char *dev);
 /* Does the directory accept O_DIRECT? */
 bool nc_disk_direct_ok(const char *dir);
+/* Does its file system share extents (FICLONE between two files there)? */
+bool nc_disk_reflink_ok(const char *dir);
+/* dst (new) shares src's extents (FICLONE), then is allocated to size
+ * bytes (posix_fallocate on the tail, never sparse).  0/-1 + kr_error. */
+int nc_disk_reflink(const char *src, const char *dst, long long size);
 
 /* --- loopdev.c ------------------------------------------------------------ */
 
@@ -300,6 +344,9 @@ struct nc_instance {
 	char dir[NC_PATH_MAX];
 	char root_dev[NC_PATH_MAX];	/* loop or spare device (phy) */
 	char tap[16];
+	/* the raw clone taken for the root (launch renames it in); in memory
+	 * only: a restart finds it complete in the pool again */
+	char clone[NC_PATH_MAX];
 	struct nc_volume volumes[NC_MAX_VOLUMES];
 	int nvolumes;
 };
@@ -433,6 +480,8 @@ struct nc_node {
 	struct nc_cache *cache;
 	bool direct_io_ok;
 	bool loop_ok;
+	bool reflink_ok;			/* FICLONE works in instances_dir */
+	struct nc_raw_clones *clones;		/* NULL: NC_RAW_CLONES=0 */
 	int max_staging;
 	long long max_image;
 	bool ready;			/* hypervisor reachable and chosen */

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <libvirt/virterror.h>
@@ -167,6 +168,44 @@ nc_node_ready(void)
 	return false;
 }
 
+/*
+ * Raw clones of cached images for standard roots, where there is no
+ * reflink (with reflink they would only cost space) and where a standard
+ * root can be a tap file at all.  The pool opens with
+ * NC_RAW_CLONES=0 too: it removes what an earlier configuration left.
+ */
+static int
+start_clones(struct kr_config *cfg)
+{
+	char dir[NC_PATH_MAX];
+	const char *attach = kr_config_get(cfg, "NC_DISK_ATTACH");
+	const char *hv = kr_config_get(cfg, "HYPERVISOR");
+	int n = (int)kr_config_int(cfg, "NC_RAW_CLONES");
+	struct nc_raw_clones *p;
+
+	/* no standard tap root here to take one: phy disks, containers */
+	if (nc_node.reflink_ok || (attach && strcasecmp(attach, "phy") == 0) ||
+	    (hv && strcasecmp(hv, "lxc") == 0))
+		n = 0;
+
+	if (nc_path(dir, sizeof(dir), "%s/clones", nc_node.cache_dir) < 0 ||
+	    !(p = nc_raw_clone_open(dir, n)))
+		return -1;
+	if (n == 0) {
+		nc_raw_clone_close(p);
+		return 0;
+	}
+	nc_cache_set_clones(nc_node.cache, p);
+	if (nc_raw_clone_start(p) < 0) {
+		nc_cache_set_clones(nc_node.cache, NULL);
+		nc_raw_clone_close(p);
+		return -1;
+	}
+	nc_node.clones = p;
+	kr_log_info("raw clones: up to %d per cached image in %s", n, dir);
+	return 0;
+}
+
 int
 nc_node_init(struct kr_config *cfg)
 {
@@ -191,12 +230,14 @@ nc_node_init(struct kr_config *cfg)
 		return -1;
 	nc_node.direct_io_ok = nc_disk_direct_ok(nc_node.instances_dir);
 	nc_node.loop_ok = nc_loop_available();
-	kr_log_info("INSTANCE_PATH %s: O_DIRECT %s, loop devices %s", ipath,
-	    nc_node.direct_io_ok ? "yes" : "no", nc_node.loop_ok ? "yes" : "no");
+	nc_node.reflink_ok = nc_disk_reflink_ok(nc_node.instances_dir);
+	kr_log_info("INSTANCE_PATH %s: O_DIRECT %s, loop devices %s, reflink %s", ipath,
+	    nc_node.direct_io_ok ? "yes" : "no", nc_node.loop_ok ? "yes" : "no",
+	    nc_node.reflink_ok ? "yes" : "no");
 	nc_phy_init(cfg);
 	nc_node.cache = nc_cache_open(nc_node.cache_dir,
 	    kr_config_int(cfg, "NC_CACHE_SIZE") * 1024LL * 1024, nc_node.max_image);
-	if (!nc_node.cache)
+	if (!nc_node.cache || start_clones(cfg) < 0)
 		return -1;
 	switch (nc_node_connect()) {
 	case 0:

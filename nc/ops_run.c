@@ -155,7 +155,21 @@ from_request(const struct _nc__ncRunInstance *r, struct nc_instance *in)
 	return 0;
 }
 
-/* The attachment choice, with a spare device reserved when one is free. */
+static int
+choose(const struct nc_attach_input *ai, struct nc_instance *in)
+{
+	/* the storage NIC's MAC: d2:0d (locally administered) + the id's hex */
+	if (nc_attach_decide(ai, &in->attach) < 0 || (in->attach.guest_aoe &&
+	    kr_id_mac_from_instance(in->id, "d2:0d", in->attach.storage_mac) < 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * The attachment choice, with a spare device reserved when one is free and
+ * a raw clone taken when the choice wants one (the pool's own lock: two
+ * launches never get the same clone, and none waits for one being made).
+ */
 static int
 decide(struct nc_instance *in)
 {
@@ -171,15 +185,25 @@ decide(struct nc_instance *in)
 		.direct_io_ok = nc_node.direct_io_ok,
 		.guest_aoe = kr_config_get(nc_node.cfg, "NC_GUEST_AOE"),
 		.storage_nic_ok = nc_storage_mtu() > 0,
+		.reflink_ok = nc_node.reflink_ok,
+		.clone_ready = nc_raw_clone_ready(nc_node.clones, in->image_id, in->image_digest),
 	};
 	char dev[NC_PATH_MAX] = "";
+	int rc;
 
 	if (!ai.container && strcasecmp(ai.disk_attach, "tap") != 0 &&
 	    nc_phy_claim(dev, sizeof(dev)) == 0)
 		ai.phy_free = 1;
-	/* the storage NIC's MAC: d2:0d (locally administered) + the id's hex */
-	if (nc_attach_decide(&ai, &in->attach) < 0 || (in->attach.guest_aoe &&
-	    kr_id_mac_from_instance(in->id, "d2:0d", in->attach.storage_mac) < 0)) {
+	in->clone[0] = '\0';
+	rc = choose(&ai, in);
+	if (rc == 0 && in->attach.root_from == NC_ROOT_CLONE && nc_raw_clone_take(nc_node.clones,
+	    in->image_id, in->image_digest, in->clone, sizeof(in->clone)) != 0) {
+		/* taken or evicted since we asked: decide again without it */
+		in->clone[0] = '\0';
+		ai.clone_ready = false;
+		rc = choose(&ai, in);
+	}
+	if (rc < 0) {
 		if (*dev)
 			nc_phy_release(dev);
 		return -1;
@@ -221,6 +245,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 	}
 	if (decide(&in) < 0 ||
 	    nc_path(in.dir, sizeof(in.dir), "%s/%s", nc_node.instances_dir, in.id) < 0) {
+		nc_raw_clone_discard(in.clone);
 		nc_table_unlock();
 		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
 	}
@@ -228,6 +253,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 		kr_error_errno("InternalError", "cannot create %s", in.dir);
 		if (in.attach.store == NC_STORE_DEVICE)
 			nc_phy_release(in.root_dev);
+		nc_raw_clone_discard(in.clone);
 		nc_table_unlock();
 		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
 	}
@@ -238,6 +264,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 			nc_table_remove(t);
 		if (in.attach.store == NC_STORE_DEVICE)
 			nc_phy_release(in.root_dev);
+		nc_raw_clone_discard(in.clone);
 		rmdir(in.dir);
 		nc_table_unlock();
 		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
