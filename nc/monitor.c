@@ -8,8 +8,13 @@
  *     restarted, even when it has no metadata (then with what libvirt says);
  *   - an instance whose launch was cut short (STAGING/BOOTING, no domain) is
  *     finished: its partial disks are removed and the launch starts again;
- *   - an instance that was running but whose domain is gone, or whose
- *     launch had failed, is cleaned up.
+ *   - an instance that was running but whose domain is gone while its disks
+ *     are still there (the node restarted: a host reboot) is booted again
+ *     from those disks and its volumes plugged back in, as an EC2 host
+ *     reboot reboots its instances (only file-backed roots: a loop or spare
+ *     device would have to be set up again);
+ *   - any other instance whose domain is gone, or whose launch had failed,
+ *     is cleaned up.
  * Afterwards a thread checks every few seconds that running instances
  * still have their domain and tears down those whose guest powered off,
  * and that the karri-aoe serving an attached AoE volume still runs:
@@ -68,6 +73,84 @@ clean_partial(struct nc_instance *in)
 		in->root_dev[0] = '\0';
 }
 
+/* A running instance whose domain is gone but whose file-backed root is
+ * still on disk: the node restarted under it. */
+static bool
+can_boot_again(const struct nc_instance *in)
+{
+	char root[NC_PATH_MAX];
+
+	return in->state == NC_ST_RUNNING && !in->failed && in->attach_decided &&
+	    !nc_node.hv->container && (in->attach.store == NC_STORE_OVERLAY ||
+	    in->attach.store == NC_STORE_RAW) &&
+	    nc_path(root, sizeof(root), "%s/%s", in->dir, in->attach.store ==
+	    NC_STORE_OVERLAY ? "root.qcow2" : "root.raw") == 0 && access(root, R_OK) == 0;
+}
+
+/* Boot the instance again from its disks, then plug its volumes back in. */
+static void *
+boot_again_thread(void *arg)
+{
+	struct nc_instance *in = arg;
+	struct nc_volume vols[NC_MAX_VOLUMES];
+	char reason[NC_REASON_MAX], how[16];
+	int nvols, rc = 0;
+
+	nc_table_lock();
+	nvols = in->nvolumes;
+	memcpy(vols, in->volumes, sizeof(vols));
+	in->nvolumes = 0;	/* attached again one by one below */
+	nc_instance_set_state(in, NC_ST_BOOTING, "booting again: the node restarted");
+	nc_table_unlock();
+	if (in->vlan > 0)
+		rc = nc_vnet_vlan_up(in->vlan, NULL);
+	if (rc == 0)
+		rc = nc_domain_create(in);
+	if (rc < 0) {
+		snprintf(reason, sizeof(reason), "could not boot again after the node restarted: %s",
+		    kr_error_message());
+		kr_log_errorx("%s: %s", in->id, reason);
+		nc_table_lock();
+		in->nvolumes = nvols;
+		memcpy(in->volumes, vols, sizeof(vols));
+		in->failed = 1;
+		nc_table_unlock();
+		nc_teardown(in, reason);
+	} else {
+		for (int i = 0; i < nvols; i++)
+			if (nc_volume_attach(in, vols[i].id, vols[i].remote,
+			    vols[i].local[0] ? vols[i].local : NULL, how, sizeof(how)) < 0)
+				kr_log_errorx("%s: %s not attached again: %s", in->id, vols[i].id,
+				    kr_error_message());
+		nc_table_lock();
+		nc_instance_set_state(in, NC_ST_RUNNING, "booted again: the node restarted");
+		nc_table_unlock();
+		kr_log_info("%s: booted again from its disks, %d of %d volumes attached", in->id,
+		    in->nvolumes, nvols);
+	}
+	nc_table_lock();
+	in->busy = false;
+	if (rc == 0 && in->terminating && nc_teardown_start(in, "terminated") < 0)
+		kr_log_errorx("%s: %s", in->id, kr_error_message());
+	nc_table_unlock();
+	return NULL;
+}
+
+static int
+boot_again_start(struct nc_instance *in)
+{
+	pthread_t t;
+
+	in->busy = true;
+	if (pthread_create(&t, NULL, boot_again_thread, in) != 0) {
+		in->busy = false;
+		kr_error("InternalError", "cannot start a thread");
+		return -1;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
 static void
 adopt_dir(virConnectPtr c, const char *dir)
 {
@@ -111,7 +194,11 @@ adopt_dir(virConnectPtr c, const char *dir)
 		return;
 	}
 	nc_table_lock();
-	if ((in.state == NC_ST_STAGING || in.state == NC_ST_BOOTING) && !in.failed &&
+	if (can_boot_again(t)) {
+		kr_log_info("%s: its domain is gone but its disks are here: booting it again", t->id);
+		if (boot_again_start(t) < 0)
+			kr_log_warnx("%s: %s", t->id, kr_error_message());
+	} else if ((in.state == NC_ST_STAGING || in.state == NC_ST_BOOTING) && !in.failed &&
 	    in.attach_decided) {
 		kr_log_info("%s: launch was cut short by a restart: finishing it", t->id);
 		clean_partial(t);

@@ -469,13 +469,15 @@ class Sim:
             _cmd(["ip", "-n", sw, "link", "add", br, "mtu", str(MTU), "type", "bridge",
                   "stp_state", "0", "forward_delay", "0"])
             _cmd(["ip", "-n", sw, "link", "set", br, "up"])
-        for h in self.hosts:
+        for k, h in enumerate(self.hosts):
             # Both ends of each cable are made from inside the namespaces;
             # nothing passes through the root namespace.
-            for dev, br, suffix in (("eth0", "br-priv", "p"), ("eth1", "br-stor", "s")):
+            for d, (dev, br, suffix) in enumerate((("eth0", "br-priv", "p"),
+                                                   ("eth1", "br-stor", "s"))):
                 port = "%s-%s" % (h.name, suffix)
                 _cmd(["ip", "-n", sw, "link", "add", port, "mtu", str(MTU), "type", "veth",
-                      "peer", "name", dev, "mtu", str(MTU), "netns", h.netns])
+                      "peer", "name", dev, "address", self.host_mac(k, d), "mtu", str(MTU),
+                      "netns", h.netns])
                 _cmd(["ip", "-n", sw, "link", "set", port, "master", br, "up"])
             if isinstance(h, Node):
                 h.ip("link", "add", "br0", "mtu", str(MTU), "type", "bridge",
@@ -497,6 +499,43 @@ class Sim:
             _cmd(["ip", "link", "set", self.host_if, "up"])
             self.front.ip("addr", "add", self.front.host_ip + "/" + plen, "dev", "host0")
             self.front.ip("link", "set", "host0", "up")
+
+    def host_mac(self, k, d):
+        """The MAC of host k's (0 front, K nodeK) interface d (0 eth0, 1 eth1):
+        fixed, so hosts built again (after a reboot) have the MACs they had.
+        A cloud keeps MACs: EBS exports a volume to the node's storage MAC."""
+        return "02:4b:%02x:%02x:%02x:%02x" % (self.net_index, k >> 8, k & 0xff, d)
+
+    def recorded(self):
+        """This prefix has a recorded sim (sim.json) in its state dir."""
+        return self._load_config() is not None
+
+    def all_exist(self):
+        """Every namespace of the sim is there (and the host link, if any)."""
+        return (os.path.exists("/run/netns/" + self.switch_ns) and
+                all(h.exists() for h in self.hosts) and
+                (not self.host_link or os.path.exists("/sys/class/net/" + self.host_if)))
+
+    def restart_libvirtds(self):
+        """Start again the libvirtd of every node whose libvirtd does not
+        answer; the names of those nodes.  Running guests are not touched
+        (QEMU is not libvirtd's child; the new libvirtd reconnects to them
+        from its state in S/nodeK/run)."""
+        done = []
+        for n in self.nodes:
+            if _can_connect(n.libvirt_sock):
+                continue
+            for p, s in n.recorded_pids():
+                try:
+                    with open("/proc/%d/cmdline" % p, "rb") as f:
+                        if LIBVIRTD.encode() in f.read():
+                            _terminate([(p, s)])     # hung: not answering
+                except OSError:
+                    pass
+            n.libvirtd = self._start_libvirtd(n)
+            self._wait_libvirtd(n)
+            done.append(n.name)
+        return done
 
     def _start_libvirtd(self, n):
         for sub, _ in LIBVIRT_DIRS:
@@ -575,7 +614,7 @@ class Sim:
             self.destroy_domains(Node(self, name, None, None))
         hosts = [self.front] + [Node(self, name, None, None) for name in nodes]
         for h in hosts:
-            pids = h.recorded_pids()
+            pids = [(p, s) for p, s in h.recorded_pids() if _alive(p, s)]
             if pids and not quiet:
                 log("stopping %s: %s" % (h.name, " ".join(str(p) for p, _ in pids)))
             _terminate(pids)
@@ -630,9 +669,11 @@ class Sim:
                     c = libvirt.open(uri)
                     try:
                         for d in c.listAllDomains():
+                            # asked first: a transient domain is gone once destroyed
+                            persistent = d.isPersistent()
                             if d.isActive():
                                 d.destroy()
-                            if d.isPersistent():
+                            if persistent:
                                 d.undefine()
                     finally:
                         c.close()

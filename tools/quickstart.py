@@ -7,13 +7,30 @@ it, whose console marker is shown.  Called by ./quickstart after it has
 installed and built.
 
 Everything lives under /var/lib/karri/quickstart: the sim's state, each
-host's KARRI_HOME (front/, node1/, ...), the forwarders' pids and the eucarc.
+host's KARRI_HOME (front/, node1/, ...), the forwarders' pids, the eucarc
+and quickstart.json (the cloud's net index, what was registered).
+
+The cloud is never lost by the quickstart itself:
+  * each host's daemons run under tools/karri_supervise.py (one per host,
+    in its namespace), which restarts a daemon that dies, with backoff and a
+    line in <host>/supervise.log, and counts restarts in <host>/supervise.json;
+  * `up` on a cloud that exists repairs it: it rebuilds hosts that are gone
+    (after a reboot, or `stop`), restarts a dead libvirtd or supervisor
+    (which adopts daemons still running), registers and adds nothing twice,
+    and keeps every database, key, image, volume and instance (the NCs boot
+    instances whose domains are gone from their disks, nc/monitor.c);
+  * only `reset` (or `stop --purge`) deletes it, after saying what it deletes;
+  * `status` shows the endpoints, the eucarc, each daemon with its restarts,
+    then `karri status`;
+  * `up` installs KARRI_QS_WRAPPER (default /usr/local/sbin/karri,
+    tools/karri-qs.in): `karri ...` from this machine's shell runs on the front end.
 
 Tests bring up clouds of their own beside a user's quickstart with
 KARRI_QS_DIR (state), KARRI_QS_PREFIX (namespace prefix), KARRI_QS_NET (the
 sim's net_index, which keeps host links apart) and KARRI_QS_FORWARD=no (no
 127.0.0.1 forwarders: the eucarc then names the front end's host-link
-address, which this machine reaches directly).  KARRI_QS_DEMO=image
+address, which this machine reaches directly); they point KARRI_QS_WRAPPER
+at a file of their own.  KARRI_QS_DEMO=image
 publishes the test image but launches no demo instance (a test that wants
 every node's full capacity), KARRI_QS_DEMO=no does neither.
 
@@ -24,6 +41,8 @@ installs the front end's), each node's pair is copied to the node's
 KARRI_HOME, and only then do the daemons start.
 """
 
+import glob
+import json
 import os
 import shutil
 import signal
@@ -48,6 +67,15 @@ FRONT_DAEMONS = [("karri-clc", "clc"), ("karri-walrus", "walrus"), ("karri-ebs",
 FORWARDED = [8773, 8779]          # what users on this machine reach at 127.0.0.1
 ZONE = "zone1"                    # the one cluster, and so availability zone
 FORWARDER_PIDS = os.path.join(QS, "forwarders.pids")
+RECORD = os.path.join(QS, "quickstart.json")
+SIM_DIR = os.path.join(QS, "sim")
+SUPERVISE = os.path.join(TOP, "tools", "karri_supervise.py")
+# The admin CLI for this machine (see tools/karri-qs.in); tests install theirs elsewhere.
+# A cloud in another KARRI_QS_DIR (a test's) installs one only where KARRI_QS_WRAPPER says.
+WRAPPER = os.environ.get("KARRI_QS_WRAPPER") or (
+    "/usr/local/sbin/karri" if QS == "/var/lib/karri/quickstart" else None)
+WRAPPER_TEMPLATE = os.path.join(TOP, "tools", "karri-qs.in")
+WRAPPER_MARK = "# karri-qs: written by ./quickstart"
 
 
 def say(msg):
@@ -57,10 +85,12 @@ def say(msg):
 def write_config(home, values):
     os.makedirs(os.path.join(home, "etc/karri"), exist_ok=True)
     path = os.path.join(home, "etc/karri/karri.conf")
-    with open(path, "w") as f:
+    # whole or not at all: a daemon the supervisor restarts reads it any time
+    with open(path + ".tmp", "w") as f:
         f.write("# written by ./quickstart\n")
         for k, v in values.items():
             f.write(f'{k}="{v}"\n')
+    os.replace(path + ".tmp", path)
     return path
 
 
@@ -92,26 +122,77 @@ def write_configs(sim):
                             "INSTANCE_PATH": os.path.join(home, "instances")})
 
 
-def start_front(sim):
-    front_home = os.path.join(QS, "front")
-    conf = os.path.join(front_home, "etc/karri/karri.conf")
-    for name, d in FRONT_DAEMONS:
-        sim.front.spawn([os.path.join(BUILD, d, name), "-f", conf], env={"KARRI_HOME": front_home},
-                        log=os.path.join(front_home, f"{name}.out"))
+def supervised(sim, host):
+    """What host's supervisor runs: [{"name", "argv", "env", "out"}]."""
+    home = os.path.join(QS, host.name)
+    conf = os.path.join(home, "etc/karri/karri.conf")
+    if host is sim.front:
+        daemons = [(name, os.path.join(BUILD, d, name)) for name, d in FRONT_DAEMONS]
+    else:
+        daemons = [("karri-nc", os.path.join(BUILD, "nc", "karri-nc"))]
+    return [{"name": name, "argv": [exe, "-f", conf], "env": {"KARRI_HOME": home},
+             "out": os.path.join(home, f"{name}.out")} for name, exe in daemons]
 
 
-def start_nodes(sim):
-    for n in sim.nodes:
-        home = os.path.join(QS, n.name)
-        n.spawn([os.path.join(BUILD, "nc", "karri-nc"), "-f",
-                 os.path.join(home, "etc/karri/karri.conf")], env={"KARRI_HOME": home},
-                log=os.path.join(home, "karri-nc.out"))
+def supervisor_files(host):
+    home = os.path.join(QS, host.name)
+    return {"spec": os.path.join(home, "supervise.spec.json"),
+            "state": os.path.join(home, "supervise.json"),
+            "log": os.path.join(home, "supervise.log")}
 
 
-def start_daemons(sim):
-    write_configs(sim)
-    start_front(sim)
-    start_nodes(sim)
+def supervisor_state(host):
+    """The host's supervise.json, or {} if there is none."""
+    try:
+        with open(supervisor_files(host)["state"]) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def supervisor_alive(host):
+    st = supervisor_state(host)
+    pid = st.get("supervisor")
+    return bool(pid) and karri_sim._starttime(pid) == st.get("supervisor_start")
+
+
+def ensure_supervisor(sim, host):
+    """Start the host's supervisor unless it runs; True if it was started.
+    A new supervisor adopts daemons an old one left running (see
+    tools/karri_supervise.py) and starts the others."""
+    if supervisor_alive(host):
+        return False
+    files = supervisor_files(host)
+    with open(files["spec"], "w") as f:
+        json.dump({"host": host.name, "state": files["state"], "log": files["log"],
+                   "children": supervised(sim, host)}, f, indent=1)
+    p = host.spawn(["/usr/bin/python3", SUPERVISE, files["spec"]],
+                   log=os.path.join(QS, host.name, "supervise.out"))
+    deadline = time.monotonic() + 10
+    while not supervisor_alive(host):
+        if not p.alive() or time.monotonic() > deadline:
+            say(f"quickstart: the supervisor of {host.name} did not start; see "
+                f"{files['log']} and {os.path.join(QS, host.name, 'supervise.out')}")
+            sys.exit(1)
+        time.sleep(0.1)
+    return True
+
+
+def stop_supervisors(sim):
+    """SIGTERM each host's supervisor (it stops its daemons), nodes first,
+    and wait for them: the NCs must be gone before the sim destroys guests,
+    or a monitor would take a destroyed guest for one that powered off."""
+    sups = []
+    for h in sim.nodes + [sim.front]:
+        st = supervisor_state(h)
+        if supervisor_alive(h):
+            sups.append((st["supervisor"], st["supervisor_start"]))
+    karri_sim._terminate(sups, timeout=40)
+
+
+def start_daemons(sim, hosts):
+    """The supervisors of these hosts; the names of the hosts whose supervisor was started."""
+    return [h.name for h in hosts if ensure_supervisor(sim, h)]
 
 
 def install_node_keys(sim):
@@ -125,6 +206,8 @@ def install_node_keys(sim):
         for src, dst, mode in ((f"node-{n.priv_ip}-cert.pem", "node-cert.pem", 0o644),
                                (f"node-{n.priv_ip}-pk.pem", "node-pk.pem", 0o600),
                                ("ca-cert.pem", "ca-cert.pem", 0o644)):
+            if os.path.exists(os.path.join(dest, dst)):
+                continue          # installed by an earlier run
             shutil.copyfile(os.path.join(keys, src), os.path.join(dest, dst))
             os.chmod(os.path.join(dest, dst), mode)
 
@@ -149,17 +232,48 @@ def must(out, what):
     return out
 
 
+def record():
+    """QS/quickstart.json: what this cloud is (its net index) and what was
+    registered, so a rerun registers nothing twice."""
+    try:
+        with open(RECORD) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def record_set(**kw):
+    r = {**record(), **kw}
+    with open(RECORD + ".tmp", "w") as f:
+        json.dump(r, f, indent=1)
+    os.replace(RECORD + ".tmp", RECORD)
+
+
+def registered(what):
+    return what in record().get("registered", [])
+
+
+def mark_registered(what):
+    record_set(registered=sorted(set(record().get("registered", [])) | {what}))
+
+
 def register_services(sim):
     """Walrus, EBS and the zone's CC: each gets its certificate from the cloud
-    CA (made now), installed on the front end where they run."""
+    CA (made now), installed on the front end where they run.  Each only once:
+    a cloud that has them keeps them."""
     front = sim.front.priv_ip
-    must(karri(sim, "register-walrus", "walrus", f"{front}:{PORTS['WALRUS_PORT']}"), "register-walrus")
-    must(karri(sim, "register-ebs", "ebs", f"{front}:{PORTS['EBS_PORT']}"), "register-ebs")
-    must(karri(sim, "register-cluster", ZONE, f"{front}:{PORTS['CC_PORT']}"), "register-cluster")
+    for what, args in (("walrus", ["register-walrus", "walrus", f"{front}:{PORTS['WALRUS_PORT']}"]),
+                       ("ebs", ["register-ebs", "ebs", f"{front}:{PORTS['EBS_PORT']}"]),
+                       ("cluster", ["register-cluster", ZONE, f"{front}:{PORTS['CC_PORT']}"])):
+        if not registered(what):
+            must(karri(sim, *args), args[0])
+            mark_registered(what)
 
 
 def register_nodes(sim):
     """The zone's nodes (their certificates too), told to the running CC."""
+    if registered("nodes"):
+        return
     nodes = karri(sim, "register-nodes", ZONE, *(n.priv_ip for n in sim.nodes))
     if nodes.returncode != 0:
         # Recorded by the CLC; the CC knows the nodes from NODES in its config anyway.
@@ -168,17 +282,17 @@ def register_nodes(sim):
         if not os.path.exists(os.path.join(QS, "front", "var/lib/karri/keys",
                                            f"node-{n.priv_ip}-cert.pem")):
             must(nodes, "register-nodes")
-
-
-def register_cloud(sim):
-    """What an admin does after installing: services, the zone and its nodes, a user."""
-    register_services(sim)
-    register_nodes(sim)
-    add_admin(sim)
+    mark_registered("nodes")
 
 
 def add_admin(sim):
-    must(karri(sim, "user", "add", "admin", "--admin"), "adding the admin user")
+    """The admin user and its credentials, once: a cloud that has its eucarc
+    keeps it (and so the admin's keys)."""
+    if os.path.exists(os.path.join(QS, "eucarc")):
+        return
+    users = karri(sim, "user", "list")
+    if not any(l.split()[:1] == ["admin"] for l in users.stdout.splitlines()):
+        must(karri(sim, "user", "add", "admin", "--admin"), "adding the admin user")
     # The eucarc names 127.0.0.1: the forwarders carry it to the front end.
     must(karri(sim, "credentials", "admin", QS, host=api_host(sim)), "writing the credentials")
     # `karri credentials` makes its directory 0700, but QS also holds the
@@ -199,6 +313,16 @@ def wait_cc_up(sim, timeout=30):
     url = f"https://{sim.front.priv_ip}:{PORTS['CC_PORT']}/"
     while karri(sim, "describe-service", url).returncode != 0 and time.monotonic() < deadline:
         time.sleep(0.3)
+
+
+def wait_nodes_up(sim, timeout=60):
+    """Every NC answers (it adopts its instances before it listens)."""
+    deadline = time.monotonic() + timeout
+    for n in sim.nodes:
+        url = f"https://{n.priv_ip}:{PORTS['NC_PORT']}/"
+        while karri(sim, "describe-service", url).returncode != 0 and \
+                time.monotonic() < deadline:
+            time.sleep(0.3)
 
 
 def wait_all_up(sim, timeout=30):
@@ -240,11 +364,32 @@ def wait_zone_available(timeout=60):
         time.sleep(1)
 
 
+def forwarders_alive():
+    """The recorded socat forwarders, all running?"""
+    try:
+        with open(FORWARDER_PIDS) as f:
+            pids = [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return False
+    return len(pids) == len(FORWARDED) and all(_is_socat(p) for p in pids)
+
+
+def _is_socat(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().startswith(b"socat") and karri_sim._alive(pid)
+    except OSError:
+        return False
+
+
 def start_forwarders(sim):
-    """socat on 127.0.0.1 -> the front end over the host link, one per port."""
+    """socat on 127.0.0.1 -> the front end over the host link, one per port.
+    They hold no state: any missing one means all are started again."""
+    if FORWARD and forwarders_alive():
+        return False
     stop_forwarders()
     if not FORWARD:
-        return
+        return False
     pids = []
     for port in FORWARDED:
         p = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
@@ -255,6 +400,7 @@ def start_forwarders(sim):
         pids.append(p.pid)
     with open(FORWARDER_PIDS, "w") as f:
         f.write("".join(f"{pid}\n" for pid in pids))
+    return True
 
 
 def stop_forwarders():
@@ -264,25 +410,12 @@ def stop_forwarders():
     except FileNotFoundError:
         return
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if not f.read().startswith(b"socat"):
-                    continue          # the pid was reused by something else
-            os.kill(pid, signal.SIGTERM)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
+        if _is_socat(pid):        # else gone, or the pid was reused by something else
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
     os.unlink(FORWARDER_PIDS)
-
-
-def fresh_state():
-    """A fresh start begins from nothing: no old databases, keys or instances."""
-    for name in ["front"] + [f"node{k}" for k in range(1, NODES + 1)]:
-        shutil.rmtree(os.path.join(QS, name), ignore_errors=True)
-    for name in ("eucarc", "cloud-cert.pem", "admin-cert.pem", "admin-pk.pem"):
-        try:
-            os.unlink(os.path.join(QS, name))
-        except FileNotFoundError:
-            pass
 
 
 def demo():
@@ -310,42 +443,87 @@ def demo():
     say(f"    {line}")
 
 
+def load_sim():
+    return karri_sim.Sim.load(PREFIX, state_dir=SIM_DIR)
+
+
+def cloud_exists():
+    """A cloud was made here before (its state is kept whatever runs)."""
+    return os.path.exists(RECORD) or os.path.isdir(os.path.join(QS, "front"))
+
+
+def hosts_up():
+    """The simulated hosts: (sim, what had to be done: None, "libvirtd" or "rebuilt")."""
+    sim = load_sim()
+    if sim.is_up():
+        return sim, None
+    if sim.recorded() and sim.all_exist():
+        # only a node's libvirtd died: its guests run on (QEMU is not its child)
+        for n in sim.restart_libvirtds():
+            say(f"  {n}: libvirtd was not running; started it again")
+        if sim.is_up():
+            return sim, "libvirtd"
+    net = record().get("net_index", NET_INDEX)
+    sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=SIM_DIR, net_index=net, host_link=True)
+    sim.up()     # first removes what is left of old hosts: processes, namespaces, links
+    return sim, "rebuilt"
+
+
 def up():
     os.makedirs(QS, exist_ok=True)
-    sim = karri_sim.Sim.load(PREFIX, state_dir=os.path.join(QS, "sim"))
-    if sim.is_up() and karri_status(sim).returncode == 0:
-        say("quickstart: already running")
-    else:
-        if sim.is_up():
-            say("quickstart: partly running; starting again")
-            down(quiet=True)
-        t0 = time.monotonic()
-        fresh_state()
-        sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=os.path.join(QS, "sim"),
-                            net_index=NET_INDEX, host_link=True)
+    existing = cloud_exists()
+    t0 = time.monotonic()
+    if not existing:
         say(f"  hosts: front end + {NODES} nodes in network namespaces, libvirtd per node ...")
-        sim.up()
-        say(f"  hosts up in {time.monotonic() - t0:.0f} s; registering the services, the zone"
-            " and its nodes (certificates from the cloud CA) ...")
-        write_configs(sim)
-        register_services(sim)
-        start_front(sim)
-        wait_cc_up(sim)
-        register_nodes(sim)
-        install_node_keys(sim)
-        say("  starting the daemons (mutual TLS between them); adding the admin user ...")
-        start_nodes(sim)
-        start_forwarders(sim)
-        out = wait_all_up(sim)
-        if out.returncode != 0:
-            print(out.stdout, end="")
-            say("quickstart: some services did not come up; logs are under " + QS)
-            sys.exit(1)
-        add_admin(sim)
-        zones = wait_zone_available()
-        if not zone_available(zones.stdout):
-            say(f"quickstart: zone {ZONE} did not become available:\n{zones.stdout}{zones.stderr}")
-            sys.exit(1)
+    elif not load_sim().is_up():
+        say(f"  the cloud in {QS} is kept; its hosts are not all there (a reboot, a stop): "
+            "building them again ...")
+    sim, hosts = hosts_up()
+    record_set(net_index=sim.net_index, prefix=PREFIX, nodes=NODES)
+    if hosts == "rebuilt":
+        say(f"  hosts up in {time.monotonic() - t0:.0f} s")
+    if not existing:
+        say("  registering the services, the zone and its nodes"
+            " (certificates from the cloud CA) ...")
+    write_configs(sim)
+    started = []
+    if registered("nodes"):
+        # A cloud that exists: the nodes first, each answering (so having
+        # adopted or booted again its instances) before the CC starts.  A
+        # CC that started alone would tell the CLC it has no instances,
+        # and the CLC would take them for lost.
+        started += start_daemons(sim, sim.nodes)
+        wait_nodes_up(sim)
+    register_services(sim)
+    started = start_daemons(sim, [sim.front]) + started
+    wait_cc_up(sim)
+    register_nodes(sim)
+    install_node_keys(sim)
+    if not existing:
+        say("  starting the daemons, each host's under a supervisor (mutual TLS between them);"
+            " adding the admin user ...")
+    started += start_daemons(sim, sim.nodes)
+    forwarders = start_forwarders(sim)
+    out = wait_all_up(sim, timeout=90)
+    if out.returncode != 0:
+        print(out.stdout, end="")
+        say("quickstart: some services did not come up; logs are under " + QS)
+        sys.exit(1)
+    had_eucarc = os.path.exists(os.path.join(QS, "eucarc"))
+    add_admin(sim)
+    zones = wait_zone_available()
+    if not zone_available(zones.stdout):
+        say(f"quickstart: zone {ZONE} did not become available:\n{zones.stdout}{zones.stderr}")
+        sys.exit(1)
+    install_wrapper(sim)
+    if existing and not hosts and not started and had_eucarc:
+        say("quickstart: already running" + ("" if not forwarders else
+                                              " (the 127.0.0.1 forwarders started again)"))
+    elif existing:
+        say("quickstart: repaired the cloud in " + QS + ": " + ", ".join(
+            (["hosts rebuilt"] if hosts == "rebuilt" else []) +
+            [f"supervisor of {h} started" for h in started]) +
+            "; every database, key, image, volume and instance kept")
     demo()
     out = wait_all_up(sim)
     print(out.stdout, end="")
@@ -353,30 +531,168 @@ def up():
         say("quickstart: some services are not answering; logs are under " + QS)
         sys.exit(1)
     eucarc = os.path.join(QS, "eucarc")
+    k = wrapper_name()
     say(f"""
 Karri is up: front end {sim.front.netns} ({sim.front.priv_ip}), nodes {', '.join(n.netns for n in sim.nodes)}.
   source {eucarc}
   aws --endpoint-url "$EC2_URL" ec2 describe-instances
-  ./quickstart stop""")
+  {k} user add bob; {k} credentials bob ./bob    (the admin CLI, run on the front end)
+  ./quickstart status | stop | reset""")
+
+
+def wrapper_name():
+    """What to type: `karri` when the wrapper is what the shell finds by that name."""
+    if not WRAPPER:
+        return (f"ip netns exec {PREFIX}-front env KARRI_HOME={QS}/front "
+                f"{BUILD}/tools/karri -f {QS}/front/etc/karri/karri.conf")
+    found = shutil.which("karri", path=os.environ.get("PATH", "") + ":/usr/local/sbin")
+    return "karri" if found and os.path.realpath(found) == os.path.realpath(WRAPPER) else WRAPPER
+
+
+def wrapper_ours():
+    """WRAPPER exists and is this quickstart's (its mark and this QS in it)."""
+    try:
+        with open(WRAPPER or "", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return WRAPPER_MARK in text and f"\nQS={QS}\n" in text
+
+
+def install_wrapper(sim):
+    """WRAPPER: `karri` for this machine's admin, run on the front end
+    (tools/karri-qs.in).  Never over a file that is not a quickstart's."""
+    if not WRAPPER:
+        return
+    if os.path.exists(WRAPPER):
+        with open(WRAPPER, errors="replace") as f:
+            if WRAPPER_MARK not in f.read():
+                say(f"  note: {WRAPPER} is not the quickstart's; left as it is")
+                return
+    with open(WRAPPER_TEMPLATE) as f:
+        text = f.read()
+    subst = {"NETNS": sim.front.netns, "KARRI_HOME": os.path.join(QS, "front"),
+             "KARRI": os.path.join(BUILD, "tools", "karri"),
+             "CONF": os.path.join(QS, "front", "etc/karri/karri.conf"),
+             "ADMIN_HOST": sim.front.priv_ip, "API_HOST": api_host(sim), "QS": QS}
+    for key, v in subst.items():
+        text = text.replace(f"@{key}@", v)
+    os.makedirs(os.path.dirname(WRAPPER), exist_ok=True)
+    with open(WRAPPER + ".tmp", "w") as f:
+        f.write(text)
+    os.chmod(WRAPPER + ".tmp", 0o755)
+    os.replace(WRAPPER + ".tmp", WRAPPER)
 
 
 def down(quiet=False):
     stop_forwarders()
-    sim = karri_sim.Sim.load(PREFIX, state_dir=os.path.join(QS, "sim"))
-    sim.down(quiet=quiet)         # kills every process it spawned, removes namespaces
+    sim = load_sim()
+    stop_supervisors(sim)         # the daemons stop first (see there)
+    sim.down(quiet=quiet)         # guests, every process left, namespaces, links
     if not quiet:
-        say("quickstart: stopped; nothing of it is left running")
+        say("quickstart: stopped; nothing of it is left running.\n"
+            f"  The cloud is kept in {QS}: ./quickstart brings the same cloud back"
+            " (its instances boot again); ./quickstart reset deletes it.")
+
+
+def _size(path):
+    total = 0
+    for d, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(d, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def reset(args):
+    """Delete the whole quickstart cloud, after saying what that is."""
+    if not os.path.isdir(QS):
+        say(f"quickstart: nothing to reset ({QS} does not exist)")
+        return
+    instances = sorted(os.path.basename(p) for p in
+                       glob.glob(os.path.join(QS, "node*", "instances", "**", "i-*"),
+                                 recursive=True) if os.path.isdir(p))
+    mib = 2 ** 20
+    say(f"quickstart reset stops the cloud and deletes {QS} ({_size(QS) / mib:.0f} MiB):")
+    say(f"  {os.path.join(QS, 'front')}: the cloud's databases -- users and their keys, key"
+        " pairs, images, volumes and snapshots (their data too), buckets and objects -- and"
+        f" the cloud CA ({_size(os.path.join(QS, 'front')) / mib:.0f} MiB)")
+    say(f"  {len(instances)} instance(s) and their disks on the nodes"
+        + (f": {' '.join(instances)}" if instances else ""))
+    say(f"  {os.path.join(QS, 'eucarc')} and the admin's keys beside it")
+    if wrapper_ours():
+        say(f"  {WRAPPER} (the admin CLI it installed)")
+    if "--yes" not in args and "-y" not in args:
+        if not sys.stdin.isatty():
+            say("quickstart: nothing deleted; `./quickstart reset --yes` deletes it")
+            sys.exit(1)
+        if input("Delete all of it? Type yes: ").strip() != "yes":
+            say("quickstart: nothing deleted")
+            sys.exit(1)
+    down(quiet=True)
+    if wrapper_ours():
+        os.unlink(WRAPPER)
+    shutil.rmtree(QS)
+    say(f"quickstart: deleted {QS}; the next ./quickstart makes a new cloud")
 
 
 def status():
-    sim = karri_sim.Sim.load(PREFIX, state_dir=os.path.join(QS, "sim"))
+    sim = load_sim()
+    rc = 0
     if not sim.is_up():
-        say("quickstart: not running")
+        say("quickstart: not running" + (f"; the cloud is kept in {QS} (./quickstart brings it"
+                                          " back)" if cloud_exists() else ""))
         sys.exit(1)
+    eucarc = os.path.join(QS, "eucarc")
+    env = eucarc_env() if os.path.exists(eucarc) else {}
+    say(f"hosts:        front end {sim.front.netns} ({sim.front.priv_ip}), nodes "
+        + ", ".join(f"{n.netns} ({n.priv_ip})" for n in sim.nodes))
+    say(f"EC2 endpoint: {env.get('EC2_URL', '?')}")
+    say(f"S3 endpoint:  {env.get('S3_URL', '?')}")
+    say(f"eucarc:       {eucarc if env else '(none yet)'}")
+    say(f"admin CLI:    {WRAPPER} (karri on the front end)" if wrapper_ours() else
+        "admin CLI:    (not installed)")
+    if FORWARD:
+        say("forwarders:   " + ("127.0.0.1:" + ", 127.0.0.1:".join(map(str, FORWARDED))
+                               if forwarders_alive() else "NOT RUNNING (./quickstart starts them)"))
+    say("")
+    say(f"{'DAEMON':13} {'HOST':6} {'PID':>7}  {'STATE':10} {'RESTARTS':>8}  LAST EXIT")
+    for h in sim.hosts:
+        st = supervisor_state(h)
+        sup = supervisor_alive(h)
+        rc |= not sup
+        for c in supervised(sim, h):
+            ch = st.get("children", {}).get(c["name"], {})
+            pid = ch.get("pid")
+            alive = bool(pid) and karri_sim._starttime(pid) == ch.get("start")
+            rc |= not alive
+            state = "up" if alive else "restarting" if sup else "DOWN"
+            say(f"{c['name']:13} {h.name:6} {pid or '-':>7}  {state:10} {ch.get('restarts', 0):>8}"
+                f"  {ch.get('last_exit') or '-'}")
+        if not sup:
+            say(f"  (the supervisor of {h.name} is not running: ./quickstart starts it)")
+    say("")
     out = karri_status(sim)
     print(out.stdout, end="")
-    sys.exit(out.returncode)
+    sys.exit(int(rc) or out.returncode)
 
+
+USAGE = "usage: quickstart.py up | status | stop [--purge [--yes]] | reset [--yes]"
 
 if __name__ == "__main__":
-    {"up": up, "stop": down, "status": status}[sys.argv[1] if len(sys.argv) > 1 else "up"]()
+    cmd, rest = (sys.argv[1] if len(sys.argv) > 1 else "up"), sys.argv[2:]
+    if cmd == "up":
+        up()
+    elif cmd == "status":
+        status()
+    elif cmd == "stop" and "--purge" in rest:
+        reset(rest)
+    elif cmd == "stop":
+        down()
+    elif cmd == "reset":
+        reset(rest)
+    else:
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)

@@ -63,7 +63,8 @@ def qs(tmp_path):
     forward = port_free(8773) and port_free(8779)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KARRI_BUILD": BUILD,
            "KARRI_QS_DIR": str(tmp_path / "qs"), "KARRI_QS_PREFIX": PREFIX,
-           "KARRI_QS_NET": str(NET), "KARRI_QS_FORWARD": "yes" if forward else "no"}
+           "KARRI_QS_NET": str(NET), "KARRI_QS_FORWARD": "yes" if forward else "no",
+           "KARRI_QS_WRAPPER": str(tmp_path / "karri")}     # not this machine's karri
 
     def run(*args, timeout=600):
         return subprocess.run([PY, os.path.join(SRC, "tools", "quickstart.py"), *args],
