@@ -363,15 +363,31 @@ detach_resume(struct clc_req *r, int rc, void *arg)
 
 	if (rc < 0 || record(r, j->vol, NULL, NULL, NULL) < 0)
 		return -1;
-	attachment_xml(r, j->vol, j->inst, "", "detaching");
+	attachment_xml(r, j->vol, j->inst, j->dev, "detaching");
 	return 0;
+}
+
+/* The device a volume is attached as (what DetachVolume answers); "" if none. */
+static int
+attached_device(struct clc_req *r, const char *vol, char *dev, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(r->db, "SELECT coalesce(device, '') FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, vol, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	snprintf(dev, len, "%s", rc == 1 ? (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
 }
 
 int
 clc_detach_volume(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", "InstanceId", "Device", "Force", NULL };
-	char status[32], inst[32];
+	char status[32], inst[32], dev[33];
 	struct attach_job *j;
 	const char *vol;
 
@@ -382,7 +398,7 @@ clc_detach_volume(struct clc_req *r)
 		kr_error("IncorrectState", "Volume %s is not attached", vol);
 		return -1;
 	}
-	if (!(j = job_new(r, vol, inst, NULL)))
+	if (attached_device(r, vol, dev, sizeof(dev)) < 0 || !(j = job_new(r, vol, inst, dev)))
 		return -1;
 	return clc_req_defer(r, j->zone, "ebs", detach_work, detach_resume, j, free);
 }

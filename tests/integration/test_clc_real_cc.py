@@ -140,7 +140,8 @@ def attach_volume_through_the_cc(tmp_path, cloud, alice, iid):
         status = cloud.karri("status", check=False).stdout
         assert any(line.split() == [vol, alice.account, iid, "/dev/vdb", "nbd"]
                    for line in status.splitlines()), status
-        ec2.detach_volume(VolumeId=vol)
+        detached = ec2.detach_volume(VolumeId=vol)
+        assert detached["Device"] == "/dev/vdb" and detached["State"] == "detaching", detached
         wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
                  "available", timeout=60)
         assert tags(alice.aws("describe-volumes", "--volume-ids", vol)["Volumes"][0]) == {}
