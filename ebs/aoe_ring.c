@@ -9,8 +9,9 @@
  * (at least 1 ms) fires: an initiator with one request outstanding (a
  * guest's synchronous I/O) would wait a millisecond per request.  The rx
  * thread serves frames where they lie -- a write's data goes from the ring
- * to pwrite(), a read's answer header is written over its request -- and
- * copies into a pool buffer only what a worker must do.
+ * to pwritev() (a batch's sequential writes together), a read's answer
+ * header is written over its request -- and copies into a pool buffer only
+ * what a worker must do.
  *
  * Sending: page-cache reads are sent from a read-only MAP_SHARED mapping of
  * the volume, by sendmmsg() with the answer's header and the mapped sectors

@@ -24,11 +24,15 @@
  *
  * What each byte costs, the reason for the rings (bench/aoe measures it in
  * CPU-seconds per GB): a write is copied once by the kernel into the
- * receive ring and once by pwrite() into the page cache, with no system
- * call to receive it; a page-cache read is copied once, from the mapping
- * into the answer, by the sendmmsg() that sends it.
+ * receive ring and once by pwritev() into the page cache, with no system
+ * call to receive it, and the writes of one batch that continue each other
+ * (a window of sequential writes) share one pwritev() whose iovecs point
+ * into the ring (ebs_aoe_write_run): ext4's per-call cost of a buffered
+ * write is paid once per run; each frame is still answered on its own,
+ * after its data is written.  A page-cache read is copied once, from the
+ * mapping into the answer, by the sendmmsg() that sends it.
  *
- * A write is acknowledged only after pwrite() returned: the data is in the
+ * A write is acknowledged only after pwritev() returned: the data is in the
  * page cache (or on disk with O_DIRECT), so killing the daemon loses nothing
  * acknowledged; FLUSH answers only after fdatasync().  Nothing is dropped
  * for lack of room: when the pool is empty the rx thread waits for a buffer
@@ -69,6 +73,10 @@
 /* Frames taken from the receive ring per hold of table_lock: no system
  * call per batch any more, so this only bounds how long a batch holds it. */
 #define AOE_RING_BATCH 16
+/* Writes merged into one pwritev() (ebs_aoe_write_run), at most: ext4's
+ * buffered-write overhead is paid per call, not per byte. */
+#define AOE_RUN_FRAMES 64
+#define AOE_RUN_BYTES (1u << 20)
 #define AOE_EXPORTS_MAX 256
 #define AOE_FIRMWARE 0x4011
 #define AOE_ALIGN 4096		/* frame data lands on this boundary, for O_DIRECT */
@@ -102,6 +110,9 @@ struct ebs_req {
 	 * only while table_lock is held, so sent before it is released. */
 	const uint8_t *zc;
 	size_t zc_len;
+	/* A write already done together with the writes that continue it
+	 * (ebs_aoe_write_run): answered without writing again. */
+	bool written;
 	struct ebs_req *next;
 };
 
@@ -153,6 +164,8 @@ void ebs_aoe_pad(struct ebs_req *r);
 size_t ebs_aoe_answer_ata(struct ebs_target *t, struct ebs_export *e, struct ebs_req *r,
     enum ebs_aoe_wait wait);
 size_t ebs_aoe_serve(struct ebs_target *t, struct ebs_req *r, enum ebs_aoe_wait wait);
+unsigned ebs_aoe_write_run(struct ebs_target *t, struct ebs_req **rs, unsigned n,
+    enum ebs_aoe_wait wait);
 
 /* aoe_ring.c */
 #define AOE_RING_BLOCK 65536	/* 6 frames of 10912 bytes: a jumbo frame and the ring's header */

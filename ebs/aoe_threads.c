@@ -91,7 +91,7 @@ ebs_aoe_worker_main(void *arg)
 	struct ebs_req *rs[AOE_BATCH], *out[AOE_BATCH];
 
 	for (;;) {
-		unsigned n = 0, k, nout = 0;
+		unsigned n = 0, k, nout = 0, run;
 
 		pthread_mutex_lock(&t->qlock);
 		while (t->qhead == NULL && !atomic_load(&t->stop))
@@ -118,10 +118,14 @@ ebs_aoe_worker_main(void *arg)
 		pthread_mutex_unlock(&t->qlock);
 
 		pthread_rwlock_rdlock(&t->table_lock);
-		for (k = 0; k < n; k++) {
+		for (k = 0, run = 0; k < n; k++) {
 			/* Served from the frame again: the export may have gone (or
 			 * its MAC list changed) since the frame was queued. */
-			size_t len = ebs_aoe_serve(t, rs[k], AOE_WAIT_ANY);
+			size_t len;
+
+			if (k >= run)
+				run = k + ebs_aoe_write_run(t, rs + k, n - k, AOE_WAIT_ANY);
+			len = ebs_aoe_serve(t, rs[k], AOE_WAIT_ANY);
 
 			if (len > 0 && len != AOE_DEFER) {
 				rs[k]->len = len;
@@ -223,11 +227,15 @@ static void
 serve_pool(struct ebs_target *t, struct ebs_req **rs, unsigned n)
 {
 	struct ebs_req *work[AOE_BATCH], *out[AOE_BATCH], *done[AOE_BATCH];
-	unsigned k, nwork = 0, nout = 0, ndone = 0, got = 0;
+	unsigned k, nwork = 0, nout = 0, ndone = 0, got = 0, run = 0;
 
 	pthread_rwlock_rdlock(&t->table_lock);
 	for (k = 0; k < n; k++) {
-		size_t len = rs[k]->len > 0 ? ebs_aoe_serve(t, rs[k], AOE_WAIT_NONE) : 0;
+		size_t len;
+
+		if (k >= run)
+			run = k + ebs_aoe_write_run(t, rs + k, n - k, AOE_WAIT_NONE);
+		len = rs[k]->len > 0 ? ebs_aoe_serve(t, rs[k], AOE_WAIT_NONE) : 0;
 
 		got += rs[k]->len > 0;
 		if (len == AOE_DEFER) {
@@ -267,14 +275,16 @@ serve_pool(struct ebs_target *t, struct ebs_req **rs, unsigned n)
 static void
 rx_ring(struct ebs_target *t)
 {
-	struct ebs_req fr[AOE_RING_BATCH], *out[AOE_BATCH], *pool[AOE_BATCH];
+	struct ebs_req fr[AOE_RING_BATCH], *frs[AOE_RING_BATCH], *out[AOE_BATCH], *pool[AOE_BATCH];
 	struct tpacket2_hdr *hs[AOE_RING_BATCH];
-	unsigned defer[AOE_RING_BATCH];
+	unsigned defer[AOE_RING_BATCH], k;
 	time_t last_mtu = time(NULL);
 
 	memset(fr, 0, sizeof(fr));
+	for (k = 0; k < AOE_RING_BATCH; k++)
+		frs[k] = &fr[k];
 	while (!atomic_load(&t->stop)) {
-		unsigned n = 0, k, nout = 0, ndefer = 0;
+		unsigned n = 0, nout = 0, ndefer = 0, run = 0;
 
 		if (time(NULL) != last_mtu) {	/* an admin may change the MTU at any time */
 			last_mtu = time(NULL);
@@ -292,14 +302,20 @@ rx_ring(struct ebs_target *t)
 			(void)poll(&p, 1, 200);	/* bounded, so `stop` is seen */
 			continue;
 		}
+		for (k = 0; k < n; k++) {
+			fr[k].frame = (uint8_t *)hs[k] + hs[k]->tp_mac;
+			fr[k].room = hs[k]->tp_snaplen;
+			/* A truncated frame (length 0) is ignored. */
+			fr[k].len = hs[k]->tp_snaplen == hs[k]->tp_len ? hs[k]->tp_snaplen : 0;
+		}
 		pthread_rwlock_rdlock(&t->table_lock);
 		for (k = 0; k < n; k++) {
 			struct ebs_req *r = &fr[k];
 			size_t len = 0;
 
-			r->frame = (uint8_t *)hs[k] + hs[k]->tp_mac;
-			r->len = r->room = hs[k]->tp_snaplen;
-			if (hs[k]->tp_snaplen == hs[k]->tp_len)	/* else truncated: ignored */
+			if (k >= run)	/* sequential writes: one pwritev() */
+				run = k + ebs_aoe_write_run(t, frs + k, n - k, AOE_WAIT_NONE);
+			if (r->len > 0)
 				len = ebs_aoe_serve(t, r, AOE_WAIT_NONE);
 			if (len == AOE_DEFER) {
 				defer[ndefer++] = k;
