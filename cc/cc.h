@@ -175,7 +175,7 @@ void cc_poller_kick(void);
 long long cc_now_ms(void);
 
 /* scheduler.c (callers hold cc.lock) */
-int cc_sched_place(const struct cc_res *need, int count, struct cc_node **out);
+int cc_sched_place(const struct cc_res *need, int min, int max, struct cc_node **out);
 struct cc_res cc_node_free(const struct cc_node *n);
 bool cc_res_fits(const struct cc_res *have, const struct cc_res *need);
 struct cc_resv *cc_resv_add(struct cc_node *n, const struct cc_inst *in);
@@ -189,7 +189,6 @@ void cc_vnet_shutdown(void);
 int cc_vnet_assign(const char *instance_id, const char *user, const char *group, int vlan,
     int net_index, const char *mac_given, struct cc_inst *in);
 void cc_vnet_release(const char *instance_id);
-int cc_vnet_prepare_node(struct cc_node *n, int vlan);
 /* The elastic IPs in use as (public, private) pairs: how many, -1 without elastic IPs. */
 int cc_vnet_public_map(char (*out)[2][16], int max);
 

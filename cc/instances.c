@@ -1,6 +1,7 @@
 /*
  * instances.c - the instance operations of the CC contract: RunInstances
- * (placement, network, launch on the NCs, all or nothing), DescribeInstances
+ * (placement of as many as fit between minCount and the ids given, network,
+ * launch on the NCs, all placed or nothing), DescribeInstances
  * (from the poller's cache, never from a node) and the calls forwarded to
  * the node that runs an instance (terminate, reboot, console, volumes).
  */
@@ -207,11 +208,24 @@ check_run(const struct _cc__RunInstances *req)
 	return 0;
 }
 
+/*
+ * EC2's MinCount: launch as many as fit of the ids given (MaxCount), if at
+ * least this many do.  A caller that sends none (0) or a bad one gets all
+ * or nothing, as before MinCount was honoured.
+ */
+static int
+min_count(const struct _cc__RunInstances *req)
+{
+	int n = req->__sizeinstanceIds;
+
+	return req->minCount >= 1 && req->minCount <= n ? req->minCount : n;
+}
+
 int
 __cc__RunInstances(struct soap *soap, struct _cc__RunInstances *req,
     struct _cc__RunInstancesResponse *resp)
 {
-	int n = req->__sizeinstanceIds, started = 0, netted = 0;
+	int n = req->__sizeinstanceIds, started = 0, netted = 0, placed;
 	struct cc_node *where[CC_RUN_MAX];
 	struct cc_inst *in = NULL;
 	struct soap *client = NULL;
@@ -256,19 +270,25 @@ __cc__RunInstances(struct soap *soap, struct _cc__RunInstances *req,
 			kr_error("InvalidParameterValue", "instance %s exists already", in[i].id);
 			goto out;
 		}
-	if (cc_sched_place(&in[0].need, n, where) < 0) {
+	if ((placed = cc_sched_place(&in[0].need, min_count(req), n, where)) < 0) {
 		pthread_mutex_unlock(&cc.lock);
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < placed; i++) {
 		cc_resv_add(where[i], &in[i]);
 		cc_node_hold(where[i]);
 	}
 	pthread_mutex_unlock(&cc.lock);
-	/* 3. the network on each node, then the launches */
-	for (int i = 0; i < n; i++)
-		if (cc_vnet_prepare_node(where[i], in[i].vlan) < 0)
-			goto unreserve;
+	/* What did not fit is not launched: its addresses go back now. */
+	for (; n > placed; n--)
+		cc_vnet_release(in[n - 1].id);
+	netted = n;
+	/*
+	 * 3. the launches: one round trip per instance.  No ncStartNetwork
+	 * first: the NC's launch makes the group's VLAN and bridge itself
+	 * (nc/launch.c, from the vlan in netParams), so asking before every
+	 * launch only doubled the round trips.
+	 */
 	for (started = 0; started < n; started++)
 		if (nc_run(client, where[started], req, &in[started], started) < 0)
 			goto unreserve;
@@ -376,6 +396,22 @@ render_now(struct kr_buf *b, const struct cc_inst *src, const struct cc_node *n,
 	cc_inst_xml(b, &in, n->url, st);
 }
 
+/*
+ * The nodes heard from since this CC started (cc_node.last_ok is set by
+ * the first answer): the CLC takes an instance missing from the answer for
+ * gone only on one of these, since a node not heard from yet lists nothing.
+ */
+static void
+add_heard_nodes(struct kr_buf *b)
+{
+	for (int i = 0; i < cc.nnodes; i++)
+		if (cc.nodes[i]->last_ok) {
+			kr_buf_add(b, "<cc:heardNodes>");
+			kr_buf_add_xml(b, cc.nodes[i]->url);
+			kr_buf_add(b, "</cc:heardNodes>");
+		}
+}
+
 static int
 send_answer(struct soap *soap, const struct _cc__DescribeInstances *req, struct cc_xml **frags,
     int nfrags, const struct kr_buf *now)
@@ -454,6 +490,8 @@ __cc__DescribeInstances(struct soap *soap, struct _cc__DescribeInstances *req,
 			if (wanted(req, n->resv[j].inst.id))
 				render_now(&now, &n->resv[j].inst, n, pub, npub);
 	}
+	/* Under the same lock as the instances: both describe one moment. */
+	add_heard_nodes(&now);
 	pthread_mutex_unlock(&cc.lock);
 	rc = frags ? send_answer(soap, req, frags, nfrags, &now) :
 	    soap_receiver_fault(soap, "InternalError", "out of memory");

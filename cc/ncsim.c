@@ -18,8 +18,9 @@
  * keep-alive connections therefore cost a thousand fds, not threads.
  *
  * Knobs: capacity per node, a latency added to every call, instances
- * created at start, and a real network side (--privif: ncStartNetwork makes
- * the VLAN + bridge with common/vnet_bridge.c, as the NC does).
+ * created at start, and a real network side (--privif: ncStartNetwork and
+ * ncRunInstance make the VLAN + bridge with common/vnet_bridge.c, as the NC
+ * does).  Each call that changes a node is logged (one line; polls are not).
  * --guest-aoe io|always answers as an NC with NC_GUEST_AOE does: such an
  * instance reports a storage NIC ("model=virtio storage=d2:0d:<id hex>")
  * and its volumes the path "guest".
@@ -271,6 +272,16 @@ add_instance(struct sim_node *n, const char *id, const struct kr__virtualMachine
 	return in;
 }
 
+/*
+ * The calls that change a node, one log line each (the polls are not
+ * logged): what a test counts to see how many round trips a launch took.
+ */
+static void
+log_call(const struct sim_node *n, const char *op, const char *what)
+{
+	kr_log_info("ncsim: node %d: %s %s", n ? n->index : -1, op, what ? what : "-");
+}
+
 int
 __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
     struct _nc__ncRunInstanceResponse *resp)
@@ -281,11 +292,20 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 
 	KR_SOAP_ECHO(resp, req);
 	latency();
+	log_call(n, "ncRunInstance", req->instanceId);
 	if (!kr_id_valid(req->instanceId, "i") || !req->instanceType ||
 	    req->instanceType->cores < 0 || req->instanceType->memory < 0 ||
 	    req->instanceType->disk < 0)
 		return fail(soap, &resp->_return, &resp->statusMessage,
 		    "InvalidParameterValue: instance id or type");
+	/* As the NC's launch does (nc/launch.c): the group's segment, made here if missing. */
+	if (sim.privif && req->netParams && req->netParams->vlan > 0) {
+		char br[KR_VNET_IFNAME];
+
+		if (kr_vnet_bridge_up(sim.privif, req->netParams->vlan, br) < 0)
+			return fail(soap, &resp->_return, &resp->statusMessage,
+			    soap_strdup(soap, kr_error_message()));
+	}
 	pthread_mutex_lock(&sim.lock);
 	if ((in = find(n, req->instanceId)) == NULL &&
 	    (in = add_instance(n, req->instanceId, req->instanceType, &why)) != NULL) {
@@ -480,6 +500,7 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
 {
 	KR_SOAP_ECHO(resp, req);
 	latency();
+	log_call(node_of(soap), "ncStartNetwork", NULL);
 	resp->_return = true_;
 	resp->networkStatus = "ready";
 	if (sim.privif && req->vlan >= 0) {

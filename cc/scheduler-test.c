@@ -51,7 +51,7 @@ START_TEST(greedy_fills_first_node)
 	struct cc_node *w[5];
 
 	setup("GREEDY");
-	ck_assert_int_eq(cc_sched_place(&small, 5, w), 0);
+	ck_assert_int_eq(cc_sched_place(&small, 5, 5, w), 5);
 	for (int i = 0; i < 4; i++)
 		ck_assert_ptr_eq(w[i], &nodes[0]);
 	ck_assert_ptr_eq(w[4], &nodes[1]);
@@ -63,12 +63,12 @@ START_TEST(roundrobin_spreads)
 	struct cc_node *w[3], *x[1];
 
 	setup("ROUNDROBIN");
-	ck_assert_int_eq(cc_sched_place(&small, 3, w), 0);
+	ck_assert_int_eq(cc_sched_place(&small, 3, 3, w), 3);
 	ck_assert_ptr_eq(w[0], &nodes[0]);
 	ck_assert_ptr_eq(w[1], &nodes[1]);
 	ck_assert_ptr_eq(w[2], &nodes[2]);
 	reserve(w, 3);
-	ck_assert_int_eq(cc_sched_place(&small, 1, x), 0);
+	ck_assert_int_eq(cc_sched_place(&small, 1, 1, x), 1);
 	ck_assert_ptr_eq(x[0], &nodes[0]);
 }
 END_TEST
@@ -81,10 +81,10 @@ START_TEST(powersave_packs_and_skips_powered_off)
 	nodes[1].avail.cores = 1;	/* the fullest node that fits wins */
 	nodes[2].state = CC_NODE_POWEREDOFF;
 	nodes[2].avail.cores = 2;
-	ck_assert_int_eq(cc_sched_place(&small, 2, w), 0);
+	ck_assert_int_eq(cc_sched_place(&small, 2, 2, w), 2);
 	ck_assert_ptr_eq(w[0], &nodes[1]);
 	ck_assert_ptr_eq(w[1], &nodes[0]);
-	ck_assert_int_eq(cc_sched_place(&small, 6, w), -1);	/* never on a powered-off node */
+	ck_assert_int_eq(cc_sched_place(&small, 6, 6, w), -1);	/* never on a powered-off node */
 }
 END_TEST
 
@@ -93,14 +93,14 @@ START_TEST(reservations_prevent_overcommit)
 	struct cc_node *w[12], *x[1];
 
 	setup("GREEDY");
-	ck_assert_int_eq(cc_sched_place(&small, 12, w), 0);
+	ck_assert_int_eq(cc_sched_place(&small, 12, 12, w), 12);
 	reserve(w, 12);
-	ck_assert_int_eq(cc_sched_place(&small, 1, x), -1);
+	ck_assert_int_eq(cc_sched_place(&small, 1, 1, x), -1);
 	ck_assert_str_eq(kr_error_code(), "InsufficientInstanceCapacity");
 	/* the node reports one instance: its reservation goes, its numbers count it */
 	nodes[0].avail.cores = 3;
 	cc_resv_drop(&nodes[0], nodes[0].resv[0].inst.id);
-	ck_assert_int_eq(cc_sched_place(&small, 1, x), -1);
+	ck_assert_int_eq(cc_sched_place(&small, 1, 1, x), -1);
 }
 END_TEST
 
@@ -110,12 +110,15 @@ START_TEST(all_or_nothing_and_down_nodes)
 
 	setup("ROUNDROBIN");
 	nodes[2].state = CC_NODE_DOWN;
-	ck_assert_int_eq(cc_sched_place(&small, 9, w), -1);
+	ck_assert_int_eq(cc_sched_place(&small, 9, 9, w), -1);
 	ck_assert_int_eq(cc.rr_next, 0);	/* a failed placement moves nothing */
 	ck_assert_int_eq(nodes[0].nresv + nodes[1].nresv, 0);
-	ck_assert_int_eq(cc_sched_place(&small, 8, w), 0);
+	ck_assert_int_eq(cc_sched_place(&small, 8, 8, w), 8);
 	for (int i = 0; i < 8; i++)
 		ck_assert_ptr_ne(w[i], &nodes[2]);
+	/* MinCount/MaxCount: as many as fit up to max, if at least min do. */
+	ck_assert_int_eq(cc_sched_place(&small, 2, 12, w), 8);
+	ck_assert_int_eq(cc_sched_place(&small, 9, 12, w), -1);
 }
 END_TEST
 
@@ -125,7 +128,7 @@ START_TEST(memory_and_disk_count)
 	struct cc_res big = { 1, 3000, 5 };
 
 	setup("GREEDY");
-	ck_assert_int_eq(cc_sched_place(&big, 2, w), 0);
+	ck_assert_int_eq(cc_sched_place(&big, 2, 2, w), 2);
 	ck_assert_ptr_ne(w[0], w[1]);	/* two do not fit 4096 MiB */
 	ck_assert_int_eq(cc_fits_count(&nodes[0].max, &big), 1);
 }

@@ -148,14 +148,32 @@ pick(const char *policy, const struct cc_res *need, struct cc_res *free_of)
 	return cc.nodes[best];
 }
 
+static void
+warn_powered_off(void)
+{
+	int off = 0;
+
+	for (int i = 0; i < cc.nnodes; i++)
+		off += cc.nodes[i]->state == CC_NODE_POWEREDOFF;
+	if (off)
+		kr_log_warnx("%d powered-off node(s) could take the launch if woken: "
+		    "wake-on-LAN is not supported by this CC", off);
+}
+
+/*
+ * Place up to max instances, in order, and at least min of them (EC2's
+ * MinCount/MaxCount): the number placed, or -1 + InsufficientInstanceCapacity
+ * when fewer than min fit (then nothing is placed).
+ */
 int
-cc_sched_place(const struct cc_res *need, int count, struct cc_node **out)
+cc_sched_place(const struct cc_res *need, int min, int max, struct cc_node **out)
 {
 	const char *policy = kr_config_get(cc.cfg, "SCHEDPOLICY");
 	struct cc_res *free_of;
 	unsigned rr_saved = cc.rr_next;
+	int k = 0;
 
-	if (count < 1 || count > CC_RUN_MAX || need->cores < 0 || need->memory < 0 ||
+	if (min < 1 || min > max || max > CC_RUN_MAX || need->cores < 0 || need->memory < 0 ||
 	    need->disk < 0) {
 		kr_error("InvalidParameterValue", "bad instance count or type");
 		return -1;
@@ -166,22 +184,15 @@ cc_sched_place(const struct cc_res *need, int count, struct cc_node **out)
 	}
 	for (int i = 0; i < cc.nnodes; i++)
 		free_of[i] = cc_node_free(cc.nodes[i]);
-	for (int k = 0; k < count; k++)
-		if (!(out[k] = pick(policy, need, free_of))) {
-			int off = 0;
-
-			for (int i = 0; i < cc.nnodes; i++)
-				off += cc.nodes[i]->state == CC_NODE_POWEREDOFF;
-			if (off)
-				kr_log_warnx("%d powered-off node(s) could take the launch if woken: "
-				    "wake-on-LAN is not supported by this CC", off);
-			cc.rr_next = rr_saved;	/* nothing was placed: nothing moved on */
-			free(free_of);
-			kr_error("InsufficientInstanceCapacity",
-			    "not enough capacity for %d instance(s) of %d core(s), %d MiB, %d GiB "
-			    "(%d placed)", count, need->cores, need->memory, need->disk, k);
-			return -1;
-		}
+	while (k < max && (out[k] = pick(policy, need, free_of)) != NULL)
+		k++;
 	free(free_of);
-	return 0;
+	if (k >= min)
+		return k;
+	warn_powered_off();
+	cc.rr_next = rr_saved;	/* nothing was placed: nothing moved on */
+	kr_error("InsufficientInstanceCapacity",
+	    "not enough capacity for %d instance(s) of %d core(s), %d MiB, %d GiB "
+	    "(%d placed)", min, need->cores, need->memory, need->disk, k);
+	return -1;
 }

@@ -10,7 +10,8 @@
  *                   is routed through it and filtered (firewall.c).
  *   MANAGED         the same, plus a VLAN and a bridge per group on the CC
  *                   and on each node running the group's instances
- *                   (common/vnet_bridge.c, ncStartNetwork): isolation at layer 2.
+ *                   (common/vnet_bridge.c; a node's end made by the NC's
+ *                   launch of the instance): isolation at layer 2.
  *
  * Every change is written to cc.db first and then applied to the host, each
  * applying step idempotent, so a CC that restarts re-applies the same state
@@ -572,34 +573,6 @@ cc_vnet_release(const char *id)
 		vnet_dhcp_sync();
 	}
 	pthread_mutex_unlock(&V.lock);
-}
-
-/* MANAGED: the node must carry the VLAN before the instance's tap joins it. */
-int
-cc_vnet_prepare_node(struct cc_node *n, int vlan)
-{
-	struct _nc__ncStartNetwork rq = { .correlationId = "startnetwork", .userId = "karri-cc",
-		.vlan = vlan, .remoteHostPort = 0 };
-	struct _nc__ncStartNetworkResponse rr;
-	struct soap *soap;
-	bool borrowed, ok;
-	int rc;
-
-	if (V.mode != VNET_MANAGED || vlan < 0)
-		return 0;
-	if (!(soap = cc_nc_soap_new(cc.call_timeout_s)))
-		return -1;
-	borrowed = cc_nc_begin(soap, n);
-	rc = soap_call___nc__ncStartNetwork(soap, n->url, NULL, &rq, &rr);
-	ok = !cc_nc_failed(soap, rc, "ncStartNetwork", n->url);
-	if (ok && rr._return != true_) {
-		kr_error("InternalError", "ncStartNetwork VLAN %d on %s: %s", vlan, n->url,
-		    rr.statusMessage ? rr.statusMessage : "refused");
-		ok = false;
-	}
-	cc_nc_end(soap, n, borrowed, rc == SOAP_OK);
-	soap_free(soap);
-	return ok ? 0 : -1;
 }
 
 int

@@ -6,12 +6,16 @@
  * eucalyptus.conf), copied into the addresses table at start
  * (clc_addresses_sync).  Allocation is a database matter; association asks
  * the instance's CC to set up the NAT (AssignAddress), and only when the CC
- * agreed is the association recorded.
+ * agreed is the association recorded.  The CC is asked from a worker
+ * (clc_backend.h); ending an association is decided and committed first,
+ * its NAT's end at the CC follows.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "config.h"
@@ -138,15 +142,20 @@ owned_address(struct clc_req *r, const char *ip, char *instance, size_t len)
 	return rc == 1 ? 0 : -1;
 }
 
-/* The CC NATs (assign) or stops NATting (unassign) public -> the instance's private IP. */
+/*
+ * What a worker needs to NAT (assign) or stop NATting (unassign) a public
+ * address to an instance's private one at its CC, found on the loop.
+ */
+struct nat {
+	char url[300], priv[64], backend[CLC_BACKEND_KEY_MAX];
+};
+
 static int
-cc_address(struct clc_req *r, const char *public_ip, const char *instance, bool assign)
+nat_find(struct clc_req *r, const char *instance, struct nat *n)
 {
-	char zone[64] = "", priv[64] = "", corr[37], user[16];
+	char zone[64] = "";
 	struct clc_cluster *c;
-	struct soap *soap;
 	sqlite3_stmt *st;
-	int rc = -1;
 
 	if (kr_db_prepare(r->db, "SELECT zone, coalesce(private_ip, '') FROM instances"
 	    " WHERE id = ?", &st) < 0)
@@ -154,30 +163,45 @@ cc_address(struct clc_req *r, const char *public_ip, const char *instance, bool 
 	sqlite3_bind_text(st, 1, instance, -1, SQLITE_STATIC);
 	if (kr_db_step(st) == 1) {
 		snprintf(zone, sizeof(zone), "%s", sqlite3_column_text(st, 0));
-		snprintf(priv, sizeof(priv), "%s", sqlite3_column_text(st, 1));
+		snprintf(n->priv, sizeof(n->priv), "%s", sqlite3_column_text(st, 1));
 	}
 	sqlite3_finalize(st);
-	if (!*priv) {
+	if (!n->priv[0]) {
 		kr_error("InvalidInstanceID", "instance %s has no private address yet", instance);
 		return -1;
 	}
-	if ((c = clc_cluster_find(r->clc, zone)) == NULL || (soap = clc_cc_soap(r->clc)) == NULL)
+	if ((c = clc_cluster_find(r->clc, zone)) == NULL)
+		return -1;
+	snprintf(n->url, sizeof(n->url), "%s", c->url);
+	clc_backend_key(n->backend, "cc", c->name);
+	return 0;
+}
+
+/* On a worker: the CC's AssignAddress / UnassignAddress. */
+static int
+nat_call(struct clc *clc, const char *public_ip, const struct nat *n, bool assign)
+{
+	struct soap *soap = clc_cc_soap(clc);
+	char corr[37], user[16];
+	int rc;
+
+	if (soap == NULL)
 		return -1;
 	clc_cc_ids(corr, user);
 	if (assign) {
-		struct _cc__AssignAddress req = { corr, user, (char *)public_ip, priv };
+		struct _cc__AssignAddress req = { corr, user, (char *)public_ip, (char *)n->priv };
 		struct _cc__AssignAddressResponse resp = { 0 };
 
-		rc = clc_soap_check(soap, soap_call___cc__AssignAddress(soap, c->url, NULL, &req, &resp),
-		    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-		    "AssignAddress", c->url);
+		rc = clc_soap_check(soap, soap_call___cc__AssignAddress(soap, n->url, NULL, &req,
+		    &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+		    "AssignAddress", n->url);
 	} else {
-		struct _cc__UnassignAddress req = { corr, user, (char *)public_ip, priv };
+		struct _cc__UnassignAddress req = { corr, user, (char *)public_ip, (char *)n->priv };
 		struct _cc__UnassignAddressResponse resp = { 0 };
 
-		rc = clc_soap_check(soap, soap_call___cc__UnassignAddress(soap, c->url, NULL, &req, &resp),
-		    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
-		    "UnassignAddress", c->url);
+		rc = clc_soap_check(soap, soap_call___cc__UnassignAddress(soap, n->url, NULL, &req,
+		    &resp), &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
+		    "UnassignAddress", n->url);
 	}
 	clc_cc_done(soap);
 	return rc;
@@ -195,16 +219,103 @@ set_instance(struct clc_req *r, const char *ip, const char *instance)
 	    NULL) < 0 ? -1 : 0;
 }
 
+/*
+ * One address action waiting for its CC (clc_backend.h): the old
+ * association's NAT ended (best effort: the CC drops what the CLC no
+ * longer lists on its next sync), then for AssociateAddress the new one set.
+ */
+struct addr_job {
+	struct clc *clc;
+	char ip[64], instance[32], old_id[32];
+	bool has_old, has_new;
+	struct nat old, new;
+};
+
+static int
+addr_work(void *arg)
+{
+	struct addr_job *j = arg;
+
+	if (j->has_old && nat_call(j->clc, j->ip, &j->old, false) < 0) {
+		kr_log_warnx("releasing %s from %s: %s (the CC will drop it on its next sync)",
+		    j->ip, j->old.priv, kr_error_message());
+		kr_error_clear();
+	}
+	return j->has_new ? nat_call(j->clc, j->ip, &j->new, true) : 0;
+}
+
+/* Release, Disassociate: what they decided is committed; the CC only follows. */
+static int
+unassign_resume(struct clc_req *r, int rc, void *arg)
+{
+	(void)rc;
+	(void)arg;
+	return clc_return_true(r);
+}
+
+/*
+ * Associate: recorded only when the CC agreed and the caller still owns
+ * the address.  The old association ended either way (the worker asked its
+ * NAT's end first), so that is recorded even when the new one failed.
+ */
+static int
+assign_resume(struct clc_req *r, int rc, void *arg)
+{
+	struct addr_job *j = arg;
+	char cur[32];
+
+	if (j->has_old && clc_db_run(r->db, "UPDATE addresses SET instance_id = NULL"
+	    " WHERE public_ip = ?1 AND instance_id = ?2", j->ip, j->old_id, NULL) >= 0)
+		clc_db_run(r->db, "UPDATE instances SET public_ip = NULL WHERE id = ?2"
+		    " AND public_ip = ?1", j->ip, j->old_id, NULL);
+	if (rc < 0)
+		return -1;
+	if (owned_address(r, j->ip, cur, sizeof(cur)) < 0)
+		return -1;
+	if (set_instance(r, j->ip, NULL) < 0 || set_instance(r, j->ip, j->instance) < 0)
+		return -1;
+	return clc_return_true(r);
+}
+
+static struct addr_job *
+addr_job_new(struct clc_req *r, const char *ip, const char *old)
+{
+	struct addr_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	j->clc = r->clc;
+	snprintf(j->ip, sizeof(j->ip), "%s", ip);
+	snprintf(j->old_id, sizeof(j->old_id), "%s", old);
+	if (*old && nat_find(r, old, &j->old) < 0) {
+		kr_log_warnx("releasing %s from %s: %s (the CC will drop it on its next sync)", ip,
+		    old, kr_error_message());
+		kr_error_clear();
+	} else if (*old) {
+		j->has_old = true;
+	}
+	return j;
+}
+
+/* The old association ends here; its NAT at the CC on a worker, the client answered then. */
 static int
 disassociate(struct clc_req *r, const char *ip, const char *instance)
 {
+	struct addr_job *j;
+
 	if (*instance == '\0')
-		return 0;
-	if (cc_address(r, ip, instance, false) < 0)
-		kr_log_warnx("releasing %s from %s: %s (the CC will drop it on its next sync)", ip,
-		    instance, kr_error_message());
-	kr_error_clear();
-	return set_instance(r, ip, NULL);
+		return clc_return_true(r);
+	if (!(j = addr_job_new(r, ip, instance)) || set_instance(r, ip, NULL) < 0) {
+		free(j);
+		return -1;
+	}
+	if (!j->has_old) {
+		free(j);
+		return clc_return_true(r);
+	}
+	return clc_req_defer(r, j->old.backend, NULL, addr_work, unassign_resume, j, free);
 }
 
 int
@@ -218,16 +329,15 @@ clc_release_address(struct clc_req *r)
 	int rc;
 
 	if (clc_param_check_known(r, known) < 0 || !(ip = clc_param_required(r, "PublicIp")) ||
-	    owned_address(r, ip, instance, sizeof(instance)) < 0 ||
-	    disassociate(r, ip, instance) < 0)
+	    owned_address(r, ip, instance, sizeof(instance)) < 0)
 		return -1;
-	if (kr_db_prepare(r->db, "UPDATE addresses SET owner = NULL, allocated = NULL,"
-	    " instance_id = NULL WHERE public_ip = ?", &st) < 0)
+	if (kr_db_prepare(r->db, "UPDATE addresses SET owner = NULL, allocated = NULL"
+	    " WHERE public_ip = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
 	rc = kr_db_step(st);
 	sqlite3_finalize(st);
-	return rc < 0 ? -1 : clc_return_true(r);
+	return rc < 0 ? -1 : disassociate(r, ip, instance);
 }
 
 int
@@ -237,6 +347,7 @@ clc_associate_address(struct clc_req *r)
 		"AllowReassociation", "NetworkInterfaceId", "PrivateIpAddress", NULL };
 	const char *ip, *iid;
 	char instance[32];
+	struct addr_job *j;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -260,10 +371,17 @@ clc_associate_address(struct clc_req *r)
 	}
 	if (strcmp(instance, iid) == 0)
 		return clc_return_true(r);
-	if (disassociate(r, ip, instance) < 0 || cc_address(r, ip, iid, true) < 0 ||
-	    set_instance(r, ip, iid) < 0)
+	if (!(j = addr_job_new(r, ip, instance)))
 		return -1;
-	return clc_return_true(r);
+	snprintf(j->instance, sizeof(j->instance), "%s", iid);
+	if (nat_find(r, iid, &j->new) < 0) {
+		free(j);
+		return -1;
+	}
+	j->has_new = true;
+	return clc_req_defer(r, j->new.backend, j->has_old &&
+	    strcmp(j->old.backend, j->new.backend) != 0 ? j->old.backend : NULL, addr_work,
+	    assign_resume, j, free);
 }
 
 int
@@ -274,10 +392,9 @@ clc_disassociate_address(struct clc_req *r)
 	char instance[32];
 
 	if (clc_param_check_known(r, known) < 0 || !(ip = clc_param_required(r, "PublicIp")) ||
-	    owned_address(r, ip, instance, sizeof(instance)) < 0 ||
-	    disassociate(r, ip, instance) < 0)
+	    owned_address(r, ip, instance, sizeof(instance)) < 0)
 		return -1;
-	return clc_return_true(r);
+	return disassociate(r, ip, instance);
 }
 
 struct addr_item {

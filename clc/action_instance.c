@@ -10,6 +10,8 @@
  * for such instances: UnsupportedOperation.  Instances in a remote cloud
  * (burst) are asked of that cloud instead; a termination it does not take
  * now is asked again by its poll (burst_instances.c), like a CC's.
+ * Reboot and console output wait for their backend on a worker
+ * (instance_call.c) while the loop serves everyone else.
  */
 #include <stdio.h>
 #include <string.h>
@@ -191,26 +193,26 @@ clc_reboot_instances(struct clc_req *r)
 	static const char *const known[] = { "InstanceId", NULL };
 	const char *ids[MAX_IDS];
 	char state[32], zone[64];
-	struct clc_cluster *c;
+	struct inst_call *x;
 	size_t n;
 
-	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0)
+	if (clc_param_check_known(r, known) < 0 || owned_ids(r, ids, &n) < 0 ||
+	    !(x = clc_inst_call_new(r, NULL)))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (instance_zone(r, ids[i], state, sizeof(state), zone, sizeof(zone)) < 0)
-			return -1;
+			goto fail;
 		if (strcmp(state, "running") != 0) {
 			kr_error("IncorrectState", "instance %s is %s, not running", ids[i], state);
-			return -1;
+			goto fail;
 		}
-		if (is_remote(r, zone)) {
-			if (clc_burst_reboot(r, ids[i]) < 0)
-				return -1;
-		} else if (!(c = clc_cluster_find(r->clc, zone)) ||
-		    clc_cc_reboot(r->clc, c->url, &ids[i], 1) < 0)
-			return -1;
+		if (clc_inst_call_add(r, x, ids[i], zone, (int)n) < 0)
+			goto fail;
 	}
-	return clc_return_true(r);
+	return clc_inst_call_reboot(r, x);
+fail:
+	clc_inst_call_free(x);
+	return -1;
 }
 
 static int
@@ -246,16 +248,17 @@ clc_get_console_output(struct clc_req *r)
 	static const char *const known[] = { "InstanceId", "Latest", NULL };
 	const char *id;
 	char state[32], zone[64];
-	struct clc_cluster *c;
+	struct inst_call *x;
 
 	if (clc_param_check_known(r, known) < 0 || !(id = clc_param_required(r, "InstanceId")))
 		return -1;
 	if (owned_one(r, id) < 0 ||
-	    instance_zone(r, id, state, sizeof(state), zone, sizeof(zone)) < 0)
+	    instance_zone(r, id, state, sizeof(state), zone, sizeof(zone)) < 0 ||
+	    !(x = clc_inst_call_new(r, id)))
 		return -1;
-	if (is_remote(r, zone))
-		return clc_burst_console(r, id);
-	if (!(c = clc_cluster_find(r->clc, zone)))
+	if (clc_inst_call_add(r, x, id, zone, 1) < 0) {
+		clc_inst_call_free(x);
 		return -1;
-	return clc_cc_console(r->clc, c->url, id, r);
+	}
+	return clc_inst_call_console(r, x);
 }

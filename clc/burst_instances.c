@@ -59,28 +59,6 @@ remote_ids(sqlite3 *db, const char **ids, int n, char (*out)[KR_ID_MAX], const c
 	return 0;
 }
 
-static int
-forward_ids(sqlite3 *db, const char *zone, const char *action, const char **ids, int n)
-{
-	static char buf[MAX_BATCH][KR_ID_MAX];
-	const char *remote[MAX_BATCH];
-	struct clc_remote c;
-	xmlDoc *doc;
-	int rc;
-
-	if (n > MAX_BATCH)
-		n = MAX_BATCH;
-	if (clc_burst_get(db, zone, &c) != 1) {
-		kr_error("Unavailable", "the cloud %s is no longer registered", zone);
-		return -1;
-	}
-	rc = remote_ids(db, ids, n, buf, remote) < 0 ? -1 : id_params(&c, action, remote, n, &doc);
-	clc_burst_wipe(&c);
-	if (rc == 0)
-		xmlFreeDoc(doc);
-	return rc;
-}
-
 /* A TerminateInstances no client waits for, on a worker. */
 struct later {
 	struct clc_remote c;
@@ -152,50 +130,45 @@ clc_burst_terminate_later(sqlite3 *db, const char *zone, const char **ids, int n
 	kr_error_clear();
 }
 
+/* On a worker: an action about instances (RebootInstances), by their remote ids. */
 int
-clc_burst_reboot(struct clc_req *r, const char *id)
+clc_burst_ids_call(const struct clc_remote *c, const char *action, const char **remote, int n)
 {
-	char zone[64], remote[KR_ID_MAX];
+	xmlDoc *doc;
 
-	if (clc_burst_remote_id(r->db, id, zone, sizeof(zone), remote, sizeof(remote)) != 1)
+	if (id_params(c, action, remote, n, &doc) < 0)
 		return -1;
-	return forward_ids(r->db, zone, "RebootInstances", &id, 1);
+	xmlFreeDoc(doc);
+	return 0;
 }
 
+/* On a worker: GetConsoleOutput of one instance, by its remote id; *doc the answer. */
 int
-clc_burst_console(struct clc_req *r, const char *id)
+clc_burst_console_call(const struct clc_remote *c, const char *remote, xmlDoc **doc)
 {
-	char zone[64], remote[KR_ID_MAX], ts[40];
 	struct clc_burst_params p;
-	struct clc_remote c;
-	xmlDoc *doc = NULL;
-	xmlChar *out = NULL;
-	int rc;
 
-	if (clc_burst_remote_id(r->db, id, zone, sizeof(zone), remote, sizeof(remote)) != 1)
-		return -1;
-	if (clc_burst_get(r->db, zone, &c) != 1) {
-		kr_error("Unavailable", "the cloud %s is no longer registered", zone);
-		return -1;
-	}
 	clc_burst_params_init(&p, "GetConsoleOutput");
 	clc_burst_param(&p, "InstanceId", remote);
-	rc = clc_burst_call(&c, &p, &doc);
-	clc_burst_wipe(&c);
-	if (rc < 0)
-		return -1;
+	return clc_burst_call(c, &p, doc);
+}
+
+/* Back on the loop: the answer, under the local id. */
+void
+clc_burst_console_xml(struct clc_req *r, const char *id, xmlDoc *doc)
+{
+	xmlNode *root = xmlDocGetRootElement(doc), *output = clc_burst_child(root, "output");
+	xmlChar *out = output ? xmlNodeGetContent(output) : NULL;
+	char ts[40];
+
 	clc_xml_elem(r->out, "instanceId", id);
-	clc_burst_text(xmlDocGetRootElement(doc), "timestamp", ts, sizeof(ts));
+	clc_burst_text(root, "timestamp", ts, sizeof(ts));
 	if (*ts)
 		clc_xml_elem(r->out, "timestamp", ts);
 	else
 		clc_xml_time(r->out, "timestamp", time(NULL));
-	if (clc_burst_child(xmlDocGetRootElement(doc), "output"))
-		out = xmlNodeGetContent(clc_burst_child(xmlDocGetRootElement(doc), "output"));
 	clc_xml_elem(r->out, "output", out ? (const char *)out : "");
 	xmlFree(out);
-	xmlFreeDoc(doc);
-	return 0;
 }
 
 /* One poll of one cloud. */

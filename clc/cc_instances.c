@@ -268,8 +268,9 @@ clc_cc_reboot(struct clc *clc, const char *url, const char **ids, int n)
 	return ids_call(clc, url, ids, n, false);
 }
 
+/* On a worker: the console of one instance, *output malloc'd (base64, as the CC has it). */
 int
-clc_cc_console(struct clc *clc, const char *url, const char *id, struct clc_req *r)
+clc_cc_console(struct clc *clc, const char *url, const char *id, char **output)
 {
 	struct soap *soap = clc_cc_soap(clc);
 	char corr[37], user[16];
@@ -283,24 +284,44 @@ clc_cc_console(struct clc *clc, const char *url, const char *id, struct clc_req 
 	if (clc_soap_check(soap, soap_call___cc__GetConsoleOutput(soap, url, NULL, &req, &resp),
 	    &resp._return, &resp.statusMessage, "Unavailable", "InternalError",
 	    "GetConsoleOutput", url) == 0) {
-		clc_xml_elem(r->out, "instanceId", id);
-		clc_xml_time(r->out, "timestamp", time(NULL));
-		clc_xml_elem(r->out, "output", resp.consoleOutput ? resp.consoleOutput : "");
-		rc = 0;
+		if ((*output = strdup(resp.consoleOutput ? resp.consoleOutput : "")) != NULL)
+			rc = 0;
+		else
+			kr_error("InternalError", "out of memory");
 	}
 	clc_cc_done(soap);
 	return rc;
 }
 
+/*
+ * Is a row the CC does not list gone?  Only when the CC has heard from its
+ * node since it started: a CC restarted while a node was unreachable (or
+ * before its first poll of it) lists none of that node's instances, and
+ * taking that for their end would terminate live instances.  A row not
+ * placed on a node yet keeps the launch's grace period (the query).
+ */
+static bool
+lost(const char *id, const char *node, const struct clc_cc_poll *poll, const char **seen,
+    int nseen)
+{
+	const struct _cc__DescribeInstancesResponse *r = &poll->resp;
+
+	if (clc_in_list(id, seen, (size_t)nseen))
+		return false;
+	return node == NULL || node[0] == '\0' ||
+	    clc_in_list(node, (const char **)r->heardNodes, (size_t)r->__sizeheardNodes);
+}
+
 /* Rows of this zone that the CC no longer reports end as terminated. */
 static int
-mark_lost(sqlite3 *db, const char *zone, const char **seen, int n, time_t now)
+mark_lost(sqlite3 *db, const char *zone, const struct clc_cc_poll *poll, const char **seen,
+    int n, time_t now)
 {
 	sqlite3_stmt *st, *up;
 	int rc;
 
 	/* A launch the CC does not list yet gets a grace period; a termination does not. */
-	if (kr_db_prepare(db, "SELECT id FROM instances WHERE zone = ?"
+	if (kr_db_prepare(db, "SELECT id, node FROM instances WHERE zone = ?"
 	    " AND (state = 'shutting-down' OR (state <> 'terminated' AND launched < ?))", &st) < 0)
 		return -1;
 	if (kr_db_prepare(db, "UPDATE instances SET state_changed = ?2, state_reason ="
@@ -315,7 +336,7 @@ mark_lost(sqlite3 *db, const char *zone, const char **seen, int n, time_t now)
 	while ((rc = kr_db_step(st)) == 1) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);
 
-		if (clc_in_list(id, seen, (size_t)n))
+		if (!lost(id, (const char *)sqlite3_column_text(st, 1), poll, seen, n))
 			continue;
 		sqlite3_bind_text(up, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(up, 2, now);
@@ -384,7 +405,7 @@ clc_cc_poll_apply(struct clc *clc, const char *zone, const char *url, struct clc
 	}
 	/* With more instances than `seen` holds, never guess which are lost. */
 	if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
-		mark_lost(clc->db, zone, seen, nseen, now);
+		mark_lost(clc->db, zone, poll, seen, nseen, now);
 	if ((rc = kr_db_commit(clc->db)) < 0)
 		kr_db_rollback(clc->db);
 	if (norphans) {

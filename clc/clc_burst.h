@@ -94,9 +94,11 @@ void clc_burst_run_free(struct clc_burst_job *j);	/* NULL-safe */
 void clc_burst_terminate_later(sqlite3 *db, const char *zone, const char **ids, int n);
 void clc_burst_terminate_remote_later(const struct clc_remote *c, const char **remote_ids,
     int n);
-/* Deferred actions (clc_backend.h): 0 with the request deferred, or -1 + kr_error. */
-int clc_burst_reboot(struct clc_req *r, const char *id);
-int clc_burst_console(struct clc_req *r, const char *id);
+/* The calls of RebootInstances / GetConsoleOutput, on a worker (instance_call.c). */
+int clc_burst_ids_call(const struct clc_remote *c, const char *action, const char **remote,
+    int n);
+int clc_burst_console_call(const struct clc_remote *c, const char *remote, xmlDoc **doc);
+void clc_burst_console_xml(struct clc_req *r, const char *id, xmlDoc *doc);	/* loop */
 /* The poll of every remote cloud, each on a worker; applied on the loop. */
 void clc_burst_poll(struct clc *clc);
 

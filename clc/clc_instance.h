@@ -53,6 +53,20 @@ void clc_cc_terminate_later(struct clc *clc, const char *zone, const char *url,
     const char **ids, int n);
 int clc_cc_terminate(struct clc *clc, const char *url, const char **ids, int n);
 int clc_cc_reboot(struct clc *clc, const char *url, const char **ids, int n);
-int clc_cc_console(struct clc *clc, const char *url, const char *id, struct clc_req *r);
+int clc_cc_console(struct clc *clc, const char *url, const char *id, char **output);
+
+/*
+ * instance_call.c: RebootInstances / GetConsoleOutput deferred to a worker.
+ * new, add each instance (on the loop, with its zone), then reboot or
+ * console (clc_req_defer: x is the deferral's from then on, even on -1);
+ * free only when it was never handed over.
+ */
+struct inst_call;
+struct inst_call *clc_inst_call_new(struct clc_req *r, const char *console_id);
+int clc_inst_call_add(struct clc_req *r, struct inst_call *x, const char *id, const char *zone,
+    int max_ids);
+int clc_inst_call_reboot(struct clc_req *r, struct inst_call *x);
+int clc_inst_call_console(struct clc_req *r, struct inst_call *x);
+void clc_inst_call_free(struct inst_call *x);
 
 #endif

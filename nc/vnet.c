@@ -8,15 +8,14 @@
  * node's private interface (VNET_PRIVINTERFACE: the interface that carries
  * the node's address, a bridge's own name when the NIC is a bridge port)
  * inside bridge krbr<vlan>, made by common/vnet_bridge.c exactly as the CC
- * makes its end.  The CC asks for it with ncStartNetwork before it places
- * an instance of the group here; the launch of each instance with a VLAN in
- * its net params makes sure of it again (idempotent, cheap), so an NC that
- * lost the device, or a run request that came without ncStartNetwork,
- * still puts the tap on the right segment.
+ * makes its end.  The launch of each instance with a VLAN in its net params
+ * makes it (idempotent, cheap), so the CC sends only ncRunInstance: one
+ * round trip per launch (ncStartNetwork, which makes it too, is still
+ * answered for an admin or an older CC that asks first).
  *
  * The segment stays when the last instance of the group on this node goes:
  * tearing it down would race with the next launch of the same group (the
- * CC sends ncStartNetwork and ncRunInstance without holding anything on the
+ * CC sends ncRunInstance without holding anything on the
  * node), and an idle bridge with one VXLAN/VLAN port costs nothing but the
  * multicast floods of its group.  A network number is only given to another
  * group after the CC's StopNetwork, which it refuses while any instance of

@@ -146,6 +146,14 @@ struct _cc__DescribeInstancesResponse {
 	char *statusMessage;
 	int __sizeinstances;
 	struct cc__instanceType *instances;
+	/*
+	 * Karri: the nodes (their NC URLs, as in serviceTag) this CC has heard
+	 * from since it started.  Only for those is an instance it does not
+	 * list known to be gone: a node not heard from yet (the CC restarted
+	 * while it was unreachable) lists nothing, and that says nothing.
+	 */
+	int __sizeheardNodes;
+	char **heardNodes;
 };
 
 struct _cc__TerminateInstances {

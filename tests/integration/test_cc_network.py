@@ -13,6 +13,7 @@ NC uses).  Real guests on real NCs: test_real_guest_through_real_nc here
 """
 
 import os
+import re
 import shutil
 import signal
 
@@ -92,6 +93,12 @@ def front_connect(sim, host, port):
     return p.stdout.strip() if p.returncode == 0 else None
 
 
+def ncsim_calls(log):
+    """The calls that changed a karri-ncsim node, in order (its log lines)."""
+    with open(log, errors="replace") as f:
+        return [m.group(1) for m in (re.search(r"ncsim: node \d+: (.*)", l) for l in f) if m]
+
+
 @pytest.mark.parametrize("mode", ["MANAGED-NOVLAN", "MANAGED"])
 def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
     sim = netsim
@@ -120,12 +127,19 @@ def test_groups_dhcp_firewall_elastic_ip_metadata(netsim, mode, tmp_path):
         assert nets["mode"] == mode and {n["vlan"] for n in nets["activeNetworks"]} == {"10", "11"}
 
         # A and B in "web" (node1, node2), C in "db" (node1): ROUNDROBIN places them so.
+        # Each launch is one SOAP round trip to its node: ncRunInstance, which makes
+        # the group's VLAN itself (no ncStartNetwork first).  karri-ncsim logs every
+        # call that changes a node.
+        logs = [str(tmp_path / ("ncsim-%s.log" % n.name)) for n in sim.nodes]
         insts = {}
         for name, iid, group, vlan in (("A", "i-0000a001", "web", 10), ("B", "i-0000b001", "web", 10),
                                        ("C", "i-0000c001", "db", 11)):
+            before = [ncsim_calls(f) for f in logs]
             r = cc.run([iid], group=group, vlan=vlan, reservation="r-0000000" + name.lower())
             assert r["return"] == "true", r
             insts[name] = r["instances"][0]
+            new = [ncsim_calls(f)[len(b):] for f, b in zip(logs, before)]
+            assert sorted(sum(new, [])) == ["ncRunInstance " + iid], new
         node_of = {"http://%s:%d/" % (n.priv_ip, nc_port): n for n in sim.nodes}
         assert node_of[insts["A"]["serviceTag"]] is sim.nodes[0]
         assert node_of[insts["B"]["serviceTag"]] is sim.nodes[1]

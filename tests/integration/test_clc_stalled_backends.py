@@ -179,6 +179,27 @@ def test_stopped_cc(env):
     e.alice.ec2.terminate_instances(InstanceIds=[iid])
 
 
+def test_stopped_cc_console_and_reboot(env):
+    """GetConsoleOutput and RebootInstances wait on the CC too, never on the loop."""
+    e = env
+    ec2 = slow_client(e.alice)
+    iid = e.alice.ec2.run_instances(ImageId=e.emi, MinCount=1, MaxCount=1,
+                                    Placement={"AvailabilityZone": "zone1"})["Instances"][0][
+        "InstanceId"]
+    wait_for(lambda: inst(e.alice, iid)["State"]["Name"] == "running", timeout=30)
+    with stopped(e.priv.cc.proc):
+        console = Waiting(lambda: ec2.get_console_output(InstanceId=iid), 1)
+        reboot = Waiting(lambda: ec2.reboot_instances(InstanceIds=[iid]), 1)
+        others_served(e)
+        results = console.join() + reboot.join()
+    assert [r[0] for r in results] == ["Unavailable"] * 2, results
+    assert all(TIMEOUT - 0.5 < r[1] < TIMEOUT + 5 for r in results), results
+    # After SIGCONT both are answered.
+    assert "ncsim node" in e.alice.ec2.get_console_output(InstanceId=iid)["Output"]
+    e.alice.ec2.reboot_instances(InstanceIds=[iid])
+    e.alice.ec2.terminate_instances(InstanceIds=[iid])
+
+
 def test_stopped_ebs(env):
     e = env
     ec2 = slow_client(e.alice)

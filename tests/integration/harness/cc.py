@@ -57,7 +57,7 @@ def to_dict(el):
     return out
 
 
-LEAF_LISTS = {"groupNames", "isTerminated", "activeAddrs"}
+LEAF_LISTS = {"groupNames", "isTerminated", "activeAddrs", "heardNodes"}
 STRUCT_LISTS = {"instances", "nodes", "resources", "addresses", "activeNetworks", "volumes"}
 
 

@@ -130,7 +130,9 @@ class StubCC:
         if op == "DescribeInstances":
             with self.lock:
                 live = [i for i in self.instances.values() if i["state"] != "gone"]
-            return self._resp(op, "".join(self._instance_xml(i) for i in live))
+            # Its one node is always heard from: what it no longer lists is gone.
+            return self._resp(op, "".join(self._instance_xml(i) for i in live) +
+                              "<cc:heardNodes>http://node1:8775/</cc:heardNodes>")
         if op == "TerminateInstances":
             with self.lock:
                 for iid in _texts(req, "instanceIds"):
