@@ -183,9 +183,19 @@ def test_stopped_cc_console_and_reboot(env):
     """GetConsoleOutput and RebootInstances wait on the CC too, never on the loop."""
     e = env
     ec2 = slow_client(e.alice)
-    iid = e.alice.ec2.run_instances(ImageId=e.emi, MinCount=1, MaxCount=1,
-                                    Placement={"AvailabilityZone": "zone1"})["Instances"][0][
-        "InstanceId"]
+
+    def launch():
+        """None while the node is still full of the instances an earlier test
+        terminated (their termination reaches the node in the background)."""
+        try:
+            return e.alice.ec2.run_instances(ImageId=e.emi, MinCount=1, MaxCount=1,
+                                             Placement={"AvailabilityZone": "zone1"})[
+                "Instances"][0]["InstanceId"]
+        except botocore.exceptions.ClientError as ex:
+            if ex.response["Error"]["Code"] != "InsufficientInstanceCapacity":
+                raise
+            return None
+    iid = wait_for(launch, timeout=60)
     wait_for(lambda: inst(e.alice, iid)["State"]["Name"] == "running", timeout=30)
     with stopped(e.priv.cc.proc):
         console = Waiting(lambda: ec2.get_console_output(InstanceId=iid), 1)
