@@ -18,11 +18,12 @@
  * own aoe driver reaches them and the node, which only records the
  * attachment, can not.
  */
-#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aoe.h"
 #include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
@@ -149,13 +150,11 @@ instance_storage_mac(struct clc_req *r, const char *inst, char mac[18])
 	net = rc == 1 ? (const char *)sqlite3_column_text(st, 0) : NULL;
 	v = net ? strstr(net, " storage=") : NULL;
 	rc = rc < 0 ? -1 : 0;
-	if (v && strlen(v += 9) >= 17 && (v[17] == '\0' || v[17] == ' ')) {
-		rc = 1;
-		for (int i = 0; i < 17 && rc == 1; i++)
-			if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
-				rc = 0;
-		if (rc == 1)
-			snprintf(mac, 18, "%.17s", v);
+	if (v && strcspn(v += 9, " ") == 17) {
+		uint8_t bytes[6];
+
+		snprintf(mac, 18, "%.17s", v);
+		rc = kr_aoe_mac_parse(mac, bytes) == 0;
 	}
 	sqlite3_finalize(st);
 	return rc;

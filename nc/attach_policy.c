@@ -51,11 +51,12 @@
  * No I/O here: every input is in struct nc_attach_input, so the unit test
  * (attach_policy-test.c) covers the whole table of cases.
  */
-#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "aoe.h"
 #include "error.h"
 #include "nc.h"
 
@@ -284,18 +285,19 @@ static int
 storage_field(const char *net, struct nc_attach *out)
 {
 	const char *v = value_of(net, "storage");
-	size_t n = v ? strcspn(v, " ") : 0;
+	uint8_t mac[6];
 
 	if (!v)
 		return 0;
-	if (n != 17)
+	if (strcspn(v, " ") != 17)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
-			return -1;
-	out->guest_aoe = true;
 	memcpy(out->storage_mac, v, 17);
 	out->storage_mac[17] = '\0';
+	if (kr_aoe_mac_parse(out->storage_mac, mac) < 0) {
+		out->storage_mac[0] = '\0';
+		return -1;
+	}
+	out->guest_aoe = true;
 	return 0;
 }
 
