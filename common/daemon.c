@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "privdrop.h"
 #include "tls.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -248,6 +250,157 @@ init_tls_client(const struct kr_daemon *d)
 		    kr_error_message());
 }
 
+/*
+ * Where root may hand things to the daemon's user: inside the daemon's own
+ * KARRI_HOME, or, when that is /, inside /var/{lib,log,run}/karri -- never
+ * a path the config happens to name elsewhere (/etc/...).
+ */
+static const char *
+give_base(const struct kr_daemon *d, const char *path)
+{
+	static const char *const dirs[] = { "/var/lib/karri", "/var/log/karri", "/var/run/karri" };
+	size_t n;
+
+	if (path[0] != '/' || strstr(path, "/..") != NULL)
+		return NULL;
+	if (d->home[0] != '\0') {
+		n = strlen(d->home);
+		return strncmp(path, d->home, n) == 0 && path[n] == '/' ? d->home : NULL;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		n = strlen(dirs[i]);
+		if (strncmp(path, dirs[i], n) == 0 && (path[n] == '/' || path[n] == '\0'))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+/*
+ * The directories the user owns are the user's to fill with symbolic
+ * links: what path's existing directories resolve to must still be inside
+ * the same base, so that a link planted there cannot make root create or
+ * hand over something elsewhere (the last component is never followed).
+ */
+static bool
+stays_inside(const char *base, const char *path)
+{
+	char dir[PATH_MAX], real_dir[PATH_MAX], real_base[PATH_MAX], *slash;
+	size_t n;
+
+	if (realpath(base, real_base) == NULL) {
+		if (errno != ENOENT)
+			return false;
+		snprintf(real_base, sizeof(real_base), "%s", base);	/* made now, by root */
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (;;) {
+		if ((slash = strrchr(dir, '/')) == NULL)
+			return false;
+		*slash = '\0';
+		if (dir[0] == '\0' || realpath(dir, real_dir) != NULL)
+			break;
+		if (errno != ENOENT)
+			return false;
+	}
+	if (dir[0] == '\0')
+		return false;
+	n = strlen(real_base);
+	return strncmp(real_dir, real_base, n) == 0 && (real_dir[n] == '\0' || real_dir[n] == '/');
+}
+
+/* Root may hand path to the user: see give_base() and stays_inside(). */
+static bool
+may_give(const struct kr_daemon *d, const char *path)
+{
+	const char *base = give_base(d, path);
+
+	/* The base itself (KARRI_HOME's or /var/lib/karri) is where root put it. */
+	return base != NULL && (strcmp(base, path) == 0 || stays_inside(base, path));
+}
+
+/* Hand one path to user if it may be given; fatal when that fails. */
+static void
+give(const struct kr_daemon *d, const char *user, const char *path, bool make_dir)
+{
+	if (!may_give(d, path)) {
+		kr_log_warnx("%s is outside %s's state: it must already be %s's", path, d->name,
+		    user);
+		return;
+	}
+	if ((make_dir && kr_mkdir_p(path) < 0) || kr_privdrop_give(user, path) < 0)
+		kr_daemon_fatal(d, kr_error_message());
+}
+
+/* As root: make and hand over what the daemon writes (daemon.h, user_paths). */
+static void
+hand_over_state(const struct kr_daemon *d, const char *user)
+{
+	static const char *const dirs[] = { "var/log/karri", "var/run/karri", "var/lib/karri" };
+	char path[PATH_MAX], more[PATH_MAX + 8], *slash;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (kr_daemon_path(d, dirs[i], path, sizeof(path)) < 0)
+			kr_daemon_fatal(d, kr_error_message());
+		give(d, user, path, true);
+	}
+	for (const struct kr_daemon_path *p = d->user_paths; p->key != NULL; p++) {
+		const char *v = strchr(p->key, '/') ? NULL : kr_config_get(d->cfg, p->key);
+
+		if (v != NULL)
+			snprintf(path, sizeof(path), "%s", v);
+		else if (kr_daemon_path(d, p->key, path, sizeof(path)) < 0)
+			kr_daemon_fatal(d, kr_error_message());
+		if (path[0] == '\0')
+			continue;	/* a key set to "": nothing there to hand over */
+		if (p->kind == KR_OWN_DIR) {
+			give(d, user, path, true);
+			continue;
+		}
+		give(d, user, path, false);
+		if (p->kind != KR_OWN_DB)
+			continue;
+		/* sqlite makes -wal and -shm beside the file: the directory too. */
+		snprintf(more, sizeof(more), "%s-wal", path);
+		give(d, user, more, false);
+		snprintf(more, sizeof(more), "%s-shm", path);
+		give(d, user, more, false);
+		if ((slash = strrchr(path, '/')) != NULL && slash != path) {
+			*slash = '\0';
+			give(d, user, path, true);
+		}
+	}
+}
+
+/*
+ * A daemon that parses the network and needs nothing of root's (CLC,
+ * Walrus) gives root up here, before it opens a file: a parser bug then
+ * hands out EUCA_USER, not root.  See docs/decisions.md, "least privilege".
+ */
+void
+kr_daemon_become_user(struct kr_daemon *d, const struct kr_daemon_path *paths)
+{
+	const char *user = kr_config_get(d->cfg, "EUCA_USER");
+	char what[1200];
+
+	d->user_paths = paths;
+	if (geteuid() == 0) {
+		const struct passwd *pw = getpwnam(user);
+
+		/* The user first: nothing changes hands unless the drop can follow. */
+		if (pw == NULL || pw->pw_uid == 0) {
+			snprintf(what, sizeof(what), pw ? "cannot drop root: EUCA_USER '%.64s' is root" :
+			    "cannot drop root: no user '%.64s' (EUCA_USER; `make install` and the "
+			    "quickstart create it)", user);
+			kr_daemon_fatal(d, what);
+		}
+		hand_over_state(d, user);
+		if (kr_privdrop(user) < 0)
+			kr_daemon_fatal(d, kr_error_message());
+	}
+	if (getuid() == 0 || geteuid() == 0 || getegid() == 0)
+		kr_daemon_fatal(d, "refusing to run as root: this daemon parses the network");
+}
+
 /* Find KARRI_HOME and the config file the way the help text says. */
 static void
 locate(struct kr_daemon *d, const char *config_arg)
@@ -340,6 +493,8 @@ kr_daemon_start(struct kr_daemon *d, int argc, char **argv)
 	check_transport(d);
 	d->port = (int)kr_config_int(d->cfg, d->port_key);
 	d->bind_address = kr_config_get(d->cfg, "KARRI_BIND_ADDRESS");
+	if (d->user_paths != NULL)
+		kr_daemon_become_user(d, d->user_paths);
 	open_log(d, log_arg);
 	init_tls_client(d);
 	install_signals();

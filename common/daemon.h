@@ -21,12 +21,39 @@
 
 #include "config.h"
 
+/*
+ * What a daemon that runs as EUCA_USER (user_paths below) writes or reads
+ * that root may have made: `key` is a config key naming a path, or a path
+ * relative to KARRI_HOME ("var/lib/karri/keys/clc-pk.pem").
+ */
+enum kr_daemon_own {
+	KR_OWN_FILE,	/* a file it reads or writes: handed over if it exists */
+	KR_OWN_DB,	/* a sqlite file: with its -wal, -shm and its directory */
+	KR_OWN_DIR,	/* a directory it creates files in: made, then handed over */
+};
+
+struct kr_daemon_path {
+	const char *key;
+	enum kr_daemon_own kind;
+};
+
 struct kr_daemon {
 	/* Set by the daemon before kr_daemon_start(). */
 	const char *name;		/* "karri-nc" */
 	const char *port_key;		/* config key of its port: "NC_PORT" */
 	const char *summary;		/* one line for --help */
 	bool internal;			/* serves daemon-to-daemon SOAP (CC, NC, EBS) */
+	/*
+	 * Non-NULL (ended by a { NULL } entry): the daemon never runs as root.
+	 * Started as root, kr_daemon_start() creates var/log/karri,
+	 * var/run/karri and var/lib/karri under KARRI_HOME, hands them and
+	 * these paths (only what root owns, and only under KARRI_HOME, or under
+	 * those three directories when KARRI_HOME is /) to EUCA_USER, and
+	 * becomes that user for good (common/privdrop.h) before it opens its
+	 * log; it refuses to go on as root.  Started as that user (systemd
+	 * User=karri), it just checks it is not root.
+	 */
+	const struct kr_daemon_path *user_paths;
 
 	/* Filled by kr_daemon_start(). */
 	struct kr_config *cfg;
@@ -45,6 +72,14 @@ struct kr_daemon {
  * exits 1, so callers need no error path.
  */
 int kr_daemon_start(struct kr_daemon *d, int argc, char **argv);
+
+/*
+ * What kr_daemon_start() does for a daemon with user_paths, for one that
+ * must open something as root first (karri-ebs: its AF_PACKET socket):
+ * call it after that and before starting any thread (the bounding set and
+ * no_new_privs are per thread).  Exits the process when it cannot.
+ */
+void kr_daemon_become_user(struct kr_daemon *d, const struct kr_daemon_path *paths);
 
 /* Print why the daemon cannot run to stderr and the log, and exit 1. */
 _Noreturn void kr_daemon_fatal(const struct kr_daemon *d, const char *what);

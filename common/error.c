@@ -78,3 +78,16 @@ kr_error_clear(void)
 {
 	memset(&last_error, 0, sizeof(last_error));
 }
+
+void
+kr_error_save(struct kr_err *out)
+{
+	*out = last_error;
+}
+
+/* As it was, where it was detected (file, function and line included). */
+void
+kr_error_restore(const struct kr_err *saved)
+{
+	last_error = *saved;
+}

@@ -38,4 +38,18 @@ const char *kr_error_code(void);	/* "" when none */
 const char *kr_error_message(void);	/* "" when none */
 void kr_error_clear(void);
 
+/*
+ * Clean-up on a failure path (a DELETE, a kill) may record errors of its
+ * own; the caller must still see the first one, where it was detected:
+ *
+ *	struct kr_err saved;
+ *
+ *	kr_error_save(&saved);
+ *	undo_what_was_made();
+ *	kr_error_restore(&saved);
+ *	return -1;
+ */
+void kr_error_save(struct kr_err *out);
+void kr_error_restore(const struct kr_err *saved);
+
 #endif

@@ -20,9 +20,10 @@
 #include "error.h"
 #include "http_server.h"
 #include "log.h"
+#include "sizes.h"
 
 void
-kr_http_request_id(char out[37])
+kr_http_request_id(char out[KR_UUID_MAX])
 {
 	unsigned char r[16];
 
@@ -30,7 +31,7 @@ kr_http_request_id(char out[37])
 		memset(r, 0, sizeof(r));	/* ids are for correlation, not secrets */
 	r[6] = (r[6] & 0x0f) | 0x40;
 	r[8] = (r[8] & 0x3f) | 0x80;
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	snprintf(out, KR_UUID_MAX, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
 	    r[13], r[14], r[15]);
 }
@@ -107,39 +108,4 @@ kr_http_run_loop(struct kr_daemon *d, struct event_base *base)
 		event_base_dispatch(base);
 	event_free(sigterm);
 	event_free(sigint);
-}
-
-void
-kr_http_serve_daemon(struct kr_daemon *d, const struct kr_http_opts *opts,
-    kr_http_handler_fn handler, void *arg)
-{
-	struct event_base *base;
-	struct evhttp *http;
-	int fd = kr_http_listen(d->bind_address, d->port);
-
-	if (fd < 0)
-		kr_daemon_fatal(d, kr_error_message());
-	base = event_base_new();
-	http = base ? evhttp_new(base) : NULL;
-	if (!http || !evhttp_accept_socket_with_handle(http, fd))
-		kr_daemon_fatal(d, "cannot set up the HTTP server");
-	evhttp_set_max_body_size(http, opts && opts->max_body ? opts->max_body : 16u << 20);
-	evhttp_set_max_headers_size(http, opts && opts->max_headers ? opts->max_headers : 64u << 10);
-	evhttp_set_timeout(http, opts && opts->timeout_s ? opts->timeout_s : 60);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_gencb(http, handler, arg);
-	kr_http_run_loop(d, base);
-	evhttp_free(http);
-	event_base_free(base);
-}
-
-int
-kr_http_daemon_main(struct kr_daemon *d, const struct kr_http_opts *opts,
-    kr_http_handler_fn handler, int argc, char **argv)
-{
-	kr_daemon_start(d, argc, argv);
-	kr_http_serve_daemon(d, opts, handler, d);
-	kr_daemon_finish(d);
-	return 0;
 }

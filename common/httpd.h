@@ -113,8 +113,6 @@ void kr_httpd_respond(struct kr_httpd_req *r, int status, const char *content_ty
 void kr_httpd_respond_file(struct kr_httpd_req *r, int status, const char *content_type,
     int fd, off_t offset, off_t len);
 
-bool kr_httpd_responded(const struct kr_httpd_req *r);
-
 /*
  * A file answer from a file still being written (Walrus's decrypted-image
  * cache): only the bytes below `ready` (a file offset) are sent; the writer

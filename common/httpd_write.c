@@ -41,12 +41,6 @@ reason(int status)
 	}
 }
 
-bool
-kr_httpd_responded(const struct kr_httpd_req *r)
-{
-	return r->conn->responded;
-}
-
 /* Queue file segments until FILE_QUEUE bytes wait (or the file, or its ready part, ends). */
 int
 httpd_queue_file(struct kr_httpd_conn *c)

@@ -4,10 +4,14 @@
  */
 #include "check_run.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +42,9 @@ child_checks(const char *user, int inherited_fd)
 		return 6;
 	if (write(inherited_fd, "x", 1) != 1)
 		return 7;
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
+			return 8;	/* the bounding set is empty */
 	return 0;
 }
 
@@ -99,6 +106,53 @@ START_TEST(not_root_is_a_no_op)
 }
 END_TEST
 
+/* What kr_privdrop_give() may take: root's file, yes; a link's target or
+ * another user's file, never. */
+START_TEST(give_hands_over_roots_files_only)
+{
+	struct passwd *pw = getpwnam("nobody");
+	char dir[] = "/tmp/privdrop-test-XXXXXX", mine[64], theirs[64], link[64], gone[64];
+	struct stat st;
+	int fd;
+
+	if (geteuid() != 0 || pw == NULL)
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(mine, sizeof(mine), "%s/mine", dir);
+	snprintf(theirs, sizeof(theirs), "%s/theirs", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(gone, sizeof(gone), "%s/gone", dir);
+	ck_assert_int_ge(fd = open(mine, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	ck_assert_int_ge(fd = open(theirs, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	ck_assert_int_eq(chown(theirs, 4242, 4242), 0);
+	ck_assert_int_eq(symlink(theirs, link), 0);
+
+	ck_assert_int_eq(kr_privdrop_give("nobody", mine), 0);
+	ck_assert_int_eq(kr_privdrop_give("nobody", theirs), 0);
+	ck_assert_int_eq(kr_privdrop_give("nobody", link), 0);
+	ck_assert_int_eq(kr_privdrop_give("nobody", gone), 0);
+	ck_assert_int_eq(stat(mine, &st), 0);
+	ck_assert_int_eq(st.st_uid, pw->pw_uid);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);	/* the mode stays */
+	ck_assert_int_eq(stat(theirs, &st), 0);
+	ck_assert_int_eq(st.st_uid, 4242);
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert_int_eq(st.st_uid, pw->pw_uid);	/* the link itself, not its target */
+
+	ck_assert_int_eq(kr_privdrop_give("root", dir), -1);
+	ck_assert_ptr_nonnull(strstr(kr_error_message(), "root"));
+	ck_assert_int_eq(kr_privdrop_give("no-such-user-karri", dir), -1);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_int_eq(st.st_uid, 0);
+	unlink(link);
+	unlink(theirs);
+	unlink(mine);
+	rmdir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -108,5 +162,6 @@ main(void)
 	tcase_add_test(tc, root_becomes_the_user_for_good);
 	tcase_add_test(tc, unknown_user_and_root_are_refused_and_nothing_changes);
 	tcase_add_test(tc, not_root_is_a_no_op);
+	tcase_add_test(tc, give_hands_over_roots_files_only);
 	return kr_check_run(s);
 }

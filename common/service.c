@@ -10,6 +10,8 @@
 #include "autoconf.h"
 #include "karriH.h"
 #include "daemon.h"
+#include "error.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 int
@@ -20,8 +22,10 @@ __svc__DescribeService(struct soap *soap, struct _svc__DescribeService *req,
 	char host[256] = "";
 
 	KR_SOAP_ECHO(resp, req);
-	if (d == NULL)
-		return soap_receiver_fault(soap, "InternalError", "daemon not started");
+	if (d == NULL) {
+		kr_error("InternalError", "daemon not started");
+		return kr_soap_error_fault(soap);
+	}
 	gethostname(host, sizeof(host) - 1);
 	resp->_return = true_;
 	resp->serviceName = soap_strdup(soap, d->name);

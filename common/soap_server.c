@@ -4,7 +4,10 @@
  * The accept thread never blocks on a slow client: it hands each accepted
  * socket to a queue served by a fixed pool of workers, and drops (closes)
  * connections when the queue is full rather than letting them pile up.
- * Each worker keeps one gSOAP context for its whole life.
+ * Each worker keeps one gSOAP context for its whole life.  A kept-alive
+ * connection keeps its worker between requests only while nobody else
+ * waits for one, and for IDLE_TIMEOUT_S at most; each connection ends with
+ * one log line (requests served, TLS handshake full or resumed).
  *
  * With TLS the worker does the handshake (bounded by the I/O timeout) and
  * gSOAP checks that the client presented a certificate the cloud CA
@@ -20,21 +23,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "config.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
+#include "soap_pool.h"
 #include "soap_server.h"
 
 #define DEFAULT_WORKERS 8
 #define DEFAULT_QUEUE 64
 #define DEFAULT_TIMEOUT 30
+/*
+ * How long a kept-alive connection may sit idle between requests: longer
+ * than a Karri client keeps one (KR_SOAP_POOL_IDLE_S), so the client, not
+ * the server, is the one that drops it, and never a request in flight.
+ */
+#define IDLE_TIMEOUT_S (2 * KR_SOAP_POOL_IDLE_S)
+#define IDLE_SLICE_MS 100
 
 struct worker {
 	struct kr_soap_server *srv;
 	pthread_t thread;
 	struct soap *soap;
 	SOAP_SOCKET active;		/* the connection it serves, for shutdown */
+	int requests;			/* served on the current connection */
+	const char *tls_kind;		/* "" (plain), "resumed" or "full" handshake */
 };
 
 struct kr_soap_server {
@@ -69,9 +85,8 @@ kr_soap_setup(struct soap *soap, int io_timeout_s)
 int
 kr_soap_not_implemented(struct soap *soap, const char *operation)
 {
-	kr_log_info("%s: not implemented in this version", operation);
-	return soap_receiver_fault(soap, "NotImplemented",
-	    "this Karri version does not implement the operation yet");
+	kr_error("NotImplemented", "this Karri version does not implement %s yet", operation);
+	return kr_soap_error_fault(soap);
 }
 
 /*
@@ -86,18 +101,27 @@ reject_non_soap(struct soap *soap)
 	soap->version = 1;
 	soap->keep_alive = 0;
 	soap_clr_omode(soap, SOAP_IO_KEEPALIVE);
-	soap_sender_fault(soap, "NotSOAP", "the request body is not a SOAP envelope");
+	kr_error("NotSOAP", "the request body is not a SOAP envelope");
+	kr_soap_error_fault(soap);
 	soap_send_fault(soap);
 	return SOAP_FAULT;
 }
 
-int
-kr_soap_serve(struct soap *soap, const kr_soap_dispatch_fn *dispatchers)
+static bool wait_next_request(struct worker *w);
+
+/* The requests of one connection; w (a listener's worker) or NULL (a buffer). */
+static int
+serve_connection(struct soap *soap, const kr_soap_dispatch_fn *dispatchers, struct worker *w)
 {
+	bool first = true;
+
 	soap->keep_alive = soap->max_keep_alive + 1;
 	do {
 		int rc = SOAP_NO_METHOD;
 
+		if (w && !first && !wait_next_request(w))
+			break;
+		first = false;
 		if (soap->keep_alive > 0 && soap->max_keep_alive > 0)
 			soap->keep_alive--;
 		if (soap_begin_serve(soap)) {
@@ -107,6 +131,8 @@ kr_soap_serve(struct soap *soap, const kr_soap_dispatch_fn *dispatchers)
 				continue;
 			return soap->error;
 		}
+		if (w)
+			w->requests++;
 		/* Each dispatcher peeks at the body's first element; the peek is kept. */
 		for (const kr_soap_dispatch_fn *d = dispatchers; *d && rc == SOAP_NO_METHOD; d++) {
 			soap->error = SOAP_OK;
@@ -120,6 +146,52 @@ kr_soap_serve(struct soap *soap, const kr_soap_dispatch_fn *dispatchers)
 		soap_end(soap);
 	} while (soap->keep_alive && !kr_daemon_stopping());
 	return SOAP_OK;
+}
+
+int
+kr_soap_serve(struct soap *soap, const kr_soap_dispatch_fn *dispatchers)
+{
+	return serve_connection(soap, dispatchers, NULL);
+}
+
+static bool
+connections_waiting(struct kr_soap_server *srv)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&srv->lock);
+	waiting = srv->count > 0;
+	pthread_mutex_unlock(&srv->lock);
+	return waiting;
+}
+
+/*
+ * Between two requests of a kept-alive connection: true when the next one
+ * is there.  False after IDLE_TIMEOUT_S, and at once when other connections
+ * wait for a worker -- an idle connection must not keep a new one out (the
+ * client sees the close before it reuses the connection: soap_pool.c).
+ */
+static bool
+wait_next_request(struct worker *w)
+{
+	struct soap *soap = w->soap;
+	int idle_ms = 0;
+
+	if (soap->bufidx < soap->buflen || (soap->ssl && SSL_pending(soap->ssl) > 0))
+		return true;	/* the next request is read already */
+	while (!kr_daemon_stopping() && idle_ms < IDLE_TIMEOUT_S * 1000) {
+		struct pollfd p = { .fd = soap->socket, .events = POLLIN };
+		int n = poll(&p, 1, IDLE_SLICE_MS);
+
+		if (n > 0)
+			return true;	/* a request, or the client's close (begin_serve sees it) */
+		if (n < 0 && errno != EINTR)
+			return false;
+		idle_ms += IDLE_SLICE_MS;
+		if (connections_waiting(w->srv))
+			return false;
+	}
+	return false;
 }
 
 static bool
@@ -195,8 +267,10 @@ tls_accept(struct worker *w, SOAP_SOCKET s)
 		kr_log_info("connection from %s: not a TLS client (plain HTTP?), closed", peer);
 		return false;
 	}
-	if (soap_ssl_accept(soap) == SOAP_OK)
+	if (soap_ssl_accept(soap) == SOAP_OK) {
+		w->tls_kind = SSL_session_reused(soap->ssl) ? "resumed" : "full";
 		return true;
+	}
 	kr_log_warnx("TLS handshake with %s refused: %s%s%s", peer,
 	    *soap_faultstring(soap) ? *soap_faultstring(soap) : "error",
 	    *soap_faultdetail(soap) ? ": " : "", *soap_faultdetail(soap) ? *soap_faultdetail(soap) : "");
@@ -211,13 +285,22 @@ worker_main(void *arg)
 	SOAP_SOCKET s;
 
 	while (dequeue(srv, &s, w)) {
+		char peer[80];
+
 		w->soap->socket = s;
+		w->requests = 0;
+		w->tls_kind = "";
 		if (srv->opts.tls && !tls_accept(w, s))
 			;	/* refused: closed below */
-		else if (kr_soap_serve(w->soap, srv->opts.dispatchers) != SOAP_OK &&
+		else if (serve_connection(w->soap, srv->opts.dispatchers, w) != SOAP_OK &&
 		    w->soap->error != SOAP_EOF)
 			kr_log_debug("SOAP connection from %s ended: gSOAP error %d",
 			    w->soap->host, w->soap->error);
+		/* One line per connection: how many requests it carried, and how TLS began. */
+		if (w->requests > 0)
+			kr_log_info("SOAP connection from %s closed: %d request(s)%s%s",
+			    peer_name(s, peer, sizeof(peer)), w->requests,
+			    *w->tls_kind ? ", TLS " : "", w->tls_kind);
 		soap_destroy(w->soap);
 		soap_end(w->soap);
 		pthread_mutex_lock(&srv->lock);
@@ -416,20 +499,4 @@ kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv)
 	    d->bind_address ? d->bind_address : "0.0.0.0", d->port);
 	kr_soap_server_run(srv);
 	kr_soap_server_free(srv);
-}
-
-void
-kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers)
-{
-	kr_soap_daemon_serve(d, kr_soap_daemon_listen(d, dispatchers));
-}
-
-int
-kr_soap_daemon_main(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers,
-    int argc, char **argv)
-{
-	kr_daemon_start(d, argc, argv);
-	kr_soap_server_serve_daemon(d, dispatchers);
-	kr_daemon_finish(d);
-	return 0;
 }

@@ -27,7 +27,7 @@ struct kr_soap_server_opts {
 	int port;
 	int workers;			/* 0: 8 */
 	int queue_max;			/* accepted connections waiting for a worker; 0: 64 */
-	int io_timeout_s;		/* per send/recv, and idle keep-alive; 0: 30 */
+	int io_timeout_s;		/* per send/recv (idle keep-alive: 20 s); 0: 30 */
 	const kr_soap_dispatch_fn *dispatchers;	/* NULL-terminated, tried in order */
 	void *user;			/* becomes soap->user in the operations */
 	const struct kr_tls_files *tls;	/* NULL: plain HTTP; else mutual TLS with these */
@@ -75,13 +75,6 @@ struct kr_soap_server *kr_soap_daemon_listen(struct kr_daemon *d,
 
 /* Serve until SIGTERM, stop the workers and free the server. */
 void kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv);
-
-/* Both of the above, for a daemon with nothing to start in between. */
-void kr_soap_server_serve_daemon(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers);
-
-/* main() of a SOAP daemon: start, serve, finish; returns the exit status. */
-int kr_soap_daemon_main(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatchers,
-    int argc, char **argv);
 
 
 /*

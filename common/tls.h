@@ -29,15 +29,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <stdsoap2.h>
+#include "sizes.h"
 
 #define KR_TLS_KEYS "var/lib/karri/keys"
 
+/*
+ * The kr_tls_soap_* functions take gSOAP's context by pointer only: users
+ * that make no SOAP calls (the CLC's HTTPS listener, the CLI's set-up)
+ * include this header without gSOAP's.
+ */
+struct soap;
+
 struct kr_tls_files {
 	char role[16];
-	char cert[1100];
-	char key[1100];
-	char ca[1100];
+	char cert[KR_PATH_MAX];
+	char key[KR_PATH_MAX];
+	char ca[KR_PATH_MAX];
 };
 
 /*
@@ -60,7 +67,7 @@ int kr_tls_files_check(const struct kr_tls_files *f);
  * The process's TLS mode and client identity: insecure = plain HTTP to
  * peers; otherwise load the client context from f (-1 with kr_error() when
  * it cannot; calls then fail naming why).  Called once at start (daemon.c
- * for daemons, karri.c for the CLI); thread-safe afterwards.
+ * for daemons, tools/karri.c for the CLI); thread-safe afterwards.
  */
 int kr_tls_client_init(const struct kr_tls_files *f, bool insecure);
 

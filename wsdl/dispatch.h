@@ -1,6 +1,6 @@
 /*
  * dispatch.h - the request dispatchers generated for each contract
- * (wsdl/gen/<svc>/<svc>Server.c), to hand to kr_soap_server_serve_daemon()
+ * (wsdl/gen/<svc>/<svc>Server.c), to hand to kr_soap_daemon_listen()
  * or kr_soap_http_handle().
  */
 #ifndef KARRI_DISPATCH_H

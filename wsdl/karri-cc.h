@@ -214,6 +214,7 @@ struct _cc__DescribeResourcesResponse {
 	int __sizenodes;
 	struct cc__nodeType *nodes;
 	int *pollCycleMs;		/* Karri: how long the last full polling cycle took */
+	int *pollCycles;		/* Karri: full polling cycles done since start */
 };
 
 struct _cc__AttachVolume {
