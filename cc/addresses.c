@@ -18,6 +18,7 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 #include "vnet.h"
 
@@ -125,15 +126,8 @@ map_db(const char *pub, const char *priv)
 static int
 reply(struct soap *soap, enum xsd__boolean *ret, char **msg, int rc)
 {
-	*ret = rc == 0 ? true_ : false_;
-	if (rc < 0) {
-		char m[KR_ERROR_MSG_MAX + 80];
-
-		snprintf(m, sizeof(m), "%s: %s", kr_error_code()[0] ? kr_error_code() :
-		    "InternalError", kr_error_message());
-		*msg = soap_strdup(soap, m);
-	}
-	return SOAP_OK;
+	*ret = true_;
+	return rc == 0 ? SOAP_OK : kr_soap_error_reply(soap, ret, msg);
 }
 
 /* Map (priv non-NULL) or unmap a public address; one ruleset swap. */

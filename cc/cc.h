@@ -128,6 +128,7 @@ struct cc {
 	long long cycle_ms;	/* the last complete polling cycle */
 	long long cycle_started_ms;
 	int cycle_pending;
+	unsigned cycles_done;	/* complete polling cycles since start (DescribeResources) */
 	pthread_mutex_t dblock;	/* one sqlite connection, serialized */
 };
 
@@ -144,7 +145,6 @@ int cc_state_nodes(cc_state_node_fn fn, void *arg);
 /* node_registry.c (callers hold cc.lock unless noted) */
 int cc_node_parse(const char *spec, int default_port, char host[CC_HOST_MAX], int *port);
 struct cc_node *cc_node_find(const char *host, int port);
-struct cc_node *cc_node_find_url(const char *url);
 struct cc_node *cc_node_add(const char *host, int port, bool configured);
 void cc_node_remove(struct cc_node *n);
 void cc_node_hold(struct cc_node *n);
@@ -159,7 +159,7 @@ struct soap *cc_nc_soap_new(int timeout_s);
 /* Borrow n's connection (held: n->refs); both take cc.lock themselves. */
 bool cc_nc_begin(struct soap *soap, struct cc_node *n);
 void cc_nc_end(struct soap *soap, struct cc_node *n, bool borrowed, bool ok);
-bool cc_nc_failed(struct soap *soap, int rc, const char *what, const char *url);
+/* A call's outcome is read with kr_soap_error_read() (common/soap_error.h). */
 
 /* instance_xml.c */
 void cc_inst_xml(struct kr_buf *b, const struct cc_inst *in, const char *url,

@@ -32,6 +32,7 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 #include "vnet.h"
 
@@ -387,14 +388,12 @@ __cc__ConfigureNetwork(struct soap *soap, struct _cc__ConfigureNetwork *req,
 	KR_SOAP_ECHO(resp, req);
 	kr_error_clear();
 	if (!vnet_managed()) {
-		resp->_return = false_;
-		resp->statusMessage = "InvalidParameterValue: security groups need a MANAGED mode";
-		return SOAP_OK;
+		kr_error("InvalidParameterValue", "security groups need a MANAGED mode");
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	if (req->__sizerules < 0 || req->__sizerules > 256) {
-		resp->_return = false_;
-		resp->statusMessage = "InvalidParameterValue: 0..256 rules per call";
-		return SOAP_OK;
+		kr_error("InvalidParameterValue", "0..256 rules per call");
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	tmp = calloc(VNET_RULES_MAX, sizeof(*tmp));
 	close_of = calloc(VNET_RULES_MAX, sizeof(*close_of));
@@ -435,13 +434,6 @@ __cc__ConfigureNetwork(struct soap *soap, struct _cc__ConfigureNetwork *req,
 	}
 	free(tmp);
 	free(close_of);
-	resp->_return = rc == 0 ? true_ : false_;
-	if (rc < 0) {
-		char m[KR_ERROR_MSG_MAX + 80];
-
-		snprintf(m, sizeof(m), "%s: %s", kr_error_code()[0] ? kr_error_code() :
-		    "InternalError", kr_error_message());
-		resp->statusMessage = soap_strdup(soap, m);
-	}
-	return SOAP_OK;
+	resp->_return = true_;
+	return rc == 0 ? SOAP_OK : kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 }

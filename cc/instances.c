@@ -12,6 +12,7 @@
 #include "cc.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 #include "vnet.h"
 
@@ -31,26 +32,6 @@ str(struct soap *soap, const char *s, bool copy)
 	if (!s || !*s)
 		return NULL;
 	return copy ? soap_strdup(soap, s) : (char *)s;
-}
-
-static int
-fail(struct soap *soap, enum xsd__boolean *ret, char **msg)
-{
-	const char *code = kr_error_code();
-
-	*ret = false_;
-	*msg = soap_strdup(soap, code[0] ? kr_error_message() : "InternalError");
-	if (*msg && code[0]) {
-		/* statusMessage is "Code: message" (karri-types.h). */
-		size_t n = strlen(code) + strlen(kr_error_message()) + 3;
-		char *m = soap_malloc(soap, n);
-
-		if (m) {
-			snprintf(m, n, "%s: %s", code, kr_error_message());
-			*msg = m;
-		}
-	}
-	return SOAP_OK;
 }
 
 /*
@@ -145,12 +126,9 @@ nc_run(struct soap *soap, struct cc_node *n, const struct _cc__RunInstances *req
 
 	snprintf(launch_index, sizeof(launch_index), "%d", index);
 	rc = soap_call___nc__ncRunInstance(soap, n->url, NULL, &rq, &rr);
-	ok = !cc_nc_failed(soap, rc, "ncRunInstance", n->url);
-	if (ok && rr._return != true_) {
-		kr_error("InternalError", "ncRunInstance of %s on %s: %s", in->id, n->url,
-		    rr.statusMessage ? rr.statusMessage : "refused");
-		ok = false;
-	}
+	/* The node's own code and message (e.g. InsufficientInstanceCapacity), unchanged. */
+	ok = kr_soap_error_read(soap, rc, &rr._return, &rr.statusMessage, NULL, "ncRunInstance",
+	    n->url) == 0;
 	cc_nc_end(soap, n, borrowed, ok || rc == SOAP_OK);
 	return ok ? 0 : -1;
 }
@@ -235,7 +213,7 @@ __cc__RunInstances(struct soap *soap, struct _cc__RunInstances *req,
 	KR_SOAP_ECHO(resp, req);
 	kr_error_clear();
 	if (check_run(req) < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	group = req->__sizenetNames > 0 && req->netNames[0] ? req->netNames[0] : "default";
 	if (!(in = calloc((size_t)n, sizeof(*in))) || !(client = cc_nc_soap_new(cc.call_timeout_s)))
 		goto out;
@@ -317,11 +295,12 @@ __cc__RunInstances(struct soap *soap, struct _cc__RunInstances *req,
 unreserve:
 	if (rc < 0) {
 		/* All or nothing: stop what did start, keep the first error. */
-		struct kr_err e = *kr_error_last();
+		struct kr_err e;
 
+		kr_error_save(&e);
 		for (int i = 0; i < started; i++)
 			nc_terminate(client, where[i], in[i].id);
-		kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+		kr_error_restore(&e);
 	}
 	pthread_mutex_lock(&cc.lock);
 	for (int i = 0; i < n; i++) {
@@ -340,7 +319,7 @@ out:
 		if (!kr_error_code()[0])
 			kr_error("InternalError", "out of memory");
 		kr_log_info("RunInstances failed: %s", kr_error_message());
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	resp->_return = true_;
 	return SOAP_OK;
@@ -438,7 +417,8 @@ send_answer(struct soap *soap, const struct _cc__DescribeInstances *req, struct 
 	kr_buf_add(&head, "<cc:return>true</cc:return>");
 	if (kr_buf_failed(&head) || kr_buf_failed(now)) {
 		kr_buf_free(&head);
-		return soap_receiver_fault(soap, "InternalError", "answer too large");
+		kr_error("InternalError", "the DescribeInstances answer is too large");
+		return kr_soap_error_fault(soap);
 	}
 	total = kr_buf_len(&head) + kr_buf_len(now) + strlen(tail);
 	for (int i = 0; i < nfrags; i++)
@@ -469,8 +449,10 @@ __cc__DescribeInstances(struct soap *soap, struct _cc__DescribeInstances *req,
 	int npub, nfrags = 0, rc;
 
 	KR_SOAP_ECHO(resp, req);
-	if (!pub)
-		return soap_receiver_fault(soap, "InternalError", "out of memory");
+	if (!pub) {
+		kr_error("InternalError", "out of memory");
+		return kr_soap_error_fault(soap);
+	}
 	npub = cc_vnet_public_map(pub, VNET_PUBLIC_MAX);	/* before cc.lock: never both */
 	pthread_mutex_lock(&cc.lock);
 	frags = calloc((size_t)cc.nnodes + 1, sizeof(*frags));
@@ -493,8 +475,9 @@ __cc__DescribeInstances(struct soap *soap, struct _cc__DescribeInstances *req,
 	/* Under the same lock as the instances: both describe one moment. */
 	add_heard_nodes(&now);
 	pthread_mutex_unlock(&cc.lock);
-	rc = frags ? send_answer(soap, req, frags, nfrags, &now) :
-	    soap_receiver_fault(soap, "InternalError", "out of memory");
+	if (!frags)
+		kr_error("InternalError", "out of memory");
+	rc = frags ? send_answer(soap, req, frags, nfrags, &now) : kr_soap_error_fault(soap);
 	pthread_mutex_lock(&cc.lock);
 	for (int i = 0; i < nfrags; i++)
 		cc_xml_release(frags[i]);
@@ -557,13 +540,7 @@ fwd_begin(struct fwd *f, const char *id)
 static int
 fwd_check(struct fwd *f, const char *what, const enum xsd__boolean *ret, char *const *msg)
 {
-	if (cc_nc_failed(f->c, f->rc, what, f->n->url))
-		return -1;
-	if (*ret != true_) {
-		kr_error("InternalError", "%s on %s: %s", what, f->n->url, *msg ? *msg : "refused");
-		return -1;
-	}
-	return 0;
+	return kr_soap_error_read(f->c, f->rc, ret, msg, NULL, what, f->n->url);
 }
 
 static void
@@ -585,7 +562,7 @@ __cc__TerminateInstances(struct soap *soap, struct _cc__TerminateInstances *req,
 	KR_SOAP_ECHO(resp, req);
 	if (n < 0 || n > 4 * CC_RUN_MAX) {
 		kr_error("InvalidParameterValue", "too many instance ids");
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	resp->__sizeisTerminated = n;
 	resp->isTerminated = soap_malloc(soap, (size_t)n * sizeof(*resp->isTerminated) + 1);
@@ -651,7 +628,7 @@ __cc__RebootInstances(struct soap *soap, struct _cc__RebootInstances *req,
 		fwd_end(&f);
 	}
 	if (bad)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }
@@ -668,14 +645,14 @@ __cc__GetConsoleOutput(struct soap *soap, struct _cc__GetConsoleOutput *req,
 
 	KR_SOAP_ECHO(resp, req);
 	if (fwd_begin(&f, req->instanceId) < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	f.rc = soap_call___nc__ncGetConsoleOutput(f.c, f.n->url, NULL, &rq, &rr);
 	ok = fwd_check(&f, "ncGetConsoleOutput", &rr._return, &rr.statusMessage);
 	/* Copied before fwd_end frees the client context's memory. */
 	resp->consoleOutput = ok == 0 ? soap_strdup(soap, rr.consoleOutput) : NULL;
 	fwd_end(&f);
 	if (ok < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }
@@ -693,7 +670,7 @@ __cc__AttachVolume(struct soap *soap, struct _cc__AttachVolume *req,
 
 	KR_SOAP_ECHO(resp, req);
 	if (fwd_begin(&f, req->instanceId) < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	/*
 	 * The node's storage MAC, which EBS must allow before the node can reach
 	 * the volume.  Without a remoteDev this is only that question: the CLC
@@ -712,7 +689,7 @@ __cc__AttachVolume(struct soap *soap, struct _cc__AttachVolume *req,
 	resp->attachment = ok == 0 ? soap_strdup(soap, rr.attachment) : NULL;
 	fwd_end(&f);
 	if (ok < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }
@@ -730,12 +707,12 @@ __cc__DetachVolume(struct soap *soap, struct _cc__DetachVolume *req,
 
 	KR_SOAP_ECHO(resp, req);
 	if (fwd_begin(&f, req->instanceId) < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	f.rc = soap_call___nc__ncDetachVolume(f.c, f.n->url, NULL, &rq, &rr);
 	ok = fwd_check(&f, "ncDetachVolume", &rr._return, &rr.statusMessage);
 	fwd_end(&f);
 	if (ok < 0)
-		return fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }

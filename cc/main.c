@@ -18,6 +18,7 @@
 #include "dispatch.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
 #include "soap_server.h"
 
 struct cc cc = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -55,7 +56,7 @@ main(int argc, char **argv)
 		.summary = "Karri cluster controller: nodes, scheduling and the virtual network of one cluster",
 		.internal = true,
 	};
-	char dir[1024], db[1100];
+	char dir[KR_DIR_MAX], db[KR_PATH_MAX];
 
 	kr_daemon_start(&d, argc, argv);
 	/* The port first: a second copy must fail before it touches anything. */

@@ -21,6 +21,7 @@
 #include "cc.h"
 #include "error.h"
 #include "log.h"
+#include "soap_pool.h"
 #include "soap_server.h"
 
 struct soap *
@@ -56,6 +57,13 @@ cc_nc_begin(struct soap *soap, struct cc_node *n)
 		n->ssl = NULL;
 	}
 	pthread_mutex_unlock(&cc.lock);
+	if (fd >= 0 && !kr_soap_conn_alive(fd, ssl)) {
+		/* The node closed it while idle (soap_server.c): a new one, not a failed call. */
+		kr_tls_free(ssl);
+		close(fd);
+		fd = -1;
+		ssl = NULL;
+	}
 	soap->socket = fd >= 0 ? fd : SOAP_INVALID_SOCKET;
 	kr_tls_soap_lend(soap, fd >= 0 ? ssl : NULL);
 	if (fd >= 0) {
@@ -97,23 +105,4 @@ cc_nc_end(struct soap *soap, struct cc_node *n, bool borrowed, bool ok)
 	pthread_mutex_unlock(&cc.lock);
 	soap_destroy(soap);
 	soap_end(soap);
-}
-
-bool
-cc_nc_failed(struct soap *soap, int rc, const char *what, const char *url)
-{
-	const char **s;
-
-	if (rc == SOAP_OK)
-		return false;
-	s = soap_faultstring(soap);
-	if (rc == SOAP_SSL_ERROR)
-		kr_error("InternalError", "%s on %s: TLS refused: %s%s%s", what, url,
-		    s && *s ? *s : "handshake failed", *soap_faultdetail(soap) ? ": " : "",
-		    *soap_faultdetail(soap) ? *soap_faultdetail(soap) : "");
-	else if (rc == SOAP_EOF || rc == SOAP_TCP_ERROR || soap->errnum)
-		kr_error("InternalError", "%s on %s: node unreachable (gSOAP %d)", what, url, rc);
-	else
-		kr_error("InternalError", "%s on %s: %s", what, url, s && *s ? *s : "SOAP error");
-	return true;
 }

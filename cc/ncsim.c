@@ -51,6 +51,7 @@
 #include "error.h"
 #include "id.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 #include "vnet_bridge.h"
 
@@ -170,10 +171,9 @@ used(const struct sim_node *n, int *cores, int *mem, int *disk)
 static int
 fail(struct soap *soap, enum xsd__boolean *ret, char **msg, const char *why)
 {
-	(void)soap;
-	*ret = false_;
-	*msg = (char *)why;
-	return SOAP_OK;
+	/* why is "Code: message", answered as every daemon does (soap_error.c). */
+	kr_soap_error_parse(why);
+	return kr_soap_error_reply(soap, ret, msg);
 }
 
 #define NOT_FOUND "InvalidInstanceID.NotFound: no such instance on this node"
@@ -303,8 +303,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 		char br[KR_VNET_IFNAME];
 
 		if (kr_vnet_bridge_up(sim.privif, req->netParams->vlan, br) < 0)
-			return fail(soap, &resp->_return, &resp->statusMessage,
-			    soap_strdup(soap, kr_error_message()));
+			return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	pthread_mutex_lock(&sim.lock);
 	if ((in = find(n, req->instanceId)) == NULL &&
@@ -327,8 +326,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 		resp->_return = true_;
 		resp->instance = to_wire(soap, in, soap_malloc(soap, sizeof(*resp->instance)));
 	} else {
-		resp->_return = false_;
-		resp->statusMessage = (char *)why;
+		fail(soap, &resp->_return, &resp->statusMessage, why);
 	}
 	pthread_mutex_unlock(&sim.lock);
 	return SOAP_OK;
@@ -507,8 +505,7 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
 		char br[KR_VNET_IFNAME];
 
 		if (kr_vnet_bridge_up(sim.privif, req->vlan, br) < 0) {
-			resp->_return = false_;
-			resp->statusMessage = soap_strdup(soap, kr_error_message());
+			kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 			resp->networkStatus = "failed";
 		}
 	}

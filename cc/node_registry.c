@@ -18,6 +18,7 @@
 #include "cc.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 #define REGISTER_MAX 4096	/* nodes per RegisterNodes call */
@@ -76,15 +77,6 @@ cc_node_find(const char *host, int port)
 {
 	for (int i = 0; i < cc.nnodes; i++)
 		if (cc.nodes[i]->port == port && strcmp(cc.nodes[i]->host, host) == 0)
-			return cc.nodes[i];
-	return NULL;
-}
-
-struct cc_node *
-cc_node_find_url(const char *url)
-{
-	for (int i = 0; url && i < cc.nnodes; i++)
-		if (strcmp(cc.nodes[i]->url, url) == 0)
 			return cc.nodes[i];
 	return NULL;
 }
@@ -249,10 +241,8 @@ cc_registry_load(void)
 static int
 answer(struct soap *soap, enum xsd__boolean *ret, char **msg, int ok)
 {
-	*ret = ok == 0 ? true_ : false_;
-	if (ok != 0)
-		*msg = soap_strdup(soap, kr_error_code()[0] ? kr_error_message() : "InternalError");
-	return SOAP_OK;
+	*ret = true_;
+	return ok == 0 ? SOAP_OK : kr_soap_error_reply(soap, ret, msg);
 }
 
 int
@@ -272,11 +262,8 @@ __cc__RegisterNodes(struct soap *soap, struct _cc__RegisterNodes *req,
 		char host[CC_HOST_MAX];
 		int port;
 
-		if (cc_node_parse(req->nodes[i], cc.nc_port, host, &port) < 0) {
-			resp->statusMessage = soap_strdup(soap, kr_error_message());
-			resp->_return = false_;
-			return SOAP_OK;
-		}
+		if (cc_node_parse(req->nodes[i], cc.nc_port, host, &port) < 0)
+			return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	for (int i = 0; i < req->__sizenodes && rc == 0; i++) {
 		char host[CC_HOST_MAX];

@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 #define WORKERS_MAX 32
@@ -115,11 +116,18 @@ cc_inst_list_free(struct cc_inst *v, int n)
 	free(v);
 }
 
+/*
+ * A cycle is complete when every node queued since the last complete one
+ * has answered or timed out; cycles_done counts them, so that a caller can
+ * wait for "two more": the second began after it asked.
+ */
 static void
 cycle_done(void)
 {
-	if (cc.cycle_pending > 0 && --cc.cycle_pending == 0)
+	if (cc.cycle_pending > 0 && --cc.cycle_pending == 0) {
 		cc.cycle_ms = cc_now_ms() - cc.cycle_started_ms;
+		cc.cycles_done++;
+	}
 }
 
 static void
@@ -190,9 +198,11 @@ poll_node(struct soap *soap, struct cc_node *n)
 	bool borrowed = cc_nc_begin(soap, n), ok = false;
 
 	rc = soap_call___nc__ncDescribeResource(soap, n->url, NULL, &rq, &rr);
-	if (!cc_nc_failed(soap, rc, "ncDescribeResource", n->url) && rr._return == true_) {
+	if (kr_soap_error_read(soap, rc, &rr._return, &rr.statusMessage, NULL,
+	    "ncDescribeResource", n->url) == 0) {
 		rc = soap_call___nc__ncDescribeInstances(soap, n->url, NULL, &iq, &ir);
-		if (!cc_nc_failed(soap, rc, "ncDescribeInstances", n->url) && ir._return == true_) {
+		if (kr_soap_error_read(soap, rc, &ir._return, &ir.statusMessage, NULL,
+		    "ncDescribeInstances", n->url) == 0) {
 			int m = ir.__sizeinstances < CC_NODE_INST_MAX ? ir.__sizeinstances :
 			    CC_NODE_INST_MAX;
 
@@ -201,9 +211,6 @@ poll_node(struct soap *soap, struct cc_node *n)
 				if (convert(&ir.instances[i], &inst[ninst]))
 					ninst++;
 		}
-	} else if (rc == SOAP_OK) {
-		kr_error("InternalError", "ncDescribeResource on %s: %s", n->url,
-		    rr.statusMessage ? rr.statusMessage : "refused");
 	}
 	/* Rendered here, by this worker, so that no DescribeInstances has to. */
 	if (ok)
@@ -271,7 +278,9 @@ start_cycle(void)
 		P.queue[(P.qhead + P.qcount++) % CC_NODES_MAX] = n;
 		queued++;
 	}
-	if (cc.cycle_pending == 0) {
+	if (cc.cycle_pending == 0 && queued == 0) {
+		cc.cycles_done++;		/* nothing to ask: complete at once */
+	} else if (cc.cycle_pending == 0) {
 		cc.cycle_started_ms = cc_now_ms();
 		cc.cycle_pending = queued;
 	} else {
@@ -314,7 +323,8 @@ power_down_idle(struct soap *soap)
 		struct _nc__ncPowerDownResponse rr;
 		bool borrowed = cc_nc_begin(soap, victim);
 		int rc = soap_call___nc__ncPowerDown(soap, victim->url, NULL, &rq, &rr);
-		bool ok = !cc_nc_failed(soap, rc, "ncPowerDown", victim->url) && rr._return == true_;
+		bool ok = kr_soap_error_read(soap, rc, &rr._return, &rr.statusMessage, NULL,
+		    "ncPowerDown", victim->url) == 0;
 
 		pthread_mutex_lock(&cc.lock);
 		if (ok)

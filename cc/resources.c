@@ -13,6 +13,7 @@
 #include "karriH.h"
 #include "cc.h"
 #include "error.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 #define TYPES_MAX 64
@@ -25,9 +26,8 @@ __cc__DescribeResources(struct soap *soap, struct _cc__DescribeResources *req,
 
 	KR_SOAP_ECHO(resp, req);
 	if (nt < 0 || nt > TYPES_MAX) {
-		resp->_return = false_;
-		resp->statusMessage = "InvalidParameterValue: too many instance types";
-		return SOAP_OK;
+		kr_error("InvalidParameterValue", "too many instance types");
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	resp->resources = soap_malloc(soap, (size_t)nt * sizeof(*resp->resources) + 1);
 	resp->__sizeresources = nt;
@@ -36,10 +36,12 @@ __cc__DescribeResources(struct soap *soap, struct _cc__DescribeResources *req,
 		resp->resources[t].instanceType = &req->instanceTypes[t];
 	}
 	resp->pollCycleMs = soap_malloc(soap, sizeof(int));
+	resp->pollCycles = soap_malloc(soap, sizeof(int));
 	pthread_mutex_lock(&cc.lock);
 	resp->nodes = soap_malloc(soap, (size_t)cc.nnodes * sizeof(*resp->nodes) + 1);
 	resp->__sizenodes = cc.nnodes;
 	*resp->pollCycleMs = (int)cc.cycle_ms;
+	*resp->pollCycles = (int)(cc.cycles_done & 0x7fffffff);
 	for (int i = 0; i < cc.nnodes; i++) {
 		struct cc_node *n = cc.nodes[i];
 		struct cc_res f = cc_node_free(n);

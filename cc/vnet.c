@@ -29,6 +29,7 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
 #include "soap_server.h"
 #include "vnet.h"
 
@@ -94,18 +95,6 @@ vnet_net_by_name(const char *user, const char *name)
 		    strcmp(V.nets[i].name, name ? name : "") == 0)
 			return &V.nets[i];
 	return NULL;
-}
-
-int
-vnet_run(const char *const argv[])
-{
-	struct kr_command_opts o = { .timeout_ms = 15000 };
-
-	if (kr_command_run(argv, &o, NULL) < 0) {
-		kr_log_warnx("%s", kr_error_message());
-		return -1;
-	}
-	return 0;
 }
 
 /* `ip addr add|del ADDR dev DEV`, where "already so" counts as done. */
@@ -598,15 +587,8 @@ cc_vnet_public_map(char (*out)[2][16], int max)
 static int
 answer(struct soap *soap, enum xsd__boolean *ret, char **msg, int rc)
 {
-	*ret = rc == 0 ? true_ : false_;
-	if (rc != 0) {
-		char m[KR_ERROR_MSG_MAX + KR_ERROR_CODE_MAX + 4];
-
-		snprintf(m, sizeof(m), "%s: %s", kr_error_code()[0] ? kr_error_code() :
-		    "InternalError", kr_error_message());
-		*msg = soap_strdup(soap, m);
-	}
-	return SOAP_OK;
+	*ret = true_;
+	return rc == 0 ? SOAP_OK : kr_soap_error_reply(soap, ret, msg);
 }
 
 int

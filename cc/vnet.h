@@ -100,7 +100,6 @@ uint32_t vnet_net_base(int vlan);
 struct vnet_net *vnet_net_find(int vlan);
 struct vnet_net *vnet_net_by_name(const char *user, const char *name);
 bool vnet_managed(void);
-int vnet_run(const char *const argv[]);		/* spawn, log failures, 0/-1 */
 
 /* dhcp.c (V.lock held) */
 int vnet_dhcp_sync(void);		/* hosts files written, dnsmasq started or told */

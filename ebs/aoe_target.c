@@ -81,8 +81,14 @@ export_free(struct ebs_export *e)
 	free(e);
 }
 
+/*
+ * The half of the start that needs a privilege: the AF_PACKET socket
+ * (CAP_NET_RAW; CAP_NET_ADMIN for buffers above rmem_max) and its ring.
+ * karri-ebs opens it as root, then gives root up before any thread exists
+ * (docs/decisions.md, "Least privilege"); ebs_target_run() starts the rest.
+ */
 struct ebs_target *
-ebs_target_start(const char *ifname, int workers)
+ebs_target_open(const char *ifname)
 {
 	struct ebs_target *t = calloc(1, sizeof(*t));
 	pthread_rwlockattr_t ra;
@@ -104,8 +110,10 @@ ebs_target_start(const char *ifname, int workers)
 	pthread_cond_init(&t->fcond, NULL);
 	for (i = 0; i < AOE_POOL; i++) {
 		t->reqs[i].base = aligned_alloc(AOE_ALIGN, AOE_BUF_ALLOC);
-		if (t->reqs[i].base == NULL)
-			goto oom;
+		if (t->reqs[i].base == NULL) {
+			kr_error("InternalError", "out of memory");
+			goto fail;
+		}
 		t->reqs[i].frame = t->reqs[i].base + AOE_ALIGN - KR_AOE_ATA_LEN;
 		t->reqs[i].next = t->free_list;
 		t->free_list = &t->reqs[i];
@@ -114,37 +122,52 @@ ebs_target_start(const char *ifname, int workers)
 		goto fail;
 	atomic_store(&t->mtu, mtu);
 	atomic_store(&t->spf, kr_aoe_sectors_per_frame(mtu));
+	return t;
+fail:
+	ebs_target_stop(t);
+	return NULL;
+}
+
+/* The workers and the receiver; -1 (kr_error set) and the caller stops t. */
+int
+ebs_target_run(struct ebs_target *t, int workers)
+{
+	int i;
+
 	t->nworkers = workers > 0 ? workers : 8;
 	t->workers = calloc((size_t)t->nworkers, sizeof(pthread_t));
-	if (t->workers == NULL)
-		goto oom;
+	if (t->workers == NULL) {
+		t->nworkers = 0;
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
 	for (i = 0; i < t->nworkers; i++)
 		if (pthread_create(&t->workers[i], NULL, ebs_aoe_worker_main, t) != 0) {
 			t->nworkers = i;
 			kr_error("InternalError", "cannot start AoE workers");
-			goto fail;
+			return -1;
 		}
 	if (pthread_create(&t->rx_thread, NULL, ebs_aoe_rx_main, t) != 0) {
+		t->rx_thread = 0;	/* undefined after a failure: ebs_target_stop joins it */
 		kr_error("InternalError", "cannot start the AoE receiver");
-		goto fail;
+		return -1;
 	}
-	kr_log_info("AoE target on %s (MTU %d, %u sectors per frame, %d workers, %s)", ifname,
-	    mtu, kr_aoe_sectors_per_frame(mtu), t->nworkers,
+	kr_log_info("AoE target on %s (MTU %d, %u sectors per frame, %d workers, %s)", t->ifname,
+	    atomic_load(&t->mtu), atomic_load(&t->spf), t->nworkers,
 	    t->ring ? "receive ring" : "recvmmsg");
+	return 0;
+}
+
+struct ebs_target *
+ebs_target_start(const char *ifname, int workers)
+{
+	struct ebs_target *t = ebs_target_open(ifname);
+
+	if (t != NULL && ebs_target_run(t, workers) < 0) {
+		ebs_target_stop(t);
+		return NULL;
+	}
 	return t;
-oom:
-	kr_error("InternalError", "out of memory");
-fail:
-	atomic_store(&t->stop, true);
-	pthread_mutex_lock(&t->qlock);
-	pthread_cond_broadcast(&t->qcond);
-	pthread_mutex_unlock(&t->qlock);
-	for (i = 0; i < t->nworkers; i++)
-		pthread_join(t->workers[i], NULL);
-	t->nworkers = 0;
-	t->rx_thread = 0;
-	ebs_target_stop(t);
-	return NULL;
 }
 
 void

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "id.h"
+#include "sizes.h"
 
 #define EBS_MACS_MAX 16		/* initiators allowed per export */
 #define EBS_SHELF_MAX 4096	/* shelves handed out: 0..EBS_SHELF_MAX-1 */
@@ -34,8 +35,8 @@ struct ebs {
 	pthread_mutex_t lock;		/* the control plane */
 	struct kr_config *cfg;
 	sqlite3 *db;
-	char volumes_dir[1024];
-	char snapshots_dir[1024];
+	char volumes_dir[KR_DIR_MAX];
+	char snapshots_dir[KR_DIR_MAX];
 	long max_volume_gib;
 	long max_total_gib;		/* 0: the file system's free space is the limit */
 	bool direct_io;
@@ -103,6 +104,9 @@ int ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen);
 
 /* aoe_target.c: the AoE data plane. */
 struct ebs_target *ebs_target_start(const char *ifname, int workers);
+/* The same in two halves: the socket (needs CAP_NET_RAW), then the threads. */
+struct ebs_target *ebs_target_open(const char *ifname);
+int ebs_target_run(struct ebs_target *t, int workers);	/* -1: ebs_target_stop(t) */
 void ebs_target_stop(struct ebs_target *t);	/* NULL-safe */
 void ebs_target_mac(const struct ebs_target *t, char out[18]);
 int ebs_target_mtu(struct ebs_target *t);
@@ -118,9 +122,8 @@ int ebs_target_remove(struct ebs_target *t, const char *volume_id);
 int ebs_target_quiesce(struct ebs_target *t, const char *volume_id);
 void ebs_target_resume(struct ebs_target *t, const char *volume_id);
 
-/* soap_util.c: answers at the SOAP edge. */
+/* soap_util.c: checks at the SOAP edge (answers: common/soap_error.h). */
 struct soap;
-char *ebs_status_message(struct soap *soap);	/* "Code: message" of the last kr_error */
 
 /*
  * The body of an EBS operation: run `call` (0, or -1 with kr_error set)
@@ -133,9 +136,9 @@ char *ebs_status_message(struct soap *soap);	/* "Code: message" of the last kr_e
 	pthread_mutex_lock(&ebs_state.lock); \
 	ebs_rc_ = (call); \
 	pthread_mutex_unlock(&ebs_state.lock); \
-	(resp)->_return = ebs_rc_ == 0 ? true_ : false_; \
+	(resp)->_return = true_; \
 	if (ebs_rc_ < 0) \
-		(resp)->statusMessage = ebs_status_message(soap); \
+		kr_soap_error_reply(soap, &(resp)->_return, &(resp)->statusMessage); \
 } while (0)
 bool ebs_soap_string_ok(const char *s);
 

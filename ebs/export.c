@@ -17,6 +17,8 @@
 #include "ebs.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 /* The lowest free address; 0 or -1 + kr_error. */
@@ -99,7 +101,7 @@ export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
     struct _ebs__ExportVolumeResponse *resp)
 {
 	uint8_t macs[EBS_MACS_MAX][6];
-	char path[1100], status[32], mac[18];
+	char path[KR_PATH_MAX], status[32], mac[18];
 	char *norm[EBS_MACS_MAX];
 	unsigned shelf = 0, slot = 0;
 	long size;
@@ -232,7 +234,7 @@ ebs_export_restore(void)
 	    "WHERE shelf IS NOT NULL", &st) < 0)
 		return -1;
 	while ((r = kr_db_step(st)) == 1) {
-		char id[KR_ID_MAX], path[1100];
+		char id[KR_ID_MAX], path[KR_PATH_MAX];
 		uint8_t macs[EBS_MACS_MAX][6];
 		unsigned shelf = (unsigned)sqlite3_column_int(st, 1);
 		unsigned slot = (unsigned)sqlite3_column_int(st, 2);

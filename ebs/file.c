@@ -20,6 +20,7 @@
 
 #include "ebs.h"
 #include "error.h"
+#include "sizes.h"
 
 bool
 ebs_all_zero(const char *p, size_t n)
@@ -92,7 +93,7 @@ cleanup:
 int
 ebs_file_create(const char *path, uint64_t bytes, const char *from, uint64_t from_bytes)
 {
-	char tmp[1100];
+	char tmp[KR_PATH_MAX];
 	int fd, src = -1, err;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);

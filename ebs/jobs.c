@@ -31,6 +31,7 @@
 #include "ebs.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
 #include "snapshot_format.h"
 
 #define JOB_WORKERS 2
@@ -208,7 +209,7 @@ upload_segment(struct job *j, const char *url, int fd, int i, uint64_t off, uint
 static int
 upload(struct job *j, char *urls, const char *bucket_url, uint64_t bytes)
 {
-	char path[1100], *u, *cursor = urls;
+	char path[KR_PATH_MAX], *u, *cursor = urls;
 	uint64_t off = 0;
 	int fd, rc = 0, a, i = 0;
 
@@ -353,7 +354,7 @@ claim(struct job *j, bool *volume, char **urls, char **bucket, uint64_t *bytes)
 static void
 finish_snapshot(struct job *j, int rc, const char *reason)
 {
-	char path[1100];
+	char path[KR_PATH_MAX];
 
 	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
 		return;
@@ -375,7 +376,7 @@ finish_snapshot(struct job *j, int rc, const char *reason)
 static void
 finish_volume(struct job *j, int rc, const char *reason, const char *tmp)
 {
-	char path[1100];
+	char path[KR_PATH_MAX];
 
 	if (rc == 0 && (ebs_volume_path(j->id, path, sizeof(path)) < 0 || rename(tmp, path) < 0)) {
 		kr_error_errno("InternalError", "rename %s", tmp);
@@ -397,7 +398,7 @@ finish_volume(struct job *j, int rc, const char *reason, const char *tmp)
 static void
 run(struct job *j, bool volume, char *urls, const char *bucket, uint64_t bytes)
 {
-	char tmp[1200], reason[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 4];
+	char tmp[KR_TMP_PATH_MAX], reason[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 4];
 	int rc;
 
 	tmp[0] = '\0';

@@ -16,6 +16,7 @@
 #include "ebs.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
 #include "soap_server.h"
 
 struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -40,7 +41,7 @@ recover(void)
 			continue;
 		while (kr_db_step(st) == 1) {
 			const char *id = (const char *)sqlite3_column_text(st, 0);
-			char path[1100], tmp[1200];
+			char path[KR_PATH_MAX], tmp[KR_TMP_PATH_MAX];
 
 			if ((i == 0 ? ebs_volume_path(id, path, sizeof(path)) :
 			    ebs_snapshot_path(id, path, sizeof(path))) < 0)
@@ -64,7 +65,6 @@ static void
 ebs_init(struct kr_daemon *d)
 {
 	char db_path[1024];
-	const char *ifname = kr_config_get(d->cfg, "EBS_STORAGE_INTERFACE");
 
 	ebs_state.cfg = d->cfg;
 	if ((size_t)snprintf(ebs_state.volumes_dir, sizeof(ebs_state.volumes_dir), "%s",
@@ -85,16 +85,37 @@ ebs_init(struct kr_daemon *d)
 	recover();
 	if (ebs_xfer_init() < 0 || ebs_jobs_start() < 0)
 		kr_daemon_fatal(d, kr_error_message());
-	if (ifname != NULL && ifname[0] != '\0') {
-		ebs_state.target = ebs_target_start(ifname,
-		    (int)kr_config_int(d->cfg, "EBS_AOE_WORKERS"));
-		if (ebs_state.target == NULL)
-			kr_daemon_fatal(d, kr_error_message());
-	} else {
+	if (ebs_state.target != NULL &&
+	    ebs_target_run(ebs_state.target, (int)kr_config_int(d->cfg, "EBS_AOE_WORKERS")) < 0)
+		kr_daemon_fatal(d, kr_error_message());
+	if (ebs_state.target == NULL)
 		kr_log_warnx("EBS_STORAGE_INTERFACE is not set: volumes cannot be exported");
-	}
 	if (ebs_export_restore() < 0)
 		kr_daemon_fatal(d, kr_error_message());
+}
+
+/*
+ * EBS needs root for one thing, the AoE socket (CAP_NET_RAW): it opens it,
+ * then runs as EUCA_USER with these, the volumes its own (docs/decisions.md).
+ * Its TLS pair was read as root when the SOAP port opened.
+ */
+static const struct kr_daemon_path ebs_user_paths[] = {
+	{ "EBS_VOLUMES_DIR", KR_OWN_DIR },
+	{ "var/lib/karri/ebs.db", KR_OWN_DB },
+	{ "var/log/karri/karri-ebs.log", KR_OWN_FILE },	/* opened by root, rotated by the user */
+	{ NULL, KR_OWN_FILE },
+};
+
+/* As root: the AoE socket, if there is a storage NIC; then root is given up. */
+static void
+open_target_and_drop_root(struct kr_daemon *d)
+{
+	const char *ifname = kr_config_get(d->cfg, "EBS_STORAGE_INTERFACE");
+
+	if (ifname != NULL && ifname[0] != '\0' &&
+	    (ebs_state.target = ebs_target_open(ifname)) == NULL)
+		kr_daemon_fatal(d, kr_error_message());
+	kr_daemon_become_user(d, ebs_user_paths);
 }
 
 int
@@ -114,6 +135,7 @@ main(int argc, char **argv)
 	kr_daemon_start(&d, argc, argv);
 	/* The port first: a second copy must fail before it touches anything. */
 	srv = kr_soap_daemon_listen(&d, dispatchers);
+	open_target_and_drop_root(&d);	/* before any thread exists */
 	ebs_init(&d);
 	kr_soap_daemon_serve(&d, srv);
 	ebs_jobs_stop();

@@ -30,6 +30,8 @@
 #include "ebs.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 int
@@ -85,7 +87,7 @@ find_snapshot(struct soap *soap, const char *id, struct ebs__snapshotType *s)
 static int
 copy_volume(const char *volume_id, const char *dst_path, uint64_t bytes)
 {
-	char src_path[1100], tmp[1200];
+	char src_path[KR_PATH_MAX], tmp[KR_TMP_PATH_MAX];
 	int src = -1, dst = -1, paused = 0, rc = -1;
 
 	if (ebs_volume_path(volume_id, src_path, sizeof(src_path)) < 0)
@@ -120,7 +122,7 @@ static int
 create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
     struct ebs__snapshotType **out)
 {
-	char status[32], path[1100], *urls = NULL;
+	char status[32], path[KR_PATH_MAX], *urls = NULL;
 	bool walrus = req->__sizesnapshotUrls > 0;
 	sqlite3_stmt *st = NULL;
 	long size;
@@ -181,10 +183,11 @@ create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 	if (r < 0)
 		return -1;
 	if (copy_volume(req->volumeId, path, (uint64_t)size * EBS_GIB) < 0) {
-		struct kr_err saved = *kr_error_last();
+		struct kr_err saved;
 
+		kr_error_save(&saved);
 		(void)ebs_db_exec("DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
-		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+		kr_error_restore(&saved);
 		return -1;
 	}
 	if (walrus) {
@@ -242,7 +245,7 @@ static int
 delete_begin(struct _ebs__DeleteSnapshot *req)
 {
 	const char *id = req->snapshotId;
-	char path[1100], store[16];
+	char path[KR_PATH_MAX], store[16];
 	int n = req->__sizesnapshotUrls, r;
 	long size;
 
@@ -302,8 +305,9 @@ delete_snapshot(struct _ebs__DeleteSnapshot *req)
 		r = ebs_xfer_simple("DELETE", req->snapshotUrls[i], NULL);
 	pthread_mutex_lock(&ebs_state.lock);
 	if (r < 0) {
-		struct kr_err saved = *kr_error_last();
+		struct kr_err saved;
 
+		kr_error_save(&saved);
 		snprintf(reason, sizeof(reason), "deleting failed: %s: %s", saved.code,
 		    saved.message);
 		if (kr_db_prepare(ebs_state.db, "UPDATE snapshots SET status = 'error', reason = ? "
@@ -313,7 +317,7 @@ delete_snapshot(struct _ebs__DeleteSnapshot *req)
 			(void)kr_db_step(st);
 			sqlite3_finalize(st);
 		}
-		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+		kr_error_restore(&saved);
 	} else {
 		r = ebs_db_exec("DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
 		if (r == 0)
@@ -333,9 +337,9 @@ __ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
 	/* Not EBS_ANSWER_LOCKED: the Walrus requests run without the lock. */
 	KR_SOAP_ECHO(resp, req);
 	rc = delete_snapshot(req);
-	resp->_return = rc == 0 ? true_ : false_;
+	resp->_return = true_;
 	if (rc < 0)
-		resp->statusMessage = ebs_status_message(soap);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	return SOAP_OK;
 }
 

@@ -192,8 +192,9 @@ request(const char *method, const char *url, struct xfer *x, bool upload)
 	status = h.status;
 	kr_http_close(&h);
 	if (x->cb_failed) {
-		struct kr_err e = *kr_error_last();
+		struct kr_err e;
 
+		kr_error_save(&e);
 		kr_error_set(e.file, e.func, e.line, e.code, "%s %s: %s", method, where, e.message);
 		return -1;
 	}

@@ -25,6 +25,8 @@
 #include "ebs.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 int
@@ -181,7 +183,7 @@ set_status(const char *id, const char *status)
 static int
 create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__volumeType **out)
 {
-	char path[1100], snap_path[1100], *urls = NULL;
+	char path[KR_PATH_MAX], snap_path[KR_PATH_MAX], *urls = NULL;
 	long size = req->size, snap_size = 0, existing;
 	bool walrus = false;
 	char status[32];
@@ -265,10 +267,11 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 	}
 	if (ebs_file_create(path, (uint64_t)size * EBS_GIB, req->snapshotId ? snap_path : NULL,
 	    (uint64_t)snap_size * EBS_GIB) < 0) {
-		struct kr_err saved = *kr_error_last();
+		struct kr_err saved;
 
+		kr_error_save(&saved);
 		(void)ebs_db_exec("DELETE FROM volumes WHERE id = ?", req->volumeId, NULL);
-		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+		kr_error_restore(&saved);
 		return -1;
 	}
 	if (set_status(req->volumeId, "available") < 0)
@@ -293,7 +296,7 @@ __ebs__CreateVolume(struct soap *soap, struct _ebs__CreateVolume *req,
 static int
 delete_volume(const char *id)
 {
-	char path[1100], status[32];
+	char path[KR_PATH_MAX], status[32];
 	long size;
 	int r;
 

@@ -317,8 +317,10 @@ void
 nc_aoe_stop(const struct nc_instance *in, struct nc_volume *v)
 {
 	/* called on failure paths too: keep the error being reported */
-	struct kr_err saved = *kr_error_last();
+	struct kr_err saved;
 	char sock[NC_PATH_MAX];
+
+	kr_error_save(&saved);
 
 	if (v->helper > 0 && nc_aoe_alive(v)) {
 		kill_helper(v->helper);
@@ -328,7 +330,5 @@ nc_aoe_stop(const struct nc_instance *in, struct nc_volume *v)
 	v->helper_start = 0;
 	if (in->dir[0] && nc_aoe_socket(in, v->id, sock, sizeof(sock)) == 0 && is_socket(sock))
 		unlink(sock);
-	kr_error_clear();
-	if (saved.code[0])
-		kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+	kr_error_restore(&saved);
 }

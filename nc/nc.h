@@ -430,9 +430,7 @@ bool nc_aoe_alive(const struct nc_volume *v);
 /* An instance as the contract shows it (lock held; strings copied). */
 void nc_soap_instance(struct soap *soap, const struct nc_instance *in,
     struct nc__instanceType *out);
-/* A failed operation's answer from the recorded kr_error: return false and
- * statusMessage "Code: message".  Always SOAP_OK (the call itself worked). */
-int nc_soap_fail(struct soap *soap, enum xsd__boolean *ret, char **status);
+/* A failed operation answers with kr_soap_error_reply() (common/soap_error.h). */
 char *nc_soap_strdup(struct soap *soap, const char *s);
 #endif
 

@@ -1,8 +1,9 @@
 /*
  * ops_common.c - between the NC contract's gSOAP structs and the NC's own.
  *
- * Errors reach the edge here and only here: the kr_error recorded where a
- * failure was detected becomes `return=false` and "Code: message".
+ * Errors reach the edge through common/soap_error.c (kr_soap_error_reply):
+ * the kr_error recorded where a failure was detected becomes `return=false`
+ * and "Code: message".
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,18 +17,6 @@ char *
 nc_soap_strdup(struct soap *soap, const char *s)
 {
 	return s && *s ? soap_strdup(soap, s) : NULL;
-}
-
-int
-nc_soap_fail(struct soap *soap, enum xsd__boolean *ret, char **status)
-{
-	char msg[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 4];
-
-	snprintf(msg, sizeof(msg), "%s: %s", *kr_error_code() ? kr_error_code() : "InternalError",
-	    kr_error_message());
-	*ret = false_;
-	*status = soap_strdup(soap, msg);
-	return SOAP_OK;
 }
 
 static struct kr__volumeType *

@@ -16,6 +16,7 @@
 #include "karriH.h"
 #include "error.h"
 #include "nc.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 static int
@@ -69,7 +70,7 @@ __nc__ncGetConsoleOutput(struct soap *soap, struct _nc__ncGetConsoleOutput *req,
 		kr_error("InvalidInstanceID.NotFound", "no console for instance %s here",
 		    req->instanceId ? req->instanceId : "");
 		nc_table_unlock();
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	nc_table_unlock();
 	pthread_mutex_lock(&tail_lock);
@@ -81,7 +82,7 @@ __nc__ncGetConsoleOutput(struct soap *soap, struct _nc__ncGetConsoleOutput *req,
 	if (!out) {
 		if (rc == 0)
 			kr_error("InternalError", "out of memory");
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	resp->consoleOutput = out;
 	resp->_return = true_;

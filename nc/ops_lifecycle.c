@@ -14,6 +14,7 @@
 #include "error.h"
 #include "log.h"
 #include "nc.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 int
@@ -29,7 +30,7 @@ __nc__ncTerminateInstance(struct soap *soap, struct _nc__ncTerminateInstance *re
 	if (!id || !(in = nc_table_find(id))) {
 		nc_table_unlock();
 		kr_error("InvalidInstanceID.NotFound", "no instance %s on this node", id ? id : "");
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	resp->instanceId = soap_strdup(soap, in->id);
 	resp->previousState = (char *)nc_state_name(in->state);
@@ -76,7 +77,7 @@ __nc__ncRebootInstance(struct soap *soap, struct _nc__ncRebootInstance *req,
 		kr_error(in ? "IncorrectInstanceState" : "InvalidInstanceID.NotFound",
 		    "instance %s is not running here", req->instanceId ? req->instanceId : "");
 		nc_table_unlock();
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	snprintf(id, sizeof(id), "%s", in->id);
 	nc_table_unlock();
@@ -93,7 +94,7 @@ __nc__ncRebootInstance(struct soap *soap, struct _nc__ncRebootInstance *req,
 	if (c)
 		virConnectClose(c);
 	if (rc < 0)
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }
@@ -108,10 +109,10 @@ __nc__ncPowerDown(struct soap *soap, struct _nc__ncPowerDown *req,
 		/* Powering the host off needs the host's own power management,
 		 * which simulated nodes (namespaces of one machine) do not have. */
 		kr_error("Unsupported", "this node cannot power itself down");
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	if (nc_node.hv->power_down() < 0)
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }

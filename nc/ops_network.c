@@ -18,6 +18,7 @@
 #include "error.h"
 #include "log.h"
 #include "nc.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 int
@@ -32,15 +33,15 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
 	for (int i = 0; i < req->__sizeremoteHosts; i++) {
 		if (!req->remoteHosts[i] || inet_pton(AF_INET, req->remoteHosts[i], &a) != 1) {
 			kr_error("InvalidParameterValue", "remoteHosts must be IPv4 addresses");
-			return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+			return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 		}
 	}
 	if (req->vlan > 0) {
 		if (nc_vnet_vlan_up(req->vlan, br) < 0)
-			return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+			return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 		kr_log_info("network %d: instances join bridge %s", req->vlan, br);
 	} else if (nc_vnet_instance_bridge(-1, NULL, br) < 0) {
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	} else {
 		kr_log_info("network: instances join bridge %s", br);
 	}

@@ -18,6 +18,7 @@
 #include "id.h"
 #include "log.h"
 #include "nc.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 static int
@@ -230,24 +231,24 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 	KR_SOAP_ECHO(resp, req);
 	kr_error_clear();
 	if (!nc_node_ready() || from_request(req, &in) < 0)
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	nc_resources_free(&mem_free, &cores_free);
 	if (in.memory_mib > mem_free || in.cores > cores_free) {
 		kr_error("InsufficientInstanceCapacity", "%d MiB / %d cores asked, %ld / %ld free",
 		    in.memory_mib, in.cores, mem_free, cores_free);
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	nc_table_lock();
 	if (nc_table_find(in.id)) {
 		nc_table_unlock();
 		kr_error("InvalidInstanceID.Duplicate", "instance %s exists on this node", in.id);
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	if (decide(&in) < 0 ||
 	    nc_path(in.dir, sizeof(in.dir), "%s/%s", nc_node.instances_dir, in.id) < 0) {
 		nc_raw_clone_discard(in.clone);
 		nc_table_unlock();
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	if (mkdir(in.dir, 0700) < 0) {
 		kr_error_errno("InternalError", "cannot create %s", in.dir);
@@ -255,7 +256,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 			nc_phy_release(in.root_dev);
 		nc_raw_clone_discard(in.clone);
 		nc_table_unlock();
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	in.launch_time = time(NULL);
 	in.state = NC_ST_STAGING;
@@ -267,7 +268,7 @@ __nc__ncRunInstance(struct soap *soap, struct _nc__ncRunInstance *req,
 		nc_raw_clone_discard(in.clone);
 		rmdir(in.dir);
 		nc_table_unlock();
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	kr_log_info("%s: Pending (STAGING): image %s, type %s (%d MiB, %d cores, %d GiB, %s)",
 	    t->id, t->image_id, t->type_name, t->memory_mib, t->cores, t->disk_gib, t->io_class);

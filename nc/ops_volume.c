@@ -11,6 +11,7 @@
 #include "error.h"
 #include "log.h"
 #include "nc.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 /* The running, idle instance `id`, marked busy; NULL + kr_error. */
@@ -55,14 +56,14 @@ __nc__ncAttachVolume(struct soap *soap, struct _nc__ncAttachVolume *req,
 	kr_error_clear();
 	if (!nc_node.hv->hotplug) {
 		kr_error("Unsupported", "%s instances take no volumes", nc_node.hv->name);
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	}
 	if (!req->volumeId || !(in = take(req->instanceId)))
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	rc = nc_volume_attach(in, req->volumeId, req->remoteDev, req->localDev, how, sizeof(how));
 	give_back(in);
 	if (rc < 0)
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->attachment = soap_strdup(soap, how);
 	resp->_return = true_;
 	return SOAP_OK;
@@ -78,11 +79,11 @@ __nc__ncDetachVolume(struct soap *soap, struct _nc__ncDetachVolume *req,
 	KR_SOAP_ECHO(resp, req);
 	kr_error_clear();
 	if (!req->volumeId || !(in = take(req->instanceId)))
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	rc = nc_volume_detach(in, req->volumeId, req->force && *req->force == true_);
 	give_back(in);
 	if (rc < 0)
-		return nc_soap_fail(soap, &resp->_return, &resp->statusMessage);
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
 	return SOAP_OK;
 }

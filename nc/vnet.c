@@ -37,8 +37,9 @@ nc_vnet_vlan_up(int vlan, char *bridge_out)
 	const char *privif = kr_config_get(nc_node.cfg, "VNET_PRIVINTERFACE");
 
 	if (kr_vnet_bridge_up(privif, vlan, bridge_out) < 0) {
-		struct kr_err e = *kr_error_last();
+		struct kr_err e;
 
+		kr_error_save(&e);
 		kr_error(e.code[0] ? e.code : "InternalError", "network %d (VNET_PRIVINTERFACE %s): %s",
 		    vlan, privif ? privif : "-", e.message);
 		return -1;
