@@ -22,6 +22,7 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
 
 #define MAX_POOL 65536
 
@@ -182,7 +183,7 @@ static int
 nat_call(struct clc *clc, const char *public_ip, const struct nat *n, bool assign)
 {
 	struct soap *soap = clc_cc_soap(clc);
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	int rc;
 
 	if (soap == NULL)

@@ -12,6 +12,10 @@
  * goes the other way.  The calls run on a worker thread, in order, and
  * the outcome is recorded on the loop (clc_backend.h).
  *
+ * Volume and instance must be in one availability zone (EC2's
+ * InvalidVolume.ZoneMismatch): each zone has its own EBS on its own
+ * storage network, and AoE does not cross a router.
+ *
  * Guest-side AoE: an instance whose NC gave it a NIC on the storage network
  * says so in its net attachment ("model=virtio storage=MAC", the karri:net
  * tag).  Its volumes are exported to that MAC, not the node's: the guest's
@@ -31,13 +35,15 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "soap_error.h"
+#include "sizes.h"
 
 static int
 ebs_export(struct clc *clc, const char *url, const char *vol, const char *mac,
     char *remote, size_t len)
 {
 	struct soap *soap = clc_ebs_soap(clc);
-	char corr[37], user[16], *macs[1] = { (char *)mac };
+	char corr[KR_UUID_MAX], user[16], *macs[1] = { (char *)mac };
 	struct _ebs__ExportVolume req = { corr, user, (char *)vol, mac ? 1 : 0, macs };
 	struct _ebs__ExportVolumeResponse resp = { 0 };
 	int rc = -1;
@@ -50,7 +56,7 @@ ebs_export(struct clc *clc, const char *url, const char *vol, const char *mac,
 	    url) == 0) {
 		/*
 		 * No IFACE: resp.interface is the target's NIC name, which the
-		 * node would take for its own (aoe_volume.c: empty means the
+		 * node would take for its own (nc/aoe_volume.c: empty means the
 		 * node's NC_STORAGE_INTERFACE); right in the sim only by chance.
 		 */
 		snprintf(remote, len, "aoe::%s:e%d.%d", resp.targetMac ? resp.targetMac : "",
@@ -65,16 +71,18 @@ static void
 ebs_unexport(struct clc *clc, const char *url, const char *vol)
 {
 	struct soap *soap = clc_ebs_soap(clc);
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	struct _ebs__UnexportVolume req = { corr, user, (char *)vol };
 	struct _ebs__UnexportVolumeResponse resp = { 0 };
 
 	if (soap == NULL)
 		return;
 	clc_cc_ids(corr, user);
-	if (soap_call___ebs__UnexportVolume(soap, url, NULL, &req, &resp) != SOAP_OK ||
-	    resp._return != true_)
-		kr_log_warnx("UnexportVolume %s failed: the export stays until EBS is told", vol);
+	if (kr_soap_error_read(soap, soap_call___ebs__UnexportVolume(soap, url, NULL, &req, &resp),
+	    &resp._return, &resp.statusMessage, NULL, "UnexportVolume", url) < 0)
+		kr_log_warnx("UnexportVolume %s failed (%s: %s): the export stays until EBS is told",
+		    vol, kr_error_code(), kr_error_message());
+	kr_error_clear();	/* said; the caller's outcome does not depend on it */
 	clc_cc_done(soap);
 }
 
@@ -111,7 +119,7 @@ cc_attach(struct clc *clc, const char *cc_url, const char *inst, const char *vol
     const char *remote, const char *dev, struct cc_answer *ans)
 {
 	struct soap *soap = clc_cc_soap(clc);
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	struct _cc__AttachVolume req = { corr, user, (char *)inst, (char *)vol, (char *)remote,
 		(char *)dev };
 	struct _cc__AttachVolumeResponse resp = { 0 };
@@ -224,7 +232,8 @@ attachment_xml(struct clc_req *r, const char *vol, const char *inst, const char 
 /* An attachment or detachment: decided on the loop, its calls made on a worker. */
 struct attach_job {
 	struct clc *clc;
-	char vol[32], inst[32], dev[33], cc_url[300], ebs_url[300], zone[64];
+	char vol[32], inst[32], dev[33], cc_url[300], ebs_url[300];
+	char cc_key[CLC_BACKEND_KEY_MAX], ebs_key[CLC_BACKEND_KEY_MAX];	/* backend queues */
 	bool guest;			/* the instance's own storage NIC: no question to the CC */
 	struct cc_answer ans;
 	char remote[300];
@@ -247,10 +256,11 @@ attach_work(void *arg)
 	if (ebs_export(j->clc, j->ebs_url, j->vol, j->ans.mac, j->remote, sizeof(j->remote)) < 0)
 		return -1;
 	if (cc_attach(j->clc, j->cc_url, j->inst, j->vol, j->remote, j->dev, &j->ans) < 0) {
-		struct kr_err e = *kr_error_last();
+		struct kr_err e;
 
+		kr_error_save(&e);
 		ebs_unexport(j->clc, j->ebs_url, j->vol);
-		kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+		kr_error_restore(&e);
 		return -1;
 	}
 	return 0;
@@ -277,6 +287,7 @@ job_new(struct clc_req *r, const char *vol, const char *inst, const char *dev)
 {
 	struct attach_job *j = calloc(1, sizeof(*j));
 	struct clc_cluster *c;
+	char zone[64];
 
 	if (j == NULL) {
 		kr_error("InternalError", "out of memory");
@@ -286,14 +297,23 @@ job_new(struct clc_req *r, const char *vol, const char *inst, const char *dev)
 	snprintf(j->vol, sizeof(j->vol), "%s", vol);
 	snprintf(j->inst, sizeof(j->inst), "%s", inst);
 	snprintf(j->dev, sizeof(j->dev), "%s", dev ? dev : "");
+	/* AoE does not cross a router: a zone's EBS reaches that zone's nodes only. */
 	if (!(c = running_instance_cluster(r, inst)) ||
-	    clc_ebs_url(r->clc, j->ebs_url, sizeof(j->ebs_url)) < 0) {
-		free(j);
-		return NULL;
+	    clc_volume_zone(r->db, vol, zone, sizeof(zone)) < 0)
+		goto fail;
+	if (strcmp(zone, c->name) != 0) {
+		kr_error("InvalidVolume.ZoneMismatch", "The volume '%s' is not in the same "
+		    "availability zone as instance '%s'", vol, inst);
+		goto fail;
 	}
+	if (clc_ebs_url(r->clc, zone, j->ebs_url, sizeof(j->ebs_url), j->ebs_key) < 0)
+		goto fail;
 	snprintf(j->cc_url, sizeof(j->cc_url), "%s", c->url);
-	clc_backend_key(j->zone, "cc", c->name);
+	clc_backend_key(j->cc_key, "cc", c->name);
 	return j;
+fail:
+	free(j);
+	return NULL;
 }
 
 int
@@ -330,7 +350,7 @@ clc_attach_volume(struct clc_req *r)
 		return -1;
 	}
 	j->guest = guest;
-	return clc_req_defer(r, j->zone, "ebs", attach_work, attach_resume, j, free);
+	return clc_req_defer(r, j->cc_key, j->ebs_key, attach_work, attach_resume, j, free);
 }
 
 static int
@@ -338,7 +358,7 @@ detach_work(void *arg)
 {
 	struct attach_job *j = arg;
 	struct soap *soap = clc_cc_soap(j->clc);
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	struct _cc__DetachVolume req = { corr, user, j->inst, j->vol, NULL, NULL, NULL };
 	struct _cc__DetachVolumeResponse resp = { 0 };
 	int rc;
@@ -399,5 +419,5 @@ clc_detach_volume(struct clc_req *r)
 	}
 	if (attached_device(r, vol, dev, sizeof(dev)) < 0 || !(j = job_new(r, vol, inst, dev)))
 		return -1;
-	return clc_req_defer(r, j->zone, "ebs", detach_work, detach_resume, j, free);
+	return clc_req_defer(r, j->cc_key, j->ebs_key, detach_work, detach_resume, j, free);
 }

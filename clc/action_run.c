@@ -193,10 +193,11 @@ drop_unstarted(struct run *run)
 static void
 drop_all(struct run *run)
 {
-	struct kr_err e = *kr_error_last();
+	struct kr_err e;
 
+	kr_error_save(&e);
 	clc_db_run(run->r->db, "DELETE FROM reservations WHERE id = ?", run->res, NULL, NULL);
-	kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+	kr_error_restore(&e);
 }
 
 /* Whether some local cluster that is up has room for min instances of the type. */
@@ -315,7 +316,8 @@ choose(struct run *run, struct clc_cluster **c, struct clc_remote *remote)
 	if (!local_fits(r->clc, run->l.type, run->min) &&
 	    (rc = clc_burst_overflow(r->db, remote)) != 0)
 		return rc;
-	return (*c = clc_cluster_pick(r->clc, "InsufficientInstanceCapacity")) ? 0 : -1;
+	return (*c = clc_cluster_pick(r->clc, run->l.type, "InsufficientInstanceCapacity")) ?
+	    0 : -1;
 }
 
 static int

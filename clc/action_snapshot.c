@@ -5,7 +5,8 @@
  * clc_snapshot_urls; without a registered Walrus EBS keeps them itself);
  * the CLC records them "pending" before EBS is asked from a worker thread
  * (clc_backend.h) and removes them again if EBS refuses; the poll
- * (ebs_client.c) follows their progress.
+ * (ebs_client.c) follows their progress.  The EBS of the volume's zone
+ * makes a snapshot, and the snapshot remembers that zone (schema.c v7).
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct new_snap {
 	struct clc_req *r;
 	const char *volume, *description;
 	long size;
+	char zone[64];			/* the volume's: its EBS makes the snapshot */
 };
 
 static int
@@ -32,7 +34,8 @@ insert_snapshot(sqlite3 *db, const char *id, void *arg)
 	int rc;
 
 	if (kr_db_prepare(db, "INSERT INTO snapshots (id, owner, volume_id, volume_size, status,"
-	    " progress, started, description) VALUES (?, ?, ?, ?, 'pending', '0%', ?, ?)", &st) < 0)
+	    " progress, started, description, zone) VALUES (?, ?, ?, ?, 'pending', '0%', ?, ?, ?)",
+	    &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, s->r->account, -1, SQLITE_STATIC);
@@ -40,6 +43,7 @@ insert_snapshot(sqlite3 *db, const char *id, void *arg)
 	sqlite3_bind_int64(st, 4, s->size);
 	sqlite3_bind_int64(st, 5, s->r->now);
 	sqlite3_bind_text(st, 6, s->description, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, s->zone, -1, SQLITE_STATIC);
 	rc = kr_db_step(st);
 	sqlite3_finalize(st);
 	return rc < 0 ? -1 : 0;
@@ -63,6 +67,24 @@ clc_snapshot_owned(struct clc_req *r, const char *id, long *size)
 	if (rc == 0)
 		kr_error("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id);
 	return rc == 1 ? 0 : -1;
+}
+
+int
+clc_snapshot_zone(sqlite3 *db, const char *id, char *zone, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "SELECT zone FROM snapshots WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		snprintf(zone, len, "%s", sqlite3_column_text(st, 0));
+	else if (rc == 1)
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int
@@ -112,11 +134,12 @@ create_resume(struct clc_req *r, int rc, void *arg)
 
 	if (rc < 0) {
 		/* A snapshot EBS did not take is not recorded either. */
-		struct kr_err e = *kr_error_last();
+		struct kr_err e;
 
+		kr_error_save(&e);
 		clc_db_run(r->db, "DELETE FROM snapshots WHERE id = ?", j->id, NULL, NULL);
 		clc_tags_delete_all(r->db, j->id);
-		kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+		kr_error_restore(&e);
 		return -1;
 	}
 	clc_xml_elem(r->out, "snapshotId", j->id);
@@ -142,13 +165,14 @@ clc_create_snapshot(struct clc_req *r)
 
 	if (clc_param_check_known(r, known) < 0 || !(s.volume = clc_param_required(r, "VolumeId")) ||
 	    clc_volume_owned(r, s.volume, status, sizeof(status), inst, sizeof(inst)) < 0 ||
-	    volume_size(r, s.volume, &s.size) < 0)
+	    volume_size(r, s.volume, &s.size) < 0 ||
+	    clc_volume_zone(r->db, s.volume, s.zone, sizeof(s.zone)) < 0)
 		return -1;
 	s.description = clc_param(r, "Description");
 	/* Recorded "pending" now, gone again if EBS does not take it (create_resume). */
 	if ((s.description && clc_check_name("Description", s.description, 255) < 0) ||
 	    kr_db_insert_new_id(r->db, "snap", id, sizeof(id), insert_snapshot, &s) < 0 ||
-	    clc_tags_apply_spec(r, id, "snapshot") < 0 || !(j = clc_ebs_job_new(r, id)))
+	    clc_tags_apply_spec(r, id, "snapshot") < 0 || !(j = clc_ebs_job_new(r, id, s.zone)))
 		return -1;
 	snprintf(j->volume, sizeof(j->volume), "%s", s.volume);
 	j->size = s.size;
@@ -158,7 +182,8 @@ clc_create_snapshot(struct clc_req *r)
 		clc_ebs_job_free(j);
 		return -1;
 	}
-	return clc_req_defer(r, "ebs", NULL, create_work, create_resume, j, clc_ebs_job_free);
+	return clc_req_defer(r, j->backend, NULL, create_work, create_resume, j,
+	    clc_ebs_job_free);
 }
 
 static int
@@ -190,19 +215,25 @@ clc_delete_snapshot(struct clc_req *r)
 {
 	static const char *const known[] = { "SnapshotId", NULL };
 	struct clc_ebs_job *j;
+	char zone[64];
 	const char *id;
 	long size = 0;
+	int known_zone;
 
+	/* The EBS that made it (with Walrus any EBS could delete it; without, only that one). */
 	if (clc_param_check_known(r, known) < 0 ||
 	    !(id = clc_param_required(r, "SnapshotId")) ||
-	    clc_snapshot_owned(r, id, &size) < 0 || !(j = clc_ebs_job_new(r, id)))
+	    clc_snapshot_owned(r, id, &size) < 0 ||
+	    (known_zone = clc_snapshot_zone(r->db, id, zone, sizeof(zone))) < 0 ||
+	    !(j = clc_ebs_job_new(r, id, known_zone ? zone : NULL)))
 		return -1;
 	if (clc_snapshot_urls(r->clc, r->db, j->soap, "DELETE", id, size, &j->urls,
 	    &j->nurls) < 0) {
 		clc_ebs_job_free(j);
 		return -1;
 	}
-	return clc_req_defer(r, "ebs", NULL, delete_work, delete_resume, j, clc_ebs_job_free);
+	return clc_req_defer(r, j->backend, NULL, delete_work, delete_resume, j,
+	    clc_ebs_job_free);
 }
 
 static const char *

@@ -2,9 +2,9 @@
  * action_volume.c - CreateVolume, DeleteVolume, DescribeVolumes,
  * AttachVolume, DetachVolume.
  *
- * The CLC chooses the volume id and keeps ownership and attachments; EBS
- * (karri-ebs) holds the data.  EBS is called from a worker thread
- * (clc_backend.h): a new volume is recorded "creating" first and removed
+ * The CLC chooses the volume id and keeps ownership and attachments; the
+ * EBS (karri-ebs) of the volume's availability zone holds the data.  EBS
+ * is called from a worker thread (clc_backend.h): a new volume is recorded "creating" first and removed
  * again when EBS does not make it; a deleted one goes once EBS agreed.  Attach is
  * EBS ExportVolume (AoE shelf.slot on the storage NIC) then the CC's
  * AttachVolume with the AoE target as remoteDev; the node's storage MAC
@@ -56,7 +56,7 @@ insert_volume(sqlite3 *db, const char *id, void *arg)
 
 /* A call to EBS about one volume or snapshot, prepared on the loop, made on a worker. */
 struct clc_ebs_job *
-clc_ebs_job_new(struct clc_req *r, const char *id)
+clc_ebs_job_new(struct clc_req *r, const char *id, const char *zone)
 {
 	struct clc_ebs_job *j = calloc(1, sizeof(*j));
 
@@ -66,7 +66,7 @@ clc_ebs_job_new(struct clc_req *r, const char *id)
 	}
 	j->clc = r->clc;
 	snprintf(j->id, sizeof(j->id), "%s", id);
-	if (clc_ebs_url(r->clc, j->url, sizeof(j->url)) < 0 ||
+	if (clc_ebs_url(r->clc, zone, j->url, sizeof(j->url), j->backend) < 0 ||
 	    !(j->soap = clc_ebs_soap(r->clc))) {
 		free(j);
 		return NULL;
@@ -103,12 +103,13 @@ create_work(void *arg)
 static void
 forget(struct clc_req *r, const char *table, const char *id)
 {
-	struct kr_err e = *kr_error_last();
+	struct kr_err e;
 
+	kr_error_save(&e);
 	clc_db_run(r->db, strcmp(table, "volumes") == 0 ? "DELETE FROM volumes WHERE id = ?" :
 	    "DELETE FROM snapshots WHERE id = ?", id, NULL, NULL);
 	clc_tags_delete_all(r->db, id);
-	kr_error_set(e.file, e.func, e.line, e.code, "%s", e.message);
+	kr_error_restore(&e);
 }
 
 static int
@@ -139,22 +140,46 @@ create_resume(struct clc_req *r, int rc, void *arg)
 	return rc == 1 ? 0 : -1;
 }
 
+/*
+ * Without Walrus an EBS keeps its snapshots itself: a volume from one can
+ * be made only by that EBS, so only in a zone it serves.
+ */
+static int
+snapshot_reachable(struct clc_req *r, const char *snapshot, const struct clc_ebs_job *j)
+{
+	char zone[64], url[300], key[CLC_BACKEND_KEY_MAX];
+	int known;
+
+	if ((known = clc_snapshot_zone(r->db, snapshot, zone, sizeof(zone))) <= 0)
+		return known;		/* from before zones: as before, the one EBS */
+	if (clc_ebs_url(r->clc, zone, url, sizeof(url), key) < 0)
+		return -1;
+	if (strcmp(key, j->backend) != 0) {
+		kr_error("Unsupported", "snapshot %s is kept by the block storage of zone %.64s "
+		    "(this cloud has no Walrus): a volume from it can be made only there",
+		    snapshot, zone);
+		return -1;
+	}
+	return 0;
+}
+
 /* EBS makes the volume (from a snapshot in Walrus: fetched with presigned GETs). */
 static int
 ebs_create(struct clc_req *r, const char *id, struct new_volume *v)
 {
-	struct clc_ebs_job *j = clc_ebs_job_new(r, id);
+	struct clc_ebs_job *j = clc_ebs_job_new(r, id, v->zone);
 
 	if (j == NULL)
 		return -1;
 	j->size = v->size;
 	snprintf(j->snapshot, sizeof(j->snapshot), "%s", v->snapshot ? v->snapshot : "");
-	if (v->snapshot && clc_snapshot_source_urls(r, j->soap, v->snapshot, &j->urls,
-	    &j->nurls) < 0) {
+	if (v->snapshot && (clc_snapshot_source_urls(r, j->soap, v->snapshot, &j->urls,
+	    &j->nurls) < 0 || (j->nurls == 0 && snapshot_reachable(r, v->snapshot, j) < 0))) {
 		clc_ebs_job_free(j);
 		return -1;
 	}
-	return clc_req_defer(r, "ebs", NULL, create_work, create_resume, j, clc_ebs_job_free);
+	return clc_req_defer(r, j->backend, NULL, create_work, create_resume, j,
+	    clc_ebs_job_free);
 }
 
 static void
@@ -208,7 +233,12 @@ clc_create_volume(struct clc_req *r)
 		kr_error("MissingParameter", "the request must contain Size or SnapshotId");
 		return -1;
 	}
-	/* Recorded "creating" now; gone again if EBS does not make it (create_resume). */
+	/*
+	 * Recorded "creating" now; gone again if EBS does not make it
+	 * (create_resume).  The zone's own EBS makes it (clc_ebs_url, in
+	 * ebs_create: a zone without one rolls this back); a snapshot comes
+	 * from Walrus through presigned URLs, so any zone's EBS can read it.
+	 */
 	if ((r->clc->nclusters == 0 && clc_clusters_load(r->clc) < 0) ||
 	    !clc_cluster_find(r->clc, v.zone) ||
 	    (v.snapshot && clc_snapshot_owned(r, v.snapshot, &v.size) < 0) ||
@@ -216,6 +246,23 @@ clc_create_volume(struct clc_req *r)
 	    clc_tags_apply_spec(r, id, "volume") < 0)
 		return -1;
 	return ebs_create(r, id, &v);
+}
+
+int
+clc_volume_zone(sqlite3 *db, const char *id, char *zone, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "SELECT zone FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = kr_db_step(st)) == 1)
+		snprintf(zone, len, "%s", sqlite3_column_text(st, 0));
+	else if (rc == 0)
+		kr_error("InvalidVolume.NotFound", "The volume '%s' does not exist.", id);
+	sqlite3_finalize(st);
+	return rc == 1 ? 0 : -1;
 }
 
 /* The caller's volume: 0 with its status and instance, or -1 + NotFound/Malformed. */
@@ -270,21 +317,23 @@ int
 clc_delete_volume(struct clc_req *r)
 {
 	static const char *const known[] = { "VolumeId", NULL };
-	char status[32], instance[32];
+	char status[32], instance[32], zone[64];
 	struct clc_ebs_job *j;
 	const char *id;
 
 	if (clc_param_check_known(r, known) < 0 ||
 	    !(id = clc_param_required(r, "VolumeId")) ||
-	    clc_volume_owned(r, id, status, sizeof(status), instance, sizeof(instance)) < 0)
+	    clc_volume_owned(r, id, status, sizeof(status), instance, sizeof(instance)) < 0 ||
+	    clc_volume_zone(r->db, id, zone, sizeof(zone)) < 0)
 		return -1;
 	if (*instance) {
 		kr_error("VolumeInUse", "Volume %s is currently attached to %s", id, instance);
 		return -1;
 	}
-	if (!(j = clc_ebs_job_new(r, id)))
+	if (!(j = clc_ebs_job_new(r, id, zone)))
 		return -1;
-	return clc_req_defer(r, "ebs", NULL, delete_work, delete_resume, j, clc_ebs_job_free);
+	return clc_req_defer(r, j->backend, NULL, delete_work, delete_resume, j,
+	    clc_ebs_job_free);
 }
 
 static const char *

@@ -137,7 +137,7 @@ worker(void *unused)
 
 		kr_error_clear();
 		if ((j->rc = j->work(j->arg)) < 0) {
-			j->err = *kr_error_last();
+			kr_error_save(&j->err);
 			if (!j->err.code[0])
 				snprintf(j->err.code, sizeof(j->err.code), "InternalError");
 		}
@@ -193,8 +193,7 @@ on_done(evutil_socket_t fd, short events, void *unused)
 		list = j->next;
 		kr_error_clear();
 		if (j->rc < 0)
-			kr_error_set(j->err.file, j->err.func, j->err.line, j->err.code, "%s",
-			    j->err.message);
+			kr_error_restore(&j->err);
 		j->done(j->rc, j->arg);
 		for (int i = 0; i < j->nslots; i++)
 			clc_backend_unreserve(j->slots[i]);

@@ -17,7 +17,7 @@
  * this call created and the caller deletes the rows; a
  * launch whose answer is lost (the remote slow or dying mid-call) leaves
  * instances remotely that carry this cloud's tag but no row here, and the
- * next poll terminates them (burst_poll.c).
+ * next poll terminates them (burst_instances.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,10 +193,11 @@ ensure_groups(struct clc_burst_job *j, struct made *m)
 static void
 undo(const struct clc_remote *c, const struct made *m)
 {
-	struct kr_err saved = *kr_error_last();
+	struct kr_err saved;
 	struct clc_burst_params p;
 	xmlDoc *doc;
 
+	kr_error_save(&saved);
 	for (int i = 0; i <= m->ngroups; i++) {
 		const char *name = i < m->ngroups ? m->groups[i] : m->key;
 
@@ -208,7 +209,7 @@ undo(const struct clc_remote *c, const struct made *m)
 		if (clc_burst_call(c, &p, &doc) == 0)
 			xmlFreeDoc(doc);
 	}
-	kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s", saved.message);
+	kr_error_restore(&saved);
 }
 
 /* One instance of the remote answer, kept for the loop to record. */

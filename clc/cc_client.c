@@ -1,13 +1,13 @@
 /*
  * cc_client.c - calling a cluster controller (wsdl/karri-cc.h).
  *
- * One gSOAP context per call, timeouts from SOAP_TIMEOUT (connect bounded
- * at 5 s, so a dead CC costs little).  The calls block the CLC's event
- * loop: the CLC serves one request at a time anyway (sqlite writes are
- * serialized), and every call is bounded; moving them to a worker thread is
- * the next step when clusters grow.  A failure is recorded once with an EC2
- * code the caller chose (e.g. InsufficientInstanceCapacity for a launch),
- * plus what the CC said.
+ * One gSOAP context per call, on a worker of backend_call.c, timeouts from
+ * SOAP_TIMEOUT (connect bounded at 5 s, so a dead CC costs little).  The
+ * connection comes from the process's pool (common/soap_pool.c): kept
+ * alive between calls, or new with the peer's TLS session resumed, so a
+ * call rarely pays a TCP connect and never a full handshake twice.  A
+ * failure is recorded once, with the EC2 code and message the backend
+ * decided (common/soap_error.c).
  *
  * Internal TLS: the URL's scheme is what `karri register-*` recorded
  * (services.scheme).  For https the context kr_soap_setup() makes presents
@@ -23,6 +23,9 @@
 #include "error.h"
 #include "http_server.h"
 #include "log.h"
+#include "sizes.h"
+#include "soap_error.h"
+#include "soap_pool.h"
 #include "soap_server.h"
 
 #define CONNECT_TIMEOUT_S 5
@@ -38,6 +41,7 @@ clc_cc_soap(struct clc *clc)
 	}
 	kr_soap_setup(soap, clc->soap_timeout > 0 ? clc->soap_timeout : 30);
 	soap->connect_timeout = CONNECT_TIMEOUT_S;
+	kr_soap_pool_use(soap);		/* a kept-alive connection, or a resumed TLS session */
 	return soap;
 }
 
@@ -46,63 +50,28 @@ clc_cc_done(struct soap *soap)
 {
 	if (soap == NULL)
 		return;
+	/* The connection goes back for the next call when this one ended well. */
+	kr_soap_pool_put(soap, soap->error == SOAP_OK);
 	soap_destroy(soap);
 	soap_end(soap);
 	soap_free(soap);
 }
 
 /*
- * Record why a call failed: unreachable or failing under `code`; an
- * operation the peer does not implement yet as Unsupported (400: a retry
- * will not help).  Always -1.
- */
-int
-clc_cc_fail(struct soap *soap, const char *code, const char *what, const char *url)
-{
-	const char *fs = soap->error ? *soap_faultstring(soap) : NULL;
-	const char *fd = soap->error ? *soap_faultdetail(soap) : NULL;
-
-	if ((soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF) && soap->errnum == 0)
-		/* gSOAP's timeouts leave no errno: connected, then no answer in time. */
-		kr_error("Unavailable", "%s: the service at %s did not answer within %d s", what,
-		    url, soap->recv_timeout);
-	else if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
-		kr_error(code, "%s: the service at %s is not reachable", what, url);
-	else if (soap->error == SOAP_SSL_ERROR)
-		kr_error(code, "%s: TLS with the service at %s failed: %.200s%s%.200s", what, url,
-		    fs ? fs : "handshake", fd ? ": " : "", fd ? fd : "");
-	else if (fs && strcmp(fs, "NotImplemented") == 0)
-		kr_error("Unsupported", "%s: the service at %s does not implement this yet",
-		    what, url);
-	else
-		kr_error(code, "%s: the service at %s failed: %.200s%s%.200s", what,
-		    url, fs ? fs : "error", fd ? ": " : "", fd ? fd : "");
-	return -1;
-}
-
-/* A response with return=false: its statusMessage under `code`. */
-int
-clc_cc_refused(const char *code, const char *what, const char *status)
-{
-	kr_error(code, "%s: %.300s", what, status ? status : "the service refused");
-	return -1;
-}
-
-/*
  * The outcome of one call to a CC or EBS: `call` is what soap_call_...()
  * returned; `ret` and `status` point into its response (read only after the
- * call, hence pointers).  0, or -1 recorded with fail_code (transport,
- * fault) or refuse_code (return=false).
+ * call, hence pointers).  0, or -1 with kr_error recorded by the one reader
+ * of every hop (common/soap_error.c): what the backend decided, unchanged;
+ * fail_code when it cannot be reached; Unavailable when it does not answer
+ * in time.  refuse_code is ignored: relabelling a backend's refusal is what
+ * the one error path removed.
  */
 int
 clc_soap_check(struct soap *soap, int call, const enum xsd__boolean *ret, char *const *status,
     const char *fail_code, const char *refuse_code, const char *what, const char *url)
 {
-	if (call != SOAP_OK)
-		return clc_cc_fail(soap, fail_code, what, url);
-	if (*ret != true_)
-		return clc_cc_refused(refuse_code, what, *status);
-	return 0;
+	(void)refuse_code;
+	return kr_soap_error_read(soap, call, ret, status, fail_code, what, url);
 }
 
 void
@@ -123,7 +92,7 @@ clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c)
 	struct _cc__DescribeResources req = { 0 };
 	struct _cc__DescribeResourcesResponse resp;
 	struct kr__virtualMachineType types[CLC_MAX_TYPES];
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	int n = c->ntypes, rc = -1;
 
 	if (soap == NULL)

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "id.h"
 #include "log.h"
+#include "sizes.h"
 
 #define PENDING_GRACE_S 120	/* a launch the CC does not report yet is not lost */
 
@@ -120,7 +121,7 @@ clc_cc_run_call(struct clc_cc_run *x)
 {
 	const struct clc_launch *l = x->l;
 	struct _cc__RunInstances req;
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 
 	if ((x->soap = clc_cc_soap(x->clc)) == NULL)
 		return -1;
@@ -172,7 +173,7 @@ static int
 ids_call(struct clc *clc, const char *url, const char **ids, int n, bool terminate)
 {
 	struct soap *soap = clc_cc_soap(clc);
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	int rc = -1;
 
 	if (soap == NULL)
@@ -273,7 +274,7 @@ int
 clc_cc_console(struct clc *clc, const char *url, const char *id, char **output)
 {
 	struct soap *soap = clc_cc_soap(clc);
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 	struct _cc__GetConsoleOutput req = { corr, user, (char *)id };
 	struct _cc__GetConsoleOutputResponse resp = { 0 };
 	int rc = -1;
@@ -354,7 +355,7 @@ int
 clc_cc_poll_call(struct clc *clc, const char *url, struct clc_cc_poll *poll)
 {
 	struct _cc__DescribeInstances req = { 0 };
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 
 	memset(&poll->resp, 0, sizeof(poll->resp));
 	if ((poll->soap = clc_cc_soap(clc)) == NULL)
@@ -395,7 +396,7 @@ clc_cc_poll_apply(struct clc *clc, const char *zone, const char *url, struct clc
 		/*
 		 * Torn down on the node and recorded as terminated here: the NC
 		 * keeps reporting it (as a node's instance) until a second
-		 * terminate makes it forget it (ops_lifecycle.c), so say it.
+		 * terminate makes it forget it (nc/ops_lifecycle.c), so say it.
 		 * Without this a node never looked empty again (found by the
 		 * end-to-end test: "instances 2" on an idle node).
 		 */

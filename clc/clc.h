@@ -178,7 +178,7 @@ void clc_xml_time(struct kr_buf *b, const char *tag, time_t t);
 void clc_xml_col(struct kr_buf *b, const char *tag, sqlite3_stmt *st, int col);
 int clc_return_true(struct clc_req *r);
 
-/* reconcile.c, addresses.c */
+/* reconcile.c (clc_addresses_sync: action_address.c) */
 void clc_reconcile(struct clc *clc);
 int clc_addresses_sync(struct clc *clc);
 void clc_network_changed(struct clc_req *r);
@@ -192,7 +192,7 @@ int clc_group_lookup(sqlite3 *db, const char *account, const char *name, const c
     char *out_id, size_t idlen, char *out_name, size_t namelen);
 
 
-/* pager.c: MaxResults/NextToken over an ordered key. */
+/* reply.c: MaxResults/NextToken over an ordered key. */
 struct clc_pager {
 	long max;			/* 0: no paging asked for */
 	const char *after;		/* the NextToken: last key of the previous page */

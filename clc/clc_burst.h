@@ -7,7 +7,7 @@
  * are forwarded over the remote's EC2 Query API, SigV4-signed with libcurl
  * (burst_http.c); launches go there when asked for by zone or, for an
  * `overflow` cloud, when no local cluster can fit them (burst_run.c); each
- * poll (burst_poll.c) moves the rows along and terminates what this cloud
+ * poll (burst_instances.c) moves the rows along and terminates what this cloud
  * launched remotely but never recorded.  The secret key is read from the
  * database for each call and wiped after; it is never logged or answered.
  */

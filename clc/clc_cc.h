@@ -35,7 +35,8 @@ struct clc_cluster {
 /* clusters.c */
 int clc_clusters_load(struct clc *clc);
 struct clc_cluster *clc_cluster_find(struct clc *clc, const char *zone);
-struct clc_cluster *clc_cluster_pick(struct clc *clc, const char *code);
+/* No zone asked for: the up cluster with the most room for type (ties by name). */
+struct clc_cluster *clc_cluster_pick(struct clc *clc, const char *type, const char *code);
 int clc_types_load(sqlite3 *db, struct kr__virtualMachineType *out, int max,
     struct clc_type_cap *caps);
 int clc_type_get(sqlite3 *db, const char *name, struct clc_type_cap *t);
@@ -43,8 +44,11 @@ int clc_type_get(sqlite3 *db, const char *name, struct clc_type_cap *t);
 /* cc_client.c */
 struct soap *clc_cc_soap(struct clc *clc);
 void clc_cc_done(struct soap *soap);
-int clc_cc_fail(struct soap *soap, const char *code, const char *what, const char *url);
-int clc_cc_refused(const char *code, const char *what, const char *status);
+/*
+ * The outcome of a call (kr_soap_error_read): the backend's own code and
+ * message pass unchanged; fail_code is for a backend not reachable at all;
+ * refuse_code is no longer used (kept while callers still pass it).
+ */
 int clc_soap_check(struct soap *soap, int call, const enum xsd__boolean *ret,
     char *const *status, const char *fail_code, const char *refuse_code, const char *what,
     const char *url);

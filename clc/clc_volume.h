@@ -6,9 +6,15 @@
 
 #include "karriH.h"
 #include "clc.h"
+#include "clc_backend.h"
+#include "sizes.h"
 
-/* The registered EBS's URL: 0, or -1 + Unsupported (none registered). */
-int clc_ebs_url(struct clc *clc, char *url, size_t len);
+/*
+ * The URL of the EBS of zone (NULL: any EBS), and when key is not NULL its
+ * backend key (CLC_BACKEND_KEY_MAX, "ebs:<name>"): 0, or -1 + Unsupported
+ * (no EBS serves that zone).
+ */
+int clc_ebs_url(struct clc *clc, const char *zone, char *url, size_t len, char *key);
 struct soap *clc_ebs_soap(struct clc *clc);
 /*
  * A call to EBS about one volume or snapshot (action_volume.c): made on the
@@ -17,14 +23,16 @@ struct soap *clc_ebs_soap(struct clc *clc);
  */
 struct clc_ebs_job {
 	struct clc *clc;
-	char id[32], url[300], corr[37], user[16];
+	char id[32], url[300], corr[KR_UUID_MAX], user[16];
+	char backend[CLC_BACKEND_KEY_MAX];	/* this EBS's queue */
 	char snapshot[32], volume[32];
 	long size;
 	struct soap *soap;
 	char **urls, *bucket_url;
 	int nurls;
 };
-struct clc_ebs_job *clc_ebs_job_new(struct clc_req *r, const char *id);
+/* zone: the volume's (or snapshot's) zone, whose EBS is called; NULL: any EBS. */
+struct clc_ebs_job *clc_ebs_job_new(struct clc_req *r, const char *id, const char *zone);
 void clc_ebs_job_free(void *arg);
 /* action_attach.c: the NC's attachment word (phy, nbd, guest...) as karri:path shows it. */
 const char *clc_attach_path(const char *nc_attachment);
@@ -32,6 +40,10 @@ const char *clc_attach_path(const char *nc_attachment);
 int clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t slen,
     char *instance, size_t ilen);
 int clc_snapshot_owned(struct clc_req *r, const char *id, long *size);
+/* The zone whose EBS made the snapshot: 1, 0 when unknown (before schema v7), -1. */
+int clc_snapshot_zone(sqlite3 *db, const char *id, char *zone, size_t len);
+/* The volume's zone (any owner's): 0, or -1 + InvalidVolume.NotFound. */
+int clc_volume_zone(sqlite3 *db, const char *id, char *zone, size_t len);
 
 /*
  * Snapshots live in Walrus, in the bucket CLC_SNAPSHOT_BUCKET of the

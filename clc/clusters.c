@@ -64,15 +64,43 @@ clc_cluster_find(struct clc *clc, const char *zone)
 	return NULL;
 }
 
-/* No zone asked for: the first cluster that is up (else the first one at all). */
-struct clc_cluster *
-clc_cluster_pick(struct clc *clc, const char *code)
+/*
+ * How many more instances of type the cluster can take, from its last
+ * DescribeResources: 0 when it did not say (its CC will decide).
+ */
+static int
+free_for_type(const struct clc_cluster *c, const char *type)
 {
+	for (int t = 0; type && t < c->ntypes; t++)
+		if (strcmp(c->types[t].name, type) == 0)
+			return c->types[t].available;
+	return 0;
+}
+
+/*
+ * No zone asked for: the cluster that is up with the most room for type
+ * (ties: the first by name, the order clusters are loaded in), so that
+ * launches spread over the zones as they fill; else the first cluster at
+ * all (its CC then answers why not).
+ */
+struct clc_cluster *
+clc_cluster_pick(struct clc *clc, const char *type, const char *code)
+{
+	struct clc_cluster *best = NULL;
+	int best_free = -1;
+
 	if (clc->nclusters == 0 && clc_clusters_load(clc) < 0)
 		return NULL;
-	for (size_t i = 0; i < clc->nclusters; i++)
-		if (clc->clusters[i].up)
-			return &clc->clusters[i];
+	for (size_t i = 0; i < clc->nclusters; i++) {
+		int n = free_for_type(&clc->clusters[i], type);
+
+		if (clc->clusters[i].up && n > best_free) {
+			best = &clc->clusters[i];
+			best_free = n;
+		}
+	}
+	if (best)
+		return best;
 	if (clc->nclusters)
 		return &clc->clusters[0];
 	kr_error(code, "no cluster is registered with this cloud (karri register-cluster)");

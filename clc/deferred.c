@@ -145,13 +145,12 @@ on_answer(int rc, void *arg)
 		 * A failed backend call may still have made resume undo what the
 		 * action decided (rows deleted, a volume marked gone): keep that.
 		 */
-		saved = *kr_error_last();
+		kr_error_save(&saved);
 		if (kr_db_commit(db) < 0) {
 			kr_db_rollback(db);
 			rc = -1;
 		} else if (rc < 0) {
-			kr_error_set(saved.file, saved.func, saved.line, saved.code, "%s",
-			    saved.message);
+			kr_error_restore(&saved);
 		}
 	}
 	if (rc == 0 && d->r.deferred) {

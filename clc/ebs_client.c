@@ -6,7 +6,11 @@
  * Snapshots go to Walrus when one is registered: EBS holds no keys, so
  * the requests carry URLs presigned here (clc_snapshot_urls).
  *
- * Errors a user sees: no EBS registered, or an EBS that does not implement
+ * Each availability zone has its own EBS (`karri register-ebs --zone`): AoE
+ * does not cross a router, so a volume lives on the EBS of its zone and
+ * every call about it goes there (clc_ebs_url).
+ *
+ * Errors a user sees: no EBS in the zone, or an EBS that does not implement
  * the operation yet -> "Unsupported" (400: retrying will not help); an EBS
  * that cannot be reached -> "Unavailable" (503) (clc_soap_check).
  */
@@ -21,22 +25,37 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
 
+/*
+ * A zone's EBS: the one registered for it, else the cloud-wide one (zone
+ * '': registered before the cloud had zones, schema.c v7).  One EBS per
+ * zone is `karri register-ebs`'s rule; ORDER BY only makes the choice
+ * stable.  zone NULL: the first EBS (a snapshot from before v7).
+ */
 int
-clc_ebs_url(struct clc *clc, char *url, size_t len)
+clc_ebs_url(struct clc *clc, const char *zone, char *url, size_t len, char *key)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (kr_db_prepare(clc->db, "SELECT host, port, scheme FROM services WHERE kind = 'ebs'"
-	    " ORDER BY name LIMIT 1", &st) < 0)
+	if (kr_db_prepare(clc->db, "SELECT host, port, scheme, name FROM services"
+	    " WHERE kind = 'ebs' AND (?1 IS NULL OR zone = ?1 OR zone = '')"
+	    " ORDER BY zone = '', name LIMIT 1", &st) < 0)
 		return -1;
+	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
 	rc = kr_db_step(st);
-	if (rc == 1)	/* https: mutual TLS as registered (cc_client.c) */
+	if (rc == 1) {	/* https: mutual TLS as registered (cc_client.c) */
 		snprintf(url, len, "%s://%s:%d/", sqlite3_column_text(st, 2),
 		    sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+		if (key)	/* one queue per EBS: a stopped one holds up only its zone */
+			clc_backend_key(key, "ebs", (const char *)sqlite3_column_text(st, 3));
+	}
 	sqlite3_finalize(st);
-	if (rc == 0)
+	if (rc == 0 && zone)
+		kr_error("Unsupported", "no block storage service in zone %.64s (karri "
+		    "register-ebs NAME HOST --zone %.64s)", zone, zone);
+	else if (rc == 0)
 		kr_error("Unsupported", "no block storage service is registered with this cloud "
 		    "(karri register-ebs)");
 	return rc == 1 ? 0 : -1;
@@ -134,7 +153,11 @@ set_status(sqlite3 *db, const char *table, const char *id, const char *status,
 	sqlite3_finalize(st);
 }
 
-/* The poll of EBS: both questions on a worker, the answers applied on the loop. */
+/*
+ * The poll of EBS: both questions on a worker, the answers applied on the
+ * loop; one poll per registered EBS (each knows only its own volumes), at
+ * most one in flight per EBS, so a stopped one delays nobody else's.
+ */
 struct ebs_poll {
 	struct clc *clc;
 	char url[300];
@@ -150,7 +173,7 @@ poll_work(void *arg)
 	struct ebs_poll *p = arg;
 	struct _ebs__DescribeVolumes vreq = { 0 };
 	struct _ebs__DescribeSnapshots sreq = { 0 };
-	char corr[37], user[16];
+	char corr[KR_UUID_MAX], user[16];
 
 	clc_cc_ids(corr, user);
 	vreq.correlationId = sreq.correlationId = corr;
@@ -197,29 +220,44 @@ poll_done(int rc, void *arg)
 	free(p);
 }
 
+static void
+poll_one(struct clc *clc, const char *name, const char *url)
+{
+	char key[CLC_BACKEND_KEY_MAX];
+	struct ebs_poll *p;
+
+	clc_backend_key(key, "ebs-poll", name);
+	if (clc_backend_inflight(key) > 0 || !(p = calloc(1, sizeof(*p))))
+		return;
+	p->clc = clc;
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	if (clc_backend_run(key, poll_work, poll_done, p) < 0)
+		free(p);
+}
+
 void
 clc_volumes_poll(struct clc *clc)
 {
-	struct ebs_poll *p;
 	sqlite3_stmt *st;
+	char url[300];
 	int busy;
 
-	if (clc_backend_inflight("ebs-poll") > 0 ||
-	    kr_db_prepare(clc->db, "SELECT (SELECT count(*) FROM volumes WHERE status IN"
+	if (kr_db_prepare(clc->db, "SELECT (SELECT count(*) FROM volumes WHERE status IN"
 	    " ('creating', 'deleting')) + (SELECT count(*) FROM snapshots WHERE status ="
 	    " 'pending')", &st) < 0)
 		return;
 	busy = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (busy == 0 || !(p = calloc(1, sizeof(*p))) ||
-	    clc_ebs_url(clc, p->url, sizeof(p->url)) < 0) {
-		if (busy)
-			free(p);
+	if (busy == 0 || kr_db_prepare(clc->db, "SELECT name, host, port, scheme FROM services"
+	    " WHERE kind = 'ebs' ORDER BY name", &st) < 0) {
 		kr_error_clear();
 		return;
 	}
-	p->clc = clc;
-	if (clc_backend_run("ebs-poll", poll_work, poll_done, p) < 0)
-		free(p);
+	while (kr_db_step(st) == 1) {
+		snprintf(url, sizeof(url), "%s://%s:%d/", sqlite3_column_text(st, 3),
+		    sqlite3_column_text(st, 1), sqlite3_column_int(st, 2));
+		poll_one(clc, (const char *)sqlite3_column_text(st, 0), url);
+	}
+	sqlite3_finalize(st);
 	kr_error_clear();
 }

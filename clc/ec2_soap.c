@@ -37,20 +37,11 @@
 #include "error.h"
 #include "http_server.h"
 #include "log.h"
+#include "sizes.h"
 
 #define SOAP11_NS "http://schemas.xmlsoap.org/soap/envelope/"
 #define SOAP12_NS "http://www.w3.org/2003/05/soap-envelope"
 #define AWS_FAULT_NS "http://webservices.amazon.com/AWSFault/2005-15-09"
-#define MAX_VERSION 16
-
-/* One EC2 SOAP request, parsed. */
-struct call {
-	xmlDocPtr doc;
-	xmlNodePtr body;		/* soap:Body */
-	xmlNodePtr op;			/* its one element: the action */
-	bool soap12;
-	char version[MAX_VERSION];	/* from the action's namespace */
-};
 
 bool
 clc_soap_is(xmlNodePtr n, const char *ns, const char *name)
@@ -75,7 +66,7 @@ send_fault(struct evhttp_request *req, bool soap12, const char *code, const char
 	const char *env = soap12 ? SOAP12_NS : SOAP11_NS;
 	bool server = clc_http_status(code) >= 500;
 	struct kr_buf b = KR_BUF_INIT;
-	char id[37];
+	char id[KR_UUID_MAX];
 
 	kr_http_request_id(id);
 	kr_buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soapenv:Envelope "
@@ -124,7 +115,7 @@ send_response(struct evhttp_request *req, bool soap12, const struct clc_req *r)
 {
 	const char *env = soap12 ? SOAP12_NS : SOAP11_NS;
 	struct kr_buf b = KR_BUF_INIT;
-	char id[37];
+	char id[KR_UUID_MAX];
 
 	kr_http_request_id(id);
 	kr_buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soapenv:Envelope "
@@ -155,7 +146,7 @@ deferred_reply(struct evhttp_request *req, struct clc_req *r, int rc, bool soap1
  * filled; 1 when the document is some other SOAP.
  */
 static int
-classify(xmlDocPtr doc, struct call *c)
+classify(xmlDocPtr doc, struct clc_soap_call *c)
 {
 	xmlNodePtr env = xmlDocGetRootElement(doc), n;
 	const char *ns, *v;
@@ -181,8 +172,8 @@ classify(xmlDocPtr doc, struct call *c)
 	if (vlen && v[vlen - 1] == '/')
 		vlen--;
 	/* An unknown version is refused by the Query checks (NoSuchVersion). */
-	snprintf(c->version, sizeof(c->version), "%.*s", (int)(vlen < MAX_VERSION ? vlen :
-	    MAX_VERSION - 1), v);
+	snprintf(c->version, sizeof(c->version), "%.*s", (int)(vlen < sizeof(c->version) ? vlen :
+	    sizeof(c->version) - 1), v);
 	return 0;
 }
 
@@ -202,7 +193,7 @@ only(xmlNodePtr first, xmlNodePtr a, xmlNodePtr b)
  * unsigned rides beside what the signature covers.
  */
 static int
-check_envelope(const struct call *c)
+check_envelope(const struct clc_soap_call *c)
 {
 	xmlNodePtr env = c->body->parent, header = NULL;
 
@@ -219,7 +210,7 @@ check_envelope(const struct call *c)
 
 /* Params with Action and Version first, as the Query checks want them. */
 static int
-call_params(const struct call *c, struct kr_form *params)
+call_params(const struct clc_soap_call *c, struct kr_form *params)
 {
 	struct kr_form mapped;
 	struct kr_form_param *all;
@@ -253,8 +244,17 @@ call_params(const struct call *c, struct kr_form *params)
 	return 0;
 }
 
+int
+clc_soap_authenticate(const struct clc_soap_call *c, const char *ca_path, sqlite3 *users,
+    time_t now, struct kr_user *user, struct kr_form *params)
+{
+	if (check_envelope(c) < 0 || clc_wsse_verify(c->body, ca_path, users, now, user) < 0)
+		return -1;
+	return call_params(c, params);
+}
+
 static void
-serve(struct clc *clc, struct evhttp_request *req, const struct call *c)
+serve(struct clc *clc, struct evhttp_request *req, const struct clc_soap_call *c)
 {
 	struct kr_form params = KR_FORM_INIT;
 	struct clc_req r = { .clc = clc, .db = clc->db, .params = &params, .out = &clc->out };
@@ -263,11 +263,10 @@ serve(struct clc *clc, struct evhttp_request *req, const struct call *c)
 	int rc;
 
 	kr_error_clear();
-	if (check_envelope(c) < 0)
-		goto fail;
-	if (kr_daemon_path(clc->daemon, "var/lib/karri/ca/ca-cert.pem", ca, sizeof(ca)) < 0 ||
-	    clc_wsse_verify(c->body, ca, clc->users, time(NULL), &r.user) < 0 ||
-	    call_params(c, &params) < 0 || (rc = clc_query_run(&r, req, &a)) < 0)
+	/* keys/ holds the CA's certificate for the daemons; ca/ (the CA's key) is root's. */
+	if (kr_daemon_path(clc->daemon, "var/lib/karri/keys/ca-cert.pem", ca, sizeof(ca)) < 0 ||
+	    clc_soap_authenticate(c, ca, clc->users, time(NULL), &r.user, &params) < 0 ||
+	    (rc = clc_query_run(&r, req, &a)) < 0)
 		goto fail;
 	if (rc == 1)
 		clc_defer_start(&r, req, &params, deferred_reply, c->soap12);
@@ -282,37 +281,56 @@ done:
 }
 
 int
-clc_soap_handle(struct clc *clc, struct evhttp_request *req)
+clc_soap_read(const char *data, size_t len, struct clc_soap_call *c)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *data;
-	struct call c;
 	xmlDocPtr doc;
 
 	if (len > CLC_SOAP_MAX_BODY) {
-		send_fault(req, false, "InvalidRequest", "the SOAP request is larger than 4 MiB");
-		return 0;
+		kr_error("InvalidRequest", "the SOAP request is larger than 4 MiB");
+		return -1;
 	}
-	if (len == 0 || (data = (const char *)evbuffer_pullup(in, -1)) == NULL)
+	if (len == 0 || data == NULL)
 		return 1;
 	/* No DTDs: no entity can expand or reach out, whatever libxml2's defaults. */
 	if (memmem(data, len, "<!DOCTYPE", 9)) {
-		send_fault(req, false, "InvalidRequest", "SOAP requests may not contain a DTD");
-		return 0;
+		kr_error("InvalidRequest", "SOAP requests may not contain a DTD");
+		return -1;
 	}
 	doc = xmlReadMemory(data, (int)len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
 	    XML_PARSE_NOWARNING);
 	if (doc == NULL)
 		return 1;	/* not XML: gSOAP answers with its fault */
 	if (doc->intSubset || doc->extSubset) {
-		send_fault(req, false, "InvalidRequest", "SOAP requests may not contain a DTD");
-	} else if (classify(doc, &c) == 0) {
-		serve(clc, req, &c);
-	} else {
+		xmlFreeDoc(doc);
+		kr_error("InvalidRequest", "SOAP requests may not contain a DTD");
+		return -1;
+	}
+	if (classify(doc, c) != 0) {
 		xmlFreeDoc(doc);
 		return 1;
 	}
-	xmlFreeDoc(doc);
+	return 0;
+}
+
+int
+clc_soap_handle(struct clc *clc, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct clc_soap_call c;
+	int rc;
+
+	kr_error_clear();
+	/* Not pulled up when too large: clc_soap_read() refuses it by its length. */
+	rc = clc_soap_read(len && len <= CLC_SOAP_MAX_BODY ? (const char *)evbuffer_pullup(in, -1) :
+	    NULL, len, &c);
+	if (rc < 0) {
+		send_fault(req, false, kr_error_code(), kr_error_message());
+		return 0;
+	}
+	if (rc == 1)
+		return 1;
+	serve(clc, req, &c);
+	xmlFreeDoc(c.doc);
 	return 0;
 }

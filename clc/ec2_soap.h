@@ -36,6 +36,30 @@ struct evhttp_request;
  */
 int clc_soap_handle(struct clc *clc, struct evhttp_request *req);
 
+/* One EC2 SOAP request, parsed (c.doc is the caller's to free). */
+#define CLC_SOAP_MAX_VERSION 16
+struct clc_soap_call {
+	xmlDocPtr doc;
+	xmlNodePtr body;		/* soap:Body */
+	xmlNodePtr op;			/* its one element: the action */
+	bool soap12;
+	char version[CLC_SOAP_MAX_VERSION];	/* from the action's namespace */
+};
+
+/*
+ * The two steps of clc_soap_handle() before the action runs, apart so that
+ * tests/fuzz/soap.c feeds bytes to exactly what the daemon runs.
+ * clc_soap_read(): the request body parsed: 0 with *c filled (an EC2 call),
+ * 1 when it is not XML or some other SOAP (for gSOAP), -1 + kr_error
+ * (InvalidRequest: too large, a DTD).  clc_soap_authenticate(): the
+ * envelope's shape, the WS-Security signature and its user (ca_path, users,
+ * now as clc_wsse_verify), then the action as Query parameters with Action
+ * and Version first; -1 + kr_error.
+ */
+int clc_soap_read(const char *data, size_t len, struct clc_soap_call *c);
+int clc_soap_authenticate(const struct clc_soap_call *c, const char *ca_path, sqlite3 *users,
+    time_t now, struct kr_user *user, struct kr_form *params);
+
 /*
  * ec2_soap_wsse.c: check the WS-Security header of a parsed envelope: an
  * X.509 BinarySecurityToken chaining to the cloud CA (ca_path), a

@@ -13,7 +13,7 @@
  * element of the document, and the references must cover the very Body the
  * CLC executes and the very Timestamp it checks (pointer equality), not
  * some copy elsewhere.  The certificate must chain to the cloud CA
- * (var/lib/karri/ca/ca-cert.pem) and be a user's as `karri credentials`
+ * (var/lib/karri/keys/ca-cert.pem) and be a user's as `karri credentials`
  * issues them: not a CA, no subjectAltName (the CLC's and components'
  * certificates carry one or have a CN no user name can have), CN an
  * enabled user.  Certificates are not recorded per user, so any

@@ -5,7 +5,7 @@
  * Both serve the same handler (clc_route) with the same limits.  HTTPS is
  * libevent's OpenSSL bufferevents under evhttp (evhttp_set_bevcb); the
  * certificate is $KARRI_HOME/var/lib/karri/keys/clc-cert.pem with its key
- * clc-pk.pem, which `karri` makes with the CA (karri_ca.c) the first time
+ * clc-pk.pem, which `karri` makes with the CA (tools/karri_ca.c) the first time
  * it creates the CA.  Without them the CLC serves HTTP only and says so.
  * (The same certificate is the CLC's client identity towards the CC and
  * EBS over mutual TLS: common/tls.h.)

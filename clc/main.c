@@ -3,9 +3,9 @@
  *
  * Users reach the CLC with EC2 tools over HTTP; other daemons and the admin
  * CLI reach its DescribeService over SOAP on the same port.  The CLC runs
- * its own evhttp loop (rather than kr_http_serve_daemon) because it also
- * owns a timer, the reconciliation of instance state with the CCs, and an
- * HTTPS listener (listen.c).
+ * its own event loop (not Walrus's httpd.c) because besides its evhttp
+ * servers it owns a timer, the reconciliation of instance state with the
+ * CCs, and an HTTPS listener (listen.c).
  */
 #include <signal.h>
 #include <string.h>
@@ -23,6 +23,7 @@
 #include "error.h"
 #include "http_server.h"
 #include "log.h"
+#include "sizes.h"
 
 static void
 on_stop_signal(evutil_socket_t sig, short events, void *arg)
@@ -46,7 +47,7 @@ open_state(struct clc *clc)
 {
 	const char *path = kr_config_get(clc->cfg, "CLC_DB");
 	const char *users = kr_config_get(clc->cfg, "USERS_DB");
-	char dir[1024], *slash;
+	char dir[KR_DIR_MAX], *slash;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
@@ -93,6 +94,20 @@ serve(struct clc *clc)
 	event_base_free(clc->base);
 }
 
+/*
+ * The CLC needs nothing of root's (ports above 1024, its own files): it runs
+ * as EUCA_USER with what it writes and the keys it reads (daemon.h).
+ */
+static const struct kr_daemon_path clc_user_paths[] = {
+	{ "CLC_DB", KR_OWN_DB },
+	{ "USERS_DB", KR_OWN_DB },
+	{ "KARRI_CLOUD_KEY", KR_OWN_FILE },	/* instance identity documents */
+	{ "KARRI_CLOUD_CERT", KR_OWN_FILE },
+	{ "var/lib/karri/keys/clc-cert.pem", KR_OWN_FILE },	/* HTTPS, TLS client */
+	{ "var/lib/karri/keys/clc-pk.pem", KR_OWN_FILE },
+	{ NULL, KR_OWN_FILE },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -100,6 +115,7 @@ main(int argc, char **argv)
 		.name = "karri-clc",
 		.port_key = "CLC_PORT",
 		.summary = "Karri cloud controller: the EC2 API, users and all persistent cloud state",
+		.user_paths = clc_user_paths,
 	};
 	struct clc clc = { .daemon = &d, .out = KR_BUF_INIT };
 

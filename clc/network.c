@@ -16,6 +16,8 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
+#include "soap_error.h"
 
 #define MAX_RULES 4096
 
@@ -100,7 +102,7 @@ push_work(void *arg)
 
 	for (int i = 0; i < p->n; i++) {
 		struct soap *soap = clc_cc_soap(p->clc);
-		char corr[37], user[16];
+		char corr[KR_UUID_MAX], user[16];
 		struct _cc__ConfigureNetwork req = { corr, user, p->rr->n, p->rr->rules };
 		struct _cc__ConfigureNetworkResponse resp = { 0 };
 
@@ -109,10 +111,13 @@ push_work(void *arg)
 			continue;
 		}
 		clc_cc_ids(corr, user);
-		if (soap_call___cc__ConfigureNetwork(soap, p->urls[i], NULL, &req, &resp) !=
-		    SOAP_OK || resp._return != true_) {
+		if (kr_soap_error_read(soap, soap_call___cc__ConfigureNetwork(soap, p->urls[i], NULL,
+		    &req, &resp), &resp._return, &resp.statusMessage, NULL, "ConfigureNetwork",
+		    p->urls[i]) < 0) {
 			p->failed++;
-			kr_log_debug("ConfigureNetwork to %s did not succeed", p->names[i]);
+			kr_log_debug("ConfigureNetwork to %s did not succeed: %s: %s", p->names[i],
+			    kr_error_code(), kr_error_message());
+			kr_error_clear();	/* pushed again on the next poll */
 		}
 		clc_cc_done(soap);
 	}

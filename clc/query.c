@@ -26,6 +26,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "sig.h"
+#include "sizes.h"
 
 #define MAX_HEADERS 100
 
@@ -64,7 +65,7 @@ void
 clc_send_error(struct evhttp_request *req, const char *code, const char *message)
 {
 	struct kr_buf body = KR_BUF_INIT;
-	char request_id[37];
+	char request_id[KR_UUID_MAX];
 
 	kr_http_request_id(request_id);
 	kr_buf_add(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>");
@@ -268,7 +269,7 @@ reply(struct evhttp_request *req, const struct clc_req *r)
 {
 	struct evbuffer *out = evbuffer_new();
 	struct kr_buf head = KR_BUF_INIT;
-	char request_id[37], tail[160];
+	char request_id[KR_UUID_MAX], tail[160];
 	int n;
 
 	kr_http_request_id(request_id);

@@ -155,6 +155,23 @@ static const char schema_v6[] =
 	"ALTER TABLE instances ADD COLUMN disable_api_termination INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE instances ADD COLUMN source_dest_check INTEGER NOT NULL DEFAULT 1;";
 
+/*
+ * Many clusters, each with its own EBS (AoE does not cross a router): the
+ * zone an EBS serves ('' for a non-EBS row, and for an EBS registered
+ * before zones mattered: it serves every zone that has no EBS of its own),
+ * and the zone whose EBS made a snapshot (so that, without Walrus, the one
+ * EBS that keeps it is asked to delete it).  An EBS of a cloud with exactly
+ * one cluster becomes that cluster's; with none or several it stays
+ * cloud-wide ('').  Snapshots take their volume's zone (NULL if it is gone:
+ * the first EBS is asked, as before).
+ */
+static const char schema_v7[] =
+	"ALTER TABLE services ADD COLUMN zone TEXT NOT NULL DEFAULT '';"
+	"UPDATE services SET zone = (SELECT name FROM services WHERE kind = 'cluster')"
+	" WHERE kind = 'ebs' AND (SELECT count(*) FROM services WHERE kind = 'cluster') = 1;"
+	"ALTER TABLE snapshots ADD COLUMN zone TEXT;"
+	"UPDATE snapshots SET zone = (SELECT zone FROM volumes v WHERE v.id = snapshots.volume_id);";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
@@ -162,6 +179,7 @@ static const struct kr_db_migration migrations[] = {
 	{ 4, schema_v4 },
 	{ 5, schema_v5 },
 	{ 6, schema_v6 },
+	{ 7, schema_v7 },
 };
 
 int
