@@ -18,6 +18,8 @@
 #include "error.h"
 #include "http_server.h"
 #include "daemon.h"
+#include "sizes.h"
+#include "soap_error.h"
 #include "soap_server.h"
 #include "userdb.h"
 #include "karri_cmds.h"
@@ -29,34 +31,24 @@ struct options {
 	const char *host;
 };
 
-/* Ask one endpoint who it is.  0 when it answered; the answer lives in soap. */
+/*
+ * Ask one endpoint who it is.  0 when it answered (the answer lives in
+ * soap), else -1 with kr_error saying why (soap_error.c).
+ */
 static int
 describe_service(struct soap *soap, const char *url, struct _svc__DescribeServiceResponse *resp)
 {
 	struct _svc__DescribeService req = { 0 };
-	char correlation[37];
+	char correlation[KR_UUID_MAX];
 
 	kr_http_request_id(correlation);
 	req.correlationId = correlation;
 	req.userId = "karri-admin";
 	memset(resp, 0, sizeof(*resp));
-	if (soap_call___svc__DescribeService(soap, url, NULL, &req, resp) != SOAP_OK)
-		return -1;
-	return resp->_return == true_ ? 0 : -1;
+	return kr_soap_error_read(soap, soap_call___svc__DescribeService(soap, url, NULL, &req,
+	    resp), &resp->_return, &resp->statusMessage, NULL, "DescribeService", url);
 }
 
-static const char *
-soap_failure(struct soap *soap)
-{
-	const char *s = *soap_faultstring(soap);
-
-	if (soap->error == SOAP_TCP_ERROR || soap->error == SOAP_EOF)
-		return "not reachable";
-	if (soap->error == SOAP_SSL_ERROR && s)
-		return soap_faultdetail(soap) && *soap_faultdetail(soap) ?
-		    *soap_faultdetail(soap) : s;
-	return s ? s : "error";
-}
 
 /*
  * The CLI talks to the daemons as the front end does: with the CLC's
@@ -105,7 +97,7 @@ print_row(struct soap *soap, const char *name, const char *url)
 	struct _svc__DescribeServiceResponse r;
 
 	if (describe_service(soap, url, &r) < 0) {
-		printf("%-13s %-44s %-9s %s\n", name, url, "DOWN", soap_failure(soap));
+		printf("%-13s %-44s %-9s %s\n", name, url, "DOWN", kr_error_message());
 		soap_destroy(soap);
 		soap_end(soap);
 		return -1;
@@ -122,11 +114,11 @@ print_row(struct soap *soap, const char *name, const char *url)
 static int
 cmd_status(const struct options *o)
 {
-	static const struct { const char *name, *key, *path; bool internal; } front[] = {
-		{ "karri-clc", "CLC_PORT", "/services/Karri", false },
-		{ "karri-walrus", "WALRUS_PORT", "/services/Karri", false },
-		{ "karri-ebs", "EBS_PORT", "/", true },
-		{ "karri-cc", "CC_PORT", "/", true },
+	static const struct { const char *name, *key, *path, *kind; bool internal; } front[] = {
+		{ "karri-clc", "CLC_PORT", "/services/Karri", NULL, false },
+		{ "karri-walrus", "WALRUS_PORT", "/services/Karri", NULL, false },
+		{ "karri-ebs", "EBS_PORT", "/", "ebs", true },
+		{ "karri-cc", "CC_PORT", "/", "cluster", true },
 	};
 	struct kr_config *cfg = load_config(o);
 	struct soap *soap;
@@ -140,6 +132,9 @@ cmd_status(const struct options *o)
 	kr_soap_setup(soap, CALL_TIMEOUT_S);
 	printf("%-13s %-44s %-9s %s\n", "SERVICE", "ENDPOINT", "STATE", "DETAILS");
 	for (size_t i = 0; i < sizeof(front) / sizeof(front[0]); i++) {
+		/* Each zone's own CC and EBS on their heads are asked below (karri_status.c). */
+		if (front[i].kind && !karri_front_runs(cfg, front[i].kind))
+			continue;
 		snprintf(url, sizeof(url), "%s://%s:%ld%s", front[i].internal ? kr_tls_scheme() :
 		    "http", o->host, kr_config_int(cfg, front[i].key), front[i].path);
 		down += print_row(soap, front[i].name, url) < 0;
@@ -172,7 +167,7 @@ cmd_describe_service(const char *url)
 	soap = soap_new();
 	kr_soap_setup(soap, CALL_TIMEOUT_S);
 	if (describe_service(soap, url, &r) < 0) {
-		fprintf(stderr, "karri: %s: %s\n", url, soap_failure(soap));
+		fprintf(stderr, "karri: %s: %s\n", url, kr_error_message());
 		rc = 1;
 	} else {
 		printf("service=%s\nversion=%s\nstate=%s\npid=%d\nuptime=%ld\nhost=%s\n",
@@ -189,7 +184,7 @@ open_users(const struct options *o, struct kr_config **cfgp)
 {
 	struct kr_config *cfg = load_config(o);
 	const char *path;
-	char dir[1024], *slash;
+	char dir[KR_DIR_MAX], *slash;
 	sqlite3 *db = NULL;
 
 	*cfgp = cfg;
@@ -306,10 +301,12 @@ usage(FILE *out)
 	    "  user list               every user: name, account id, admin, enabled\n"
 	    "  user keys NAME          a user's access and secret keys\n"
 	    "  credentials USER DIR    eucarc, X.509 pair and cloud cert for a user\n"
-	    "  register-cluster|register-walrus|register-ebs NAME HOST[:PORT]\n"
+	    "  register-cluster|register-walrus NAME HOST[:PORT]\n"
+	    "  register-ebs NAME HOST[:PORT] [--zone ZONE]  the block storage of a zone (one per\n"
+	    "        zone; without --zone: the only cluster's zone, or every zone if none yet)\n"
 	    "  deregister-cluster|deregister-walrus|deregister-ebs NAME\n"
 	    "  register-nodes|deregister-nodes CLUSTER HOST[:PORT]...\n"
-	    "  describe-services       registered clusters, Walrus, EBS and nodes\n"
+	    "  describe-services       registered clusters, Walrus, EBS (with zone) and nodes\n"
 	    "  instance-type list | set NAME CORES MEM_MIB DISK_GIB standard|io\n"
 	    "  register-cloud NAME --endpoint URL --region R --access-key K --secret-key[-file] S\n"
 	    "        [--policy explicit|overflow] [--zone Z] [--timeout S] [--image EMI=ID]...\n"

@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "karri_cmds.h"
 #include "pem.h"
+#include "sizes.h"
 
 #define DAYS_CA 3650
 #define DAYS_LEAF 1825
@@ -37,7 +38,7 @@
 static int
 write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 {
-	char tmp[1100];
+	char tmp[KR_PATH_MAX];
 	FILE *f;
 	int fd, ok;
 
@@ -128,10 +129,31 @@ fail:
  * localhost, 127.0.0.1 and this host's name, since `karri` runs on the
  * front end.  The CLC serves HTTPS when it finds it.
  */
+/*
+ * The CLC runs as the user its state directory belongs to (EUCA_USER,
+ * docs/decisions.md): a pair made for it by root here, maybe while it runs,
+ * is handed to that user (the key stays 0600).  Nothing changes when the
+ * directory is root's (the CLC then runs as root, or has not yet started:
+ * it takes its files over itself when it does).
+ */
+static void
+give_to_clc(const char *home, const char *path)
+{
+	char state[KR_DIR_MAX];
+	struct stat st;
+
+	snprintf(state, sizeof(state), "%s/var/lib/karri", home);
+	if (geteuid() != 0 || stat(state, &st) < 0 || st.st_uid == 0)
+		return;
+	if (fchownat(AT_FDCWD, path, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		fprintf(stderr, "karri: cannot hand %s to the CLC's user: %s\n", path,
+		    strerror(errno));
+}
+
 static int
 issue_clc_cert(const char *home, struct karri_ca *ca)
 {
-	char dir[1024], cert[1100], key[1100], san[400], host[256] = "localhost";
+	char dir[KR_DIR_MAX], cert[KR_PATH_MAX], key[KR_PATH_MAX], san[400], host[256] = "localhost";
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(dir, sizeof(dir), "%s/var/lib/karri/keys", home);
@@ -140,6 +162,8 @@ issue_clc_cert(const char *home, struct karri_ca *ca)
 	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,DNS:%s", host);
 	if (kr_mkdir_p(dir) < 0 || karri_ca_issue_san(ca, "karri-clc", san, cert, key) < 0)
 		return -1;
+	give_to_clc(home, cert);
+	give_to_clc(home, key);
 	printf("certificate for the CLC's HTTPS: %s\n", cert);
 	return 0;
 }
@@ -148,7 +172,7 @@ issue_clc_cert(const char *home, struct karri_ca *ca)
 static int
 publish_ca_cert(const char *home, struct karri_ca *ca)
 {
-	char dir[1024], path[1100];
+	char dir[KR_DIR_MAX], path[KR_PATH_MAX];
 
 	snprintf(dir, sizeof(dir), "%s/var/lib/karri/keys", home);
 	snprintf(path, sizeof(path), "%s/ca-cert.pem", dir);
@@ -163,7 +187,7 @@ publish_ca_cert(const char *home, struct karri_ca *ca)
 static bool
 clc_cert_current(const char *home)
 {
-	char path[1100];
+	char path[KR_PATH_MAX];
 	X509 *c;
 	bool ok;
 
@@ -178,7 +202,7 @@ clc_cert_current(const char *home)
 int
 karri_ca_load(const char *home, struct karri_ca *ca)
 {
-	char dir[1024], cert[1100], key[1100];
+	char dir[KR_DIR_MAX], cert[KR_PATH_MAX], key[KR_PATH_MAX];
 
 	memset(ca, 0, sizeof(*ca));
 	snprintf(dir, sizeof(dir), "%s/var/lib/karri/ca", home);

@@ -21,6 +21,8 @@
 #include "daemon.h"
 #include "error.h"
 #include "karri_cmds.h"
+#include "privdrop.h"
+#include "sizes.h"
 #include "userdb.h"
 
 static int
@@ -62,7 +64,7 @@ cloud_cert(struct kr_config *cfg, struct karri_ca *ca, const char *dir)
 {
 	const char *cert = kr_config_get(cfg, "KARRI_CLOUD_CERT");
 	const char *key = kr_config_get(cfg, "KARRI_CLOUD_KEY");
-	char to[1200], kdir[1024], *slash;
+	char to[1200], kdir[KR_DIR_MAX], *slash;
 
 	if (access(cert, R_OK) != 0) {
 		snprintf(kdir, sizeof(kdir), "%s", key);
@@ -77,6 +79,10 @@ cloud_cert(struct kr_config *cfg, struct karri_ca *ca, const char *dir)
 		}
 		if (karri_ca_issue(ca, "Karri cloud", cert, key) < 0)
 			return -1;
+		/* The CLC and Walrus read the pair as EUCA_USER (common/privdrop.h). */
+		if (kr_privdrop_give(kr_config_get(cfg, "EUCA_USER"), key) < 0 ||
+		    kr_privdrop_give(kr_config_get(cfg, "EUCA_USER"), cert) < 0)
+			fprintf(stderr, "karri: %s\n", kr_error_message());
 	}
 	snprintf(to, sizeof(to), "%s/cloud-cert.pem", dir);
 	return copy_file(cert, to);
@@ -86,7 +92,7 @@ static int
 write_eucarc(const char *dir, const char *host, struct kr_config *cfg,
     const struct kr_user *u, const struct kr_access_key *k)
 {
-	char path[1100], tmp[1200];
+	char path[KR_PATH_MAX], tmp[KR_TMP_PATH_MAX];
 	FILE *f;
 	int fd;
 

@@ -7,6 +7,7 @@
  * both write; the CLC rereads the services table on every poll (5 s), so
  * no CLC round trip is needed and registration works with the CLC down.
  * Nodes are also registered with their CC (RegisterNodes), which polls them.
+ * An EBS serves one availability zone (--zone; the rules in karri_ebs.c).
  *
  * Internal TLS (common/tls.h).  Each registered cluster, EBS, Walrus and
  * node gets a key and certificate from the cloud CA under
@@ -40,13 +41,15 @@
 #include "error.h"
 #include "http_server.h"
 #include "karri_cmds.h"
+#include "sizes.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 sqlite3 *
 karri_open_clc_db(struct kr_config *cfg)
 {
 	const char *path = kr_config_get(cfg, "CLC_DB");
-	char dir[1024], *slash;
+	char dir[KR_DIR_MAX], *slash;
 	sqlite3 *db = NULL;
 
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -90,8 +93,8 @@ split_host(const char *s, char *host, size_t len, long def, long *port)
 }
 
 /* True when host is an address of this machine: it binds. */
-static bool
-host_is_local(const char *host)
+bool
+karri_host_is_local(const char *host)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
 	bool local = false;
@@ -146,7 +149,7 @@ issue_component_cert(struct kr_config *cfg, const char *kind, const char *name,
     const char *host)
 {
 	const char *home = kr_config_get(cfg, "KARRI_HOME"), *role = tls_role(kind);
-	char dir[1024], cert[1200], key[1200], cn[400], san[300], to[1300];
+	char dir[KR_DIR_MAX], cert[1200], key[1200], cn[400], san[300], to[1300];
 	struct in6_addr a;
 	struct karri_ca ca;
 	int rc;
@@ -169,7 +172,7 @@ issue_component_cert(struct kr_config *cfg, const char *kind, const char *name,
 	printf("certificate for %s %s: %s (key %s)\n", kind, name, cert, key);
 	if (role == NULL)
 		return 0;
-	if (host_is_local(host)) {
+	if (karri_host_is_local(host)) {
 		snprintf(to, sizeof(to), "%s/%s-cert.pem", dir, role);
 		if (copy_file(cert, to, 0644) < 0)
 			return -1;
@@ -217,25 +220,43 @@ exec_sql(sqlite3 *db, const char *sql, const char *a, const char *b, const char 
 	return rc < 0 ? -1 : sqlite3_changes(db);
 }
 
+/* zone: the zone an EBS serves (karri_ebs.c), '' for the other kinds. */
 static int
 register_service(sqlite3 *db, struct kr_config *cfg, const char *kind, const char *name,
-    const char *where, const char *port_key)
+    const char *where, const char *port_key, const char *zone)
 {
 	char host[256];
+	sqlite3_stmt *st;
 	long port;
+	int rc;
 
 	if (!name_ok(name) ||
 	    split_host(where, host, sizeof(host), kr_config_int(cfg, port_key), &port) < 0) {
 		fprintf(stderr, "karri: bad name or HOST[:PORT]: %s %s\n", name, where);
 		return 2;
 	}
-	if (exec_sql(db, "INSERT INTO services (kind, name, host, port, registered, scheme)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, name) DO UPDATE SET host = ?3,"
-	    " port = ?4, scheme = ?6", kind, name, host, port, scheme(cfg, kind)) < 0) {
+	if (kr_db_prepare(db, "INSERT INTO services (kind, name, host, port, registered, scheme,"
+	    " zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (kind, name) DO UPDATE SET"
+	    " host = ?3, port = ?4, scheme = ?6, zone = ?7", &st) < 0) {
 		fprintf(stderr, "karri: %s\n", kr_error_message());
 		return 1;
 	}
-	printf("registered %s %s at %s://%s:%ld\n", kind, name, scheme(cfg, kind), host, port);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, port);
+	sqlite3_bind_int64(st, 5, (long)time(NULL));
+	sqlite3_bind_text(st, 6, scheme(cfg, kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, zone, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		fprintf(stderr, "karri: %s\n", kr_error_message());
+		return 1;
+	}
+	printf("registered %s %s at %s://%s:%ld%s%s\n", kind, name, scheme(cfg, kind), host,
+	    port, strcmp(kind, "ebs") ? "" : " for zone ", strcmp(kind, "ebs") ? "" :
+	    *zone ? zone : "* (every zone without its own EBS)");
 	return issue_component_cert(cfg, kind, name, host) < 0 ? 1 : 0;
 }
 
@@ -244,13 +265,16 @@ print_services(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 
-	if (kr_db_prepare(db, "SELECT kind, name, host, port, scheme FROM services"
+	/* An EBS with the zone it serves ("*": every zone without its own). */
+	if (kr_db_prepare(db, "SELECT kind, name, host, port, scheme, CASE kind WHEN 'ebs' THEN"
+	    " ' zone=' || CASE zone WHEN '' THEN '*' ELSE zone END ELSE '' END FROM services"
 	    " ORDER BY kind, name", &st) < 0)
 		return 1;
 	while (kr_db_step(st) == 1)
-		printf("%-8s %-20s %s:%d %s\n", sqlite3_column_text(st, 0),
+		printf("%-8s %-20s %s:%d %s%s\n", sqlite3_column_text(st, 0),
 		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-		    sqlite3_column_int(st, 3), sqlite3_column_text(st, 4));
+		    sqlite3_column_int(st, 3), sqlite3_column_text(st, 4),
+		    sqlite3_column_text(st, 5));
 	sqlite3_finalize(st);
 	if (kr_db_prepare(db, "SELECT cluster, host FROM nodes ORDER BY cluster, host", &st) < 0)
 		return 1;
@@ -265,7 +289,7 @@ print_services(sqlite3 *db)
 static int
 tell_cc(sqlite3 *db, const char *cluster, char **nodes, int n, bool add)
 {
-	char url[400] = "", corr[37];
+	char url[400] = "", corr[KR_UUID_MAX];
 	struct soap *soap;
 	sqlite3_stmt *st;
 	int rc = 1;
@@ -289,19 +313,18 @@ tell_cc(sqlite3 *db, const char *cluster, char **nodes, int n, bool add)
 		struct _cc__RegisterNodes req = { corr, "karri-admin", n, nodes };
 		struct _cc__RegisterNodesResponse resp = { 0 };
 
-		rc = soap_call___cc__RegisterNodes(soap, url, NULL, &req, &resp) == SOAP_OK &&
-		    resp._return == true_ ? 0 : 1;
+		rc = kr_soap_error_read(soap, soap_call___cc__RegisterNodes(soap, url, NULL, &req,
+		    &resp), &resp._return, &resp.statusMessage, NULL, "RegisterNodes", url) ? 1 : 0;
 	} else {
 		struct _cc__DeregisterNodes req = { corr, "karri-admin", n, nodes };
 		struct _cc__DeregisterNodesResponse resp = { 0 };
 
-		rc = soap_call___cc__DeregisterNodes(soap, url, NULL, &req, &resp) == SOAP_OK &&
-		    resp._return == true_ ? 0 : 1;
+		rc = kr_soap_error_read(soap, soap_call___cc__DeregisterNodes(soap, url, NULL, &req,
+		    &resp), &resp._return, &resp.statusMessage, NULL, "DeregisterNodes", url) ? 1 : 0;
 	}
 	if (rc)
 		fprintf(stderr, "karri: the cluster controller at %s did not take the change "
-		    "(%s); it is recorded and can be repeated\n", url,
-		    *soap_faultstring(soap) ? *soap_faultstring(soap) : "not reachable");
+		    "(%s); it is recorded and can be repeated\n", url, kr_error_message());
 	soap_destroy(soap);
 	soap_end(soap);
 	soap_free(soap);
@@ -340,12 +363,22 @@ karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **argv
 		{ "ebs", "ebs", "EBS_PORT" },
 	};
 	bool reg = strncmp(cmd, "register-", 9) == 0;
-	const char *what = strchr(cmd, '-') + 1;
-	sqlite3 *db = karri_open_clc_db(cfg);
+	const char *what = strchr(cmd, '-') + 1, *asked = NULL;
+	bool ebs = strcmp(what, "ebs") == 0;
+	char zone[64] = "";
+	sqlite3 *db;
 	int rc = 2;
 
-	if (db == NULL)
+	if (ebs && reg && karri_ebs_zone_arg(&argc, argv, &asked) < 0)
+		goto usage;
+	if ((db = karri_open_clc_db(cfg)) == NULL)
 		return 1;
+	/* An EBS: one per zone, kept while it holds volumes (karri_ebs.c). */
+	if (ebs && (reg ? karri_ebs_zone(db, argc, argv, asked, zone, sizeof(zone)) :
+	    karri_ebs_may_deregister(db, argc, argv)) < 0) {
+		rc = 1;
+		goto done;
+	}
 	if (strcmp(cmd, "describe-services") == 0 && argc == 0)
 		rc = print_services(db);
 	else if (strcmp(what, "nodes") == 0 && argc >= 2 && name_ok(argv[0]))
@@ -355,7 +388,7 @@ karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **argv
 			continue;
 		if (reg && argc == 2)
 			rc = register_service(db, cfg, kinds[i].kind, argv[0], argv[1],
-			    kinds[i].port_key);
+			    kinds[i].port_key, zone);
 		else if (!reg && argc == 1) {
 			int n = exec_sql(db, "DELETE FROM services WHERE kind = ?1 AND name = ?2",
 			    kinds[i].kind, argv[0], NULL, 0, NULL);
@@ -365,13 +398,17 @@ karri_cmd_register(struct kr_config *cfg, const char *cmd, int argc, char **argv
 				fprintf(stderr, "karri: no %s %s is registered\n", what, argv[0]);
 		}
 	}
-	if (rc == 2)
-		fprintf(stderr, "usage: karri register-cluster|register-walrus|register-ebs NAME "
-		    "HOST[:PORT]\n       karri deregister-cluster|deregister-walrus|"
-		    "deregister-ebs NAME\n       karri register-nodes|deregister-nodes CLUSTER "
-		    "HOST[:PORT]...\n       karri describe-services\n");
+done:
 	kr_db_close(db);
-	return rc;
+	if (rc != 2)
+		return rc;
+usage:
+	fprintf(stderr, "usage: karri register-cluster|register-walrus NAME HOST[:PORT]\n"
+	    "       karri register-ebs NAME HOST[:PORT] [--zone ZONE]\n"
+	    "       karri deregister-cluster|deregister-walrus|deregister-ebs NAME\n"
+	    "       karri register-nodes|deregister-nodes CLUSTER HOST[:PORT]...\n"
+	    "       karri describe-services\n");
+	return 2;
 }
 
 /* karri instance-type list | set NAME CORES MEMORY_MIB DISK_GIB IO_CLASS */

@@ -18,6 +18,27 @@ Topology for prefix P (default "kq") and network index I (default 0):
                 eth1               10.82.I.(10+K)/24  storage network
     (root)      P-host (optional)  10.83.I.1/30       only with --host-link
 
+With --clusters N (N > 1; default 1, the layout above) the sim is N
+clusters, each with its own pair of bridges (br-priv, br-stor for cluster 1,
+br-privC, br-storC for cluster C) and its own networks: cluster C's private
+net is 10.(78+3C).I.0/24 and its storage net 10.(79+3C).I.0/24 (cluster 1:
+10.81/10.82 as above, cluster 2: 10.84/10.85, ...), and a head host of its
+own where the cluster's CC and EBS run:
+
+    P-front     eth(C-1)           .1 on cluster C's private net (one leg
+                                   each, no storage leg); routes between them
+                host0 (optional)   10.83.I.2/30       as above
+    P-headC     eth0               .2 on cluster C's private net
+                eth1               .2 on cluster C's storage net
+    P-nodeK     br0 / eth1         .(10+K) on its cluster's nets; nodes are
+                                   numbered across clusters (--nodes is per
+                                   cluster: node1..nodeN in cluster 1, ...)
+
+Heads and nodes of cluster C route everything else via the front end's leg
+on their network (default route), and the front end forwards: so the CLC
+and Walrus reach every head and node, and every node reaches Walrus.  AoE
+stays on a cluster's storage bridge, as AoE does not cross a router.
+
 MTU 9000 on every bridge and veth (AoE jumbo frames; the host link keeps
 1500).  Guests join a node's br0 (libvirt <interface type='bridge'>), so
 they sit on the private network with the front end.  Addresses from
@@ -75,12 +96,13 @@ they are only mount points.  Paths *inside* those directories differ between
 a node's libvirtd and everything else, so give libvirt disk/console paths
 elsewhere (e.g. under the state dir or /tmp).
 
-CLI:  karri_sim.py up [--prefix P] [--nodes N] [--net-index I] [--host-link]
+CLI:  karri_sim.py up [--prefix P] [--nodes N] [--clusters C] [--net-index I] [--host-link]
       karri_sim.py down|status [--prefix P] [--json]
       karri_sim.py exec [--prefix P] HOST -- ARGV...
 Python:
       sim = Sim("kt123", nodes=2); sim.up()
       sim.front.priv_ip, sim.nodes[0].libvirt_uri, sim.nodes[0].run([...])
+      sim = Sim("kt124", nodes=1, clusters=2)   # sim.clusters[1].head, .nodes
       p = sim.front.spawn([...], log="/tmp/x.log"); p.stop()
       sim.down()
 """
@@ -102,6 +124,7 @@ CAPS_CACHE = "/var/cache/karri/sim-qemu-caps"
 MTU = 9000
 LIBVIRTD = "/usr/sbin/libvirtd"
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")   # "<P>-host" must fit IFNAMSIZ
+MAX_CLUSTERS = 4        # cluster 4's nets are 10.90/10.91: below the guests' 10.100/16
 
 # libvirt's directories, bind-mounted per node: (name under S/nodeK, path).
 LIBVIRT_DIRS = [("etc", "/etc/libvirt"), ("run", "/run/libvirt"),
@@ -243,6 +266,7 @@ class Host:
     bridge = None          # the bridge carrying priv_ip (nodes: "br0")
     priv_dev = "eth0"      # the interface holding priv_ip
     stor_dev = "eth1"      # ... and stor_ip
+    cluster = None         # the Cluster it belongs to (a front end of many: None)
 
     def __init__(self, sim, name, priv_ip, stor_ip):
         self.sim = sim
@@ -310,6 +334,18 @@ class Host:
     def exists(self):
         return os.path.exists("/run/netns/" + self.netns)
 
+    def cables(self):
+        """[(device here, bridge in the switch namespace, port name suffix)];
+        the position in the list is the device's index in host_mac."""
+        c = self.cluster
+        return [("eth0", c.priv_br, "p"), ("eth1", c.stor_br, "s")]
+
+    def addresses(self):
+        """[(device, address/prefix)] to configure (and bring up)."""
+        c = self.cluster
+        return [(self.priv_dev, "%s/%d" % (self.priv_ip, c.priv_net.prefixlen)),
+                (self.stor_dev, "%s/%d" % (self.stor_ip, c.stor_net.prefixlen))]
+
     def info(self):
         d = {"name": self.name, "netns": self.netns, "priv_ip": self.priv_ip,
              "stor_ip": self.stor_ip, "priv_dev": self.priv_dev, "bridge": self.bridge}
@@ -321,6 +357,42 @@ class Host:
 
 class Front(Host):
     host_ip = None         # front end's address on the host link, if any
+    legs = ()              # of many clusters: [(cluster, address)], eth0, eth1, ...
+
+    def ip_on(self, cluster):
+        """The front end's address on that cluster's private network."""
+        for c, ip in self.legs:
+            if c is cluster:
+                return ip
+        return self.priv_ip
+
+    def cables(self):
+        if not self.legs:
+            return Host.cables(self)
+        return [("eth%d" % i, c.priv_br, "p" if i == 0 else "p%d" % (i + 1))
+                for i, (c, _) in enumerate(self.legs)]
+
+    def addresses(self):
+        if not self.legs:
+            return Host.addresses(self)
+        return [("eth%d" % i, "%s/%d" % (ip, c.priv_net.prefixlen))
+                for i, (c, ip) in enumerate(self.legs)]
+
+    def info(self):
+        d = Host.info(self)
+        if self.legs:
+            d["legs"] = [{"dev": "eth%d" % i, "ip": ip, "private_net": str(c.priv_net)}
+                         for i, (c, ip) in enumerate(self.legs)]
+        return d
+
+
+class Head(Host):
+    """The host of one cluster's CC and EBS, in a sim of many clusters."""
+
+    def info(self):
+        d = Host.info(self)
+        d["cluster"] = self.cluster.index
+        return d
 
 
 class Node(Host):
@@ -365,35 +437,86 @@ class Node(Host):
         d = Host.info(self)
         d["libvirt_uri"] = self.libvirt_uri
         d["lxc_uri"] = self.lxc_uri
+        d["cluster"] = self.cluster.index
         return d
+
+
+class Cluster:
+    """One cluster of the sim (an availability zone of the cloud on it): its
+    private and storage networks, each a bridge in the switch namespace;
+    `head` is where its CC and EBS run (the front end when the sim has one
+    cluster), `nodes` its nodes."""
+
+    def __init__(self, index, net_index):
+        self.index = index
+        off = 3 * (index - 1)          # 10.83 is the host link: cluster 2 from 10.84
+        self.priv_net = ipaddress.ip_network("10.%d.%d.0/24" % (81 + off, net_index))
+        self.stor_net = ipaddress.ip_network("10.%d.%d.0/24" % (82 + off, net_index))
+        suffix = "" if index == 1 else str(index)
+        self.priv_br = "br-priv" + suffix
+        self.stor_br = "br-stor" + suffix
+        self.head = None
+        self.nodes = []
+
+    def info(self):
+        return {"index": self.index, "private_net": str(self.priv_net),
+                "storage_net": str(self.stor_net), "head": self.head.name,
+                "nodes": [n.name for n in self.nodes]}
+
+    def __repr__(self):
+        return "<Cluster %d %s>" % (self.index, self.priv_net)
 
 
 # --- the simulation ------------------------------------------------------------
 
 class Sim:
     def __init__(self, prefix="kq", nodes=2, state_dir=None, net_index=0,
-                 host_link=False, libvirt=True):
+                 host_link=False, libvirt=True, clusters=1):
+        """nodes: per cluster; clusters > 1 gives each cluster a head (see the docstring)."""
         if not PREFIX_RE.match(prefix):
             raise ValueError("prefix must match %s: %r" % (PREFIX_RE.pattern, prefix))
-        if not 0 <= net_index <= 255 or not 1 <= nodes <= 200:
-            raise ValueError("net_index 0..255, nodes 1..200")
+        if not 0 <= net_index <= 255 or not 1 <= nodes * clusters <= 200 or \
+                not 1 <= clusters <= MAX_CLUSTERS:
+            raise ValueError("net_index 0..255, clusters 1..%d, nodes 1..200 in all"
+                             % MAX_CLUSTERS)
         self.prefix = prefix
         self.state_dir = os.path.abspath(state_dir or os.path.join(STATE_BASE, prefix))
         self.config_file = os.path.join(self.state_dir, "sim.json")
         self.net_index = net_index
         self.host_link = host_link
         self.libvirt = libvirt
-        self.priv_net = ipaddress.ip_network("10.81.%d.0/24" % net_index)
-        self.stor_net = ipaddress.ip_network("10.82.%d.0/24" % net_index)
+        self.clusters = [Cluster(c, net_index) for c in range(1, clusters + 1)]
+        self.priv_net = self.clusters[0].priv_net       # cluster 1's: the front end's
+        self.stor_net = self.clusters[0].stor_net
         self.host_net = ipaddress.ip_network("10.83.%d.0/30" % net_index)
         self.switch_ns = prefix + "-sw"
         self.host_if = prefix + "-host"
         self.host_ip = str(self.host_net[1]) if host_link else None
-        self.front = Front(self, "front", self._addr(self.priv_net, 1), self._addr(self.stor_net, 1))
+        one = clusters == 1
+        self.front = Front(self, "front", self._addr(self.priv_net, 1),
+                           self._addr(self.stor_net, 1) if one else None)
         if host_link:
             self.front.host_ip = str(self.host_net[2])
-        self.nodes = [Node(self, "node%d" % k, self._addr(self.priv_net, 10 + k),
-                           self._addr(self.stor_net, 10 + k)) for k in range(1, nodes + 1)]
+        self.heads = []
+        if one:
+            self.front.cluster = self.clusters[0]
+            self.clusters[0].head = self.front
+        else:
+            self.front.legs = [(c, self._addr(c.priv_net, 1)) for c in self.clusters]
+            for c in self.clusters:
+                c.head = Head(self, "head%d" % c.index, self._addr(c.priv_net, 2),
+                              self._addr(c.stor_net, 2))
+                c.head.cluster = c
+                self.heads.append(c.head)
+        self.nodes = []
+        for c in self.clusters:
+            for _ in range(nodes):
+                k = len(self.nodes) + 1
+                n = Node(self, "node%d" % k, self._addr(c.priv_net, 10 + k),
+                         self._addr(c.stor_net, 10 + k))
+                n.cluster = c
+                c.nodes.append(n)
+                self.nodes.append(n)
         self._procs = []
 
     @classmethod
@@ -404,7 +527,8 @@ class Sim:
         cfg = sim._load_config()
         if cfg:
             sim = cls(prefix, nodes=cfg["nodes"], state_dir=state_dir, net_index=cfg["net_index"],
-                      host_link=cfg["host_link"], libvirt=cfg["libvirt"])
+                      host_link=cfg["host_link"], libvirt=cfg["libvirt"],
+                      clusters=cfg.get("clusters", 1))
         return sim
 
     @staticmethod
@@ -413,7 +537,7 @@ class Sim:
 
     @property
     def hosts(self):
-        return [self.front] + self.nodes
+        return [self.front] + self.heads + self.nodes
 
     def host(self, name):
         for h in self.hosts:
@@ -441,9 +565,9 @@ class Sim:
         try:
             os.makedirs(self.state_dir, exist_ok=True)   # the sim owns it: down removes it
             with open(self.config_file, "w") as f:
-                json.dump({"prefix": self.prefix, "nodes": len(self.nodes),
+                json.dump({"prefix": self.prefix, "nodes": len(self.clusters[0].nodes),
                            "net_index": self.net_index, "host_link": self.host_link,
-                           "libvirt": self.libvirt}, f)
+                           "libvirt": self.libvirt, "clusters": len(self.clusters)}, f)
             self._make_network()
             if self.libvirt:
                 for n in self.nodes:
@@ -463,17 +587,17 @@ class Sim:
         for ns in [sw] + [h.netns for h in self.hosts]:
             _cmd(["ip", "netns", "add", ns])
             _cmd(["ip", "-n", ns, "link", "set", "lo", "up"])
-        for br in ("br-priv", "br-stor"):
-            # No STP and no forward delay: ports forward at once, as on a
-            # dumb switch; the tests do not wait 15 s for learning.
-            _cmd(["ip", "-n", sw, "link", "add", br, "mtu", str(MTU), "type", "bridge",
-                  "stp_state", "0", "forward_delay", "0"])
-            _cmd(["ip", "-n", sw, "link", "set", br, "up"])
+        for c in self.clusters:
+            for br in (c.priv_br, c.stor_br):
+                # No STP and no forward delay: ports forward at once, as on a
+                # dumb switch; the tests do not wait 15 s for learning.
+                _cmd(["ip", "-n", sw, "link", "add", br, "mtu", str(MTU), "type", "bridge",
+                      "stp_state", "0", "forward_delay", "0"])
+                _cmd(["ip", "-n", sw, "link", "set", br, "up"])
         for k, h in enumerate(self.hosts):
             # Both ends of each cable are made from inside the namespaces;
             # nothing passes through the root namespace.
-            for d, (dev, br, suffix) in enumerate((("eth0", "br-priv", "p"),
-                                                   ("eth1", "br-stor", "s"))):
+            for d, (dev, br, suffix) in enumerate(h.cables()):
                 port = "%s-%s" % (h.name, suffix)
                 _cmd(["ip", "-n", sw, "link", "add", port, "mtu", str(MTU), "type", "veth",
                       "peer", "name", dev, "address", self.host_mac(k, d), "mtu", str(MTU),
@@ -483,12 +607,11 @@ class Sim:
                 h.ip("link", "add", "br0", "mtu", str(MTU), "type", "bridge",
                      "stp_state", "0", "forward_delay", "0")
                 h.ip("link", "set", "eth0", "master", "br0", "up")
-                h.ip("link", "set", "br0", "up")
-            else:
-                h.ip("link", "set", "eth0", "up")
-            h.ip("addr", "add", "%s/%d" % (h.priv_ip, self.priv_net.prefixlen), "dev", h.priv_dev)
-            h.ip("addr", "add", "%s/%d" % (h.stor_ip, self.stor_net.prefixlen), "dev", h.stor_dev)
-            h.ip("link", "set", h.stor_dev, "up")
+            for dev, addr in h.addresses():
+                h.ip("addr", "add", addr, "dev", dev)
+                h.ip("link", "set", dev, "up")
+        if len(self.clusters) > 1:
+            self._make_routes()
         if self.host_link:
             # The one exception to "nothing in the root namespace": a cable
             # from the host to the front end, so the host can reach its APIs.
@@ -499,6 +622,14 @@ class Sim:
             _cmd(["ip", "link", "set", self.host_if, "up"])
             self.front.ip("addr", "add", self.front.host_ip + "/" + plen, "dev", "host0")
             self.front.ip("link", "set", "host0", "up")
+
+    def _make_routes(self):
+        """Many clusters: the front end is the router between the clusters'
+        private networks (its legs); heads and nodes send what is not on
+        their own networks to it.  Storage networks stay unrouted."""
+        self.front.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
+        for h in self.heads + self.nodes:
+            h.ip("route", "add", "default", "via", self.front.ip_on(h.cluster))
 
     def host_mac(self, k, d):
         """The MAC of host k's (0 front, K nodeK) interface d (0 eth0, 1 eth1):
@@ -612,7 +743,8 @@ class Sim:
         nodes = self._all_node_names()
         for name in nodes:
             self.destroy_domains(Node(self, name, None, None))
-        hosts = [self.front] + [Node(self, name, None, None) for name in nodes]
+        hosts = [self.front] + [Head(self, name, None, None) for name in self._all_head_names()] \
+            + [Node(self, name, None, None) for name in nodes]
         for h in hosts:
             pids = [(p, s) for p, s in h.recorded_pids() if _alive(p, s)]
             if pids and not quiet:
@@ -627,7 +759,8 @@ class Sim:
         for ns in self._our_namespaces():
             _terminate([(p, _starttime(p)) for p in _netns_pids(ns)], timeout=5)
         for h in hosts[1:]:
-            _node_cgroups_remove(h)
+            if isinstance(h, Node):
+                _node_cgroups_remove(h)
         if os.path.exists("/sys/class/net/" + self.host_if):
             _cmd(["ip", "link", "del", self.host_if], check=False)
         for ns in self._our_namespaces():
@@ -640,21 +773,29 @@ class Sim:
                 log("not removing %s: no sim.json in it" % self.state_dir)
 
     def _our_namespaces(self):
-        """Existing namespaces named like ours: P-sw, P-front, P-node<K>."""
-        pat = re.compile(r"^%s-(sw|front|node\d+)$" % re.escape(self.prefix))
+        """Existing namespaces named like ours: P-sw, P-front, P-head<C>, P-node<K>."""
+        pat = re.compile(r"^%s-(sw|front|head\d+|node\d+)$" % re.escape(self.prefix))
         names = [n for n in _netns_list() if pat.match(n)]
         # nodes first, switch last: the order a human would unplug things
         return sorted(names, key=lambda n: (n.endswith("-sw"), n.endswith("-front"), n))
 
     def _all_node_names(self):
-        names = {n.name for n in self.nodes}
+        return self._all_names("node", self.nodes)
+
+    def _all_head_names(self):
+        return self._all_names("head", self.heads)
+
+    def _all_names(self, kind, known):
+        """Names of the hosts of this kind: ours, and any a crashed run left
+        (a namespace, a state directory)."""
+        names = {h.name for h in known}
         for ns in self._our_namespaces():
-            m = re.match(r"^.*-(node\d+)$", ns)
+            m = re.match(r"^.*-(%s\d+)$" % kind, ns)
             if m:
                 names.add(m.group(1))
         if os.path.isdir(self.state_dir):
-            names.update(d for d in os.listdir(self.state_dir) if re.match(r"^node\d+$", d))
-        return sorted(names, key=lambda s: int(s[4:]))
+            names.update(d for d in os.listdir(self.state_dir) if re.match(r"^%s\d+$" % kind, d))
+        return sorted(names, key=lambda s: int(s[len(kind):]))
 
     def destroy_domains(self, n):
         """Stop the node's guests and containers (tests use it to leave a node
@@ -702,7 +843,7 @@ class Sim:
         out = {"prefix": self.prefix, "state_dir": self.state_dir, "up": self.is_up(),
                "net_index": self.net_index, "private_net": str(self.priv_net),
                "storage_net": str(self.stor_net), "namespaces": self._our_namespaces(),
-               "hosts": []}
+               "clusters": [c.info() for c in self.clusters], "hosts": []}
         if self.host_link:
             out["host_link"] = {"root_if": self.host_if, "root_ip": self.host_ip,
                                 "front_if": "host0", "front_ip": self.front.host_ip}
@@ -717,7 +858,7 @@ class Sim:
 
     def describe_short(self):
         return "front %s, %s" % (self.front.priv_ip, ", ".join(
-            "%s %s" % (n.name, n.priv_ip) for n in self.nodes))
+            "%s %s" % (h.name, h.priv_ip) for h in self.heads + self.nodes))
 
 
 # --- helpers -------------------------------------------------------------------
@@ -971,7 +1112,8 @@ def main(args=None):
         return p
 
     p = common(sub.add_parser("up", help="create the namespaces, network and libvirtds"))
-    p.add_argument("--nodes", type=int, default=2)
+    p.add_argument("--nodes", type=int, default=2, help="per cluster")
+    p.add_argument("--clusters", type=int, default=1, help="each with a head of its own if > 1")
     p.add_argument("--net-index", type=int, default=0)
     p.add_argument("--host-link", action="store_true", help="veth root ns <-> front end")
     p.add_argument("--no-libvirt", action="store_true", help="network only")
@@ -993,7 +1135,7 @@ def main(args=None):
     if a.cmd == "up":
         try:
             sim = Sim(a.prefix, nodes=a.nodes, state_dir=a.state_dir, net_index=a.net_index,
-                      host_link=a.host_link, libvirt=not a.no_libvirt)
+                      host_link=a.host_link, libvirt=not a.no_libvirt, clusters=a.clusters)
             sim.up()
         except (ValueError, RuntimeError, PermissionError) as e:
             log(str(e))
@@ -1014,13 +1156,17 @@ def main(args=None):
         if not d["namespaces"]:
             return 0
         print("  namespaces: " + " ".join(d["namespaces"]))
-        print("  private %s, storage %s (guests from .100)" % (d["private_net"], d["storage_net"]))
+        for c in d["clusters"]:
+            print("  cluster %d: private %s, storage %s (guests from .100), head %s" % (
+                c["index"], c["private_net"], c["storage_net"], c["head"]))
         if "host_link" in d:
             hl = d["host_link"]
             print("  host link: %s %s <-> front host0 %s" % (hl["root_if"], hl["root_ip"], hl["front_ip"]))
         for h in d["hosts"]:
+            priv = " ".join(l["ip"] for l in h["legs"]) if "legs" in h else h["priv_ip"]
             line = "  %-7s %-14s priv %-12s stor %-12s %s" % (
-                h["name"], h["netns"], h["priv_ip"], h["stor_ip"], "ok" if h["exists"] else "MISSING")
+                h["name"], h["netns"], priv, h["stor_ip"] or "-",
+                "ok" if h["exists"] else "MISSING")
             if "libvirt_up" in h:
                 line += "  libvirt %s" % ("up" if h["libvirt_up"] else "down")
             if h["processes"]:

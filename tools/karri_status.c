@@ -1,7 +1,8 @@
 /*
  * karri_status.c - the cloud part of `karri status`: each registered
  * cluster with its nodes and free capacity per instance type (asked of its
- * CC now), and every live instance with where it runs and how its disk and
+ * CC now), each EBS with the zone it serves and the volumes it holds (and
+ * whether it answers now), and every live instance with where it runs and how its disk and
  * network reached the guest (the NC's attachment choice), read from clc.db;
  * each attached volume with the path it took to its guest (kernel AoE,
  * nbd, guest AoE: the owner's karri:path tag); and each remote cloud
@@ -18,6 +19,7 @@
 #include "db.h"
 #include "error.h"
 #include "karri_cmds.h"
+#include "soap_error.h"
 #include "soap_server.h"
 
 static int
@@ -34,10 +36,9 @@ cluster_status(sqlite3 *db, const char *name, const char *url)
 	if (req.__sizeinstanceTypes < 0)
 		req.__sizeinstanceTypes = 0;
 	kr_soap_setup(soap, 5);
-	if (soap_call___cc__DescribeResources(soap, url, NULL, &req, &resp) != SOAP_OK ||
-	    resp._return != true_) {
-		printf("%-13s %-44s %-9s %s\n", "cluster", url, "DOWN",
-		    *soap_faultstring(soap) ? *soap_faultstring(soap) : "not reachable");
+	if (kr_soap_error_read(soap, soap_call___cc__DescribeResources(soap, url, NULL, &req,
+	    &resp), &resp._return, &resp.statusMessage, NULL, "DescribeResources", url) < 0) {
+		printf("%-13s %-44s %-9s %s\n", "cluster", url, "DOWN", kr_error_message());
 	} else {
 		printf("%-13s %-44s %-9s zone=%s nodes=%d\n", "cluster", url, "UP", name,
 		    resp.__sizenodes);
@@ -62,6 +63,31 @@ cluster_status(sqlite3 *db, const char *name, const char *url)
 	return rc;
 }
 
+/*
+ * A zone's EBS, asked now whether it answers (DescribeService), with the
+ * zone it serves ("*": every zone without its own) and the volumes it
+ * holds in clc.db.  1 when it is down.
+ */
+static int
+ebs_status(sqlite3 *db, const char *name, const char *zone, const char *url)
+{
+	struct _svc__DescribeService req = { "karri-status", "karri-admin" };
+	struct _svc__DescribeServiceResponse resp = { 0 };
+	struct soap *soap = soap_new();
+	int down;
+
+	kr_soap_setup(soap, 5);
+	down = kr_soap_error_read(soap, soap_call___svc__DescribeService(soap, url, NULL, &req,
+	    &resp), &resp._return, &resp.statusMessage, NULL, "DescribeService", url) < 0;
+	printf("%-13s %-44s %-9s zone=%s name=%s volumes=%d%s%s\n", "ebs", url,
+	    down ? "DOWN" : "UP", *zone ? zone : "*", name, karri_ebs_volumes(db, zone),
+	    down ? " " : "", down ? kr_error_message() : "");
+	soap_destroy(soap);
+	soap_end(soap);
+	soap_free(soap);
+	return down;
+}
+
 /* Attached volumes only: a free volume has no path (clc.db volumes.attach_path). */
 static void
 volumes_status(sqlite3 *db)
@@ -80,6 +106,35 @@ volumes_status(sqlite3 *db)
 	sqlite3_finalize(st);
 }
 
+/*
+ * Whether this front end runs the CC or EBS (kind "cluster" or "ebs"):
+ * yes when none is registered yet (a fresh install) or one is registered
+ * at an address of this host; no when every one runs elsewhere (a cluster
+ * head per zone), where karri_status_cloud asks them.
+ */
+bool
+karri_front_runs(struct kr_config *cfg, const char *kind)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	bool any = false, here = false;
+
+	if (clc_db_open(kr_config_get(cfg, "CLC_DB"), &db) < 0) {
+		kr_error_clear();
+		return true;
+	}
+	if (kr_db_prepare(db, "SELECT DISTINCT host FROM services WHERE kind = ?", &st) == 0) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		while (!here && kr_db_step(st) == 1) {
+			any = true;
+			here = karri_host_is_local((const char *)sqlite3_column_text(st, 0));
+		}
+		sqlite3_finalize(st);
+	}
+	kr_db_close(db);
+	return here || !any;
+}
+
 int
 karri_status_cloud(struct kr_config *cfg)
 {
@@ -92,13 +147,19 @@ karri_status_cloud(struct kr_config *cfg)
 		printf("(no cloud state: %s)\n", kr_error_message());
 		return 0;
 	}
-	if (kr_db_prepare(db, "SELECT kind, name, host, port, scheme FROM services"
+	if (kr_db_prepare(db, "SELECT kind, name, host, port, scheme, zone FROM services"
 	    " ORDER BY kind, name", &st) == 0) {
 		while (kr_db_step(st) == 1) {
+			const char *kind = (const char *)sqlite3_column_text(st, 0);
+			const char *zone = (const char *)sqlite3_column_text(st, 5);
+
 			snprintf(url, sizeof(url), "%s://%s:%d/", sqlite3_column_text(st, 4),
 			    sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
-			if (strcmp((const char *)sqlite3_column_text(st, 0), "cluster") == 0)
+			if (strcmp(kind, "cluster") == 0)
 				down += cluster_status(db, (const char *)sqlite3_column_text(st, 1),
+				    url);
+			else if (strcmp(kind, "ebs") == 0)	/* the block storage of a zone */
+				down += ebs_status(db, (const char *)sqlite3_column_text(st, 1), zone,
 				    url);
 			else
 				printf("%-13s %-44s %-9s (registered)\n", sqlite3_column_text(st, 0),

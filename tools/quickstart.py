@@ -34,6 +34,14 @@ at a file of their own.  KARRI_QS_DEMO=image
 publishes the test image but launches no demo instance (a test that wants
 every node's full capacity), KARRI_QS_DEMO=no does neither.
 
+KARRI_QS_CLUSTERS=N (default 1) makes a cloud of N clusters, zone1..zoneN:
+the front end then runs the CLC and Walrus only, and each cluster has a
+head host of its own with its CC and EBS, its own private and storage
+networks (tools/karri_sim.py) and KARRI_QS_NODES nodes (default 2 for one
+cluster, 1 per cluster for more).  With one cluster the CC and EBS run on
+the front end, as always.  A cloud keeps the layout it was made with: a
+rerun with another KARRI_QS_CLUSTERS is refused (reset first).
+
 The daemons talk to each other over mutual TLS with certificates from the
 cloud CA (common/tls.h), as an admin's cloud does: the services and nodes
 are registered first (`karri register-*` issues the certificates and
@@ -61,11 +69,13 @@ PREFIX = os.environ.get("KARRI_QS_PREFIX", "kq")
 NET_INDEX = int(os.environ.get("KARRI_QS_NET", "0"))
 FORWARD = os.environ.get("KARRI_QS_FORWARD", "yes") != "no"
 DEMO = os.environ.get("KARRI_QS_DEMO", "yes")          # yes | image | no
-NODES = 2
+CLUSTERS = 1                      # the cloud's layout: see cloud_layout()
+NODES = 2                         # per cluster
 PORTS = {"CLC_PORT": 8773, "WALRUS_PORT": 8779, "CC_PORT": 8774, "NC_PORT": 8775, "EBS_PORT": 8776}
-FRONT_DAEMONS = [("karri-clc", "clc"), ("karri-walrus", "walrus"), ("karri-ebs", "ebs"), ("karri-cc", "cc")]
+CLOUD_DAEMONS = [("karri-clc", "clc"), ("karri-walrus", "walrus")]
+CLUSTER_DAEMONS = [("karri-ebs", "ebs"), ("karri-cc", "cc")]   # on the front end or a head
 FORWARDED = [8773, 8779]          # what users on this machine reach at 127.0.0.1
-ZONE = "zone1"                    # the one cluster, and so availability zone
+ZONE = "zone1"                    # the first cluster's availability zone (the one, usually)
 FORWARDER_PIDS = os.path.join(QS, "forwarders.pids")
 RECORD = os.path.join(QS, "quickstart.json")
 SIM_DIR = os.path.join(QS, "sim")
@@ -94,30 +104,53 @@ def write_config(home, values):
     return path
 
 
-def cloud_config(sim):
-    """One karri.conf for every host, as an admin would write it (eucalyptus.conf names)."""
+def zone(cluster):
+    return f"zone{cluster.index}"
+
+
+def vnet_subnet(cluster):
+    """The instances' network of a cluster: 10.100/16, 10.101/16, ... (the
+    front end routes each via its head, see route_vnets)."""
+    return f"10.{99 + cluster.index}.0.0"
+
+
+def public_ips(cluster):
+    """Elastic IPs: the top of the cluster's private network, which the front end is on."""
+    return f"{cluster.priv_net[200]}-{cluster.priv_net[209]}"
+
+
+def cloud_config(sim, cluster):
+    """One karri.conf for every host of a cluster, as an admin would write it
+    (eucalyptus.conf names)."""
     return {**PORTS,
-            "NODES": " ".join(n.priv_ip for n in sim.nodes),
+            "NODES": " ".join(n.priv_ip for n in cluster.nodes),
             "HYPERVISOR": "qemu",
             "SCHEDPOLICY": "ROUNDROBIN",
             # Instances get 10.100.x.y by DHCP from the CC; elastic IPs come from the
             # private network's top, so the front end reaches them directly.
             "VNET_MODE": "MANAGED-NOVLAN",
-            "VNET_SUBNET": "10.100.0.0", "VNET_NETMASK": "255.255.0.0", "VNET_ADDRSPERNET": 32,
+            "VNET_SUBNET": vnet_subnet(cluster), "VNET_NETMASK": "255.255.0.0",
+            "VNET_ADDRSPERNET": 32,
             "VNET_PRIVINTERFACE": "eth0", "VNET_PUBINTERFACE": "eth0", "VNET_BRIDGE": "br0",
-            "VNET_PUBLICIPS": f"{sim.priv_net[200]}-{sim.priv_net[209]}",
-            "VNET_CLOUDIP": sim.front.priv_ip, "VNET_DHCPUSER": "dnsmasq",
+            "VNET_PUBLICIPS": public_ips(cluster),
+            "VNET_CLOUDIP": sim.front.ip_on(cluster), "VNET_DHCPUSER": "dnsmasq",
             "EBS_STORAGE_INTERFACE": "eth1"}
             # No KARRI_INSECURE_HTTP: daemon-to-daemon SOAP is mutual TLS.
 
 
 def write_configs(sim):
-    """karri.conf on the front end and on each node."""
-    cfg = cloud_config(sim)
-    write_config(os.path.join(QS, "front"), cfg)
+    """karri.conf on the front end, each head and each node."""
+    if sim.heads:
+        # The CLC and Walrus only; the CLC's elastic IP pool is every cluster's.
+        write_config(os.path.join(QS, "front"), {
+            **PORTS, "VNET_PUBLICIPS": " ".join(public_ips(c) for c in sim.clusters)})
+    else:
+        write_config(os.path.join(QS, "front"), cloud_config(sim, sim.clusters[0]))
+    for h in sim.heads:
+        write_config(os.path.join(QS, h.name), cloud_config(sim, h.cluster))
     for n in sim.nodes:
         home = os.path.join(QS, n.name)
-        write_config(home, {**cfg, "KARRI_BIND_ADDRESS": n.priv_ip,
+        write_config(home, {**cloud_config(sim, n.cluster), "KARRI_BIND_ADDRESS": n.priv_ip,
                             "NC_LIBVIRT_URI": n.libvirt_uri,
                             "INSTANCE_PATH": os.path.join(home, "instances")})
 
@@ -126,10 +159,12 @@ def supervised(sim, host):
     """What host's supervisor runs: [{"name", "argv", "env", "out"}]."""
     home = os.path.join(QS, host.name)
     conf = os.path.join(home, "etc/karri/karri.conf")
-    if host is sim.front:
-        daemons = [(name, os.path.join(BUILD, d, name)) for name, d in FRONT_DAEMONS]
-    else:
-        daemons = [("karri-nc", os.path.join(BUILD, "nc", "karri-nc"))]
+    if host in sim.nodes:
+        kinds = [("karri-nc", "nc")]
+    else:       # the front end: the cloud's daemons; it or a head: a cluster's
+        kinds = (CLOUD_DAEMONS if host is sim.front else []) + \
+            (CLUSTER_DAEMONS if host.cluster else [])
+    daemons = [(name, os.path.join(BUILD, d, name)) for name, d in kinds]
     return [{"name": name, "argv": [exe, "-f", conf], "env": {"KARRI_HOME": home},
              "out": os.path.join(home, f"{name}.out")} for name, exe in daemons]
 
@@ -178,38 +213,70 @@ def ensure_supervisor(sim, host):
     return True
 
 
-def stop_supervisors(sim):
-    """SIGTERM each host's supervisor (it stops its daemons), nodes first,
-    and wait for them: the NCs must be gone before the sim destroys guests,
-    or a monitor would take a destroyed guest for one that powered off."""
+def stop_supervisors(sim, hosts):
+    """SIGTERM these hosts' supervisors (each stops its daemons) and wait for them."""
     sups = []
-    for h in sim.nodes + [sim.front]:
+    for h in hosts:
         st = supervisor_state(h)
         if supervisor_alive(h):
             sups.append((st["supervisor"], st["supervisor_start"]))
     karri_sim._terminate(sups, timeout=40)
 
 
+def ensure_daemon_user():
+    """karri-clc, karri-walrus and karri-ebs, started as root, become the
+    system user karri (docs/decisions.md, "Least privilege"): make it as
+    `make install` does, and let it reach the hosts' homes under QS (o+x on
+    each directory on the way, never o+r)."""
+    if subprocess.run(["getent", "passwd", "karri"], capture_output=True).returncode != 0:
+        if subprocess.run(["getent", "group", "karri"], capture_output=True).returncode != 0:
+            subprocess.run(["groupadd", "--system", "karri"], check=True)
+        subprocess.run(["useradd", "--system", "--gid", "karri", "--home-dir", "/var/lib/karri",
+                        "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "--comment", "Karri cloud daemons", "karri"], check=True)
+    d = os.path.abspath(QS)
+    while d != "/":
+        mode = os.stat(d).st_mode
+        if not mode & 0o001:
+            os.chmod(d, (mode & 0o7777) | 0o001)
+        d = os.path.dirname(d)
+
+
 def start_daemons(sim, hosts):
     """The supervisors of these hosts; the names of the hosts whose supervisor was started."""
+    ensure_daemon_user()
     return [h.name for h in hosts if ensure_supervisor(sim, h)]
 
 
-def install_node_keys(sim):
-    """What an admin copies to each node after `karri register-nodes`: the
-    node's certificate and key (as node-cert.pem / node-pk.pem) and the
-    cloud CA's certificate, into the node's keys directory."""
+def install_keys(host, pairs):
+    """What an admin copies to a host after `karri register-*`: each
+    component's certificate and key as issued on the front end (kind-name),
+    under the role's name (<role>-cert.pem / -pk.pem), and the cloud CA's
+    certificate, into the host's keys directory.  pairs: [(kind-name, role)]."""
     keys = os.path.join(QS, "front", "var/lib/karri/keys")
+    dest = os.path.join(QS, host.name, "var/lib/karri/keys")
+    os.makedirs(dest, exist_ok=True)
+    files = [("ca-cert.pem", "ca-cert.pem", 0o644)]
+    for issued, role in pairs:
+        files += [(f"{issued}-cert.pem", f"{role}-cert.pem", 0o644),
+                  (f"{issued}-pk.pem", f"{role}-pk.pem", 0o600)]
+    for src, dst, mode in files:
+        if os.path.exists(os.path.join(dest, dst)):
+            continue          # installed by an earlier run
+        shutil.copyfile(os.path.join(keys, src), os.path.join(dest, dst))
+        os.chmod(os.path.join(dest, dst), mode)
+
+
+def install_node_keys(sim):
     for n in sim.nodes:
-        dest = os.path.join(QS, n.name, "var/lib/karri/keys")
-        os.makedirs(dest, exist_ok=True)
-        for src, dst, mode in ((f"node-{n.priv_ip}-cert.pem", "node-cert.pem", 0o644),
-                               (f"node-{n.priv_ip}-pk.pem", "node-pk.pem", 0o600),
-                               ("ca-cert.pem", "ca-cert.pem", 0o644)):
-            if os.path.exists(os.path.join(dest, dst)):
-                continue          # installed by an earlier run
-            shutil.copyfile(os.path.join(keys, src), os.path.join(dest, dst))
-            os.chmod(os.path.join(dest, dst), mode)
+        install_keys(n, [(f"node-{n.priv_ip}", "node")])
+
+
+def install_head_keys(sim):
+    """A head's CC and EBS pairs (the front end's are installed by karri itself)."""
+    for h in sim.heads:
+        install_keys(h, [(f"cluster-{zone(h.cluster)}", "cluster"),
+                         (f"ebs-{ebs_name(h.cluster)}", "ebs")])
 
 
 def karri(sim, *args, host=None):
@@ -257,32 +324,73 @@ def mark_registered(what):
     record_set(registered=sorted(set(record().get("registered", [])) | {what}))
 
 
+def ebs_name(cluster):
+    return "ebs" if cluster.index == 1 else f"ebs{cluster.index}"
+
+
+def record_key(what, cluster):
+    """What quickstart.json calls a cluster's registration: "ebs", "cluster",
+    "nodes" for the first cluster (as clouds of one cluster always did),
+    "ebs:zone2" ... for the others."""
+    return what if cluster.index == 1 else f"{what}:{zone(cluster)}"
+
+
+def ebs_zone_args(sim, cluster):
+    """`--zone ZONE` for register-ebs, when this karri knows it (issue 20):
+    each zone's volumes on its own EBS."""
+    usage = karri(sim, "-h")
+    knows = any("register-ebs" in l and "--zone" in l
+                for l in (usage.stdout + usage.stderr).splitlines())
+    return ["--zone", zone(cluster)] if knows else []
+
+
 def register_services(sim):
-    """Walrus, EBS and the zone's CC: each gets its certificate from the cloud
-    CA (made now), installed on the front end where they run.  Each only once:
-    a cloud that has them keeps them."""
+    """Walrus, and each cluster's EBS and CC (its zone): each gets its
+    certificate from the cloud CA (made now), installed by karri on the front
+    end where they run there, else by install_head_keys on the cluster's head.
+    Each only once: a cloud that has them keeps them."""
     front = sim.front.priv_ip
-    for what, args in (("walrus", ["register-walrus", "walrus", f"{front}:{PORTS['WALRUS_PORT']}"]),
-                       ("ebs", ["register-ebs", "ebs", f"{front}:{PORTS['EBS_PORT']}"]),
-                       ("cluster", ["register-cluster", ZONE, f"{front}:{PORTS['CC_PORT']}"])):
+    todo = [("walrus", ["register-walrus", "walrus", f"{front}:{PORTS['WALRUS_PORT']}"])]
+    for c in sim.clusters:
+        head = c.head.priv_ip
+        todo += [(record_key("ebs", c), ["register-ebs", ebs_name(c), f"{head}:{PORTS['EBS_PORT']}",
+                                         *ebs_zone_args(sim, c)]),
+                 (record_key("cluster", c), ["register-cluster", zone(c),
+                                             f"{head}:{PORTS['CC_PORT']}"])]
+    for what, args in todo:
         if not registered(what):
             must(karri(sim, *args), args[0])
             mark_registered(what)
 
 
+def nodes_registered(sim):
+    return all(registered(record_key("nodes", c)) for c in sim.clusters)
+
+
 def register_nodes(sim):
-    """The zone's nodes (their certificates too), told to the running CC."""
-    if registered("nodes"):
-        return
-    nodes = karri(sim, "register-nodes", ZONE, *(n.priv_ip for n in sim.nodes))
-    if nodes.returncode != 0:
-        # Recorded by the CLC; the CC knows the nodes from NODES in its config anyway.
-        say("  note: " + (nodes.stderr.strip().splitlines() or ["register-nodes failed"])[-1])
-    for n in sim.nodes:
-        if not os.path.exists(os.path.join(QS, "front", "var/lib/karri/keys",
-                                           f"node-{n.priv_ip}-cert.pem")):
-            must(nodes, "register-nodes")
-    mark_registered("nodes")
+    """Each zone's nodes (their certificates too), told to its running CC."""
+    for c in sim.clusters:
+        if registered(record_key("nodes", c)):
+            continue
+        nodes = karri(sim, "register-nodes", zone(c), *(n.priv_ip for n in c.nodes))
+        if nodes.returncode != 0:
+            # Recorded by the CLC; the CC knows the nodes from NODES in its config anyway.
+            say("  note: " + (nodes.stderr.strip().splitlines() or ["register-nodes failed"])[-1])
+        for n in c.nodes:
+            if not os.path.exists(os.path.join(QS, "front", "var/lib/karri/keys",
+                                               f"node-{n.priv_ip}-cert.pem")):
+                must(nodes, "register-nodes")
+        mark_registered(record_key("nodes", c))
+
+
+def route_vnets(sim):
+    """The CLC host routes each cluster's VNET_SUBNET via that cluster's CC
+    (cc/firewall.c: the metadata redirect keeps the instance's address as the
+    source).  With one cluster the CC is on the front end: nothing to do.
+    Routes go with the hosts: made again whenever the hosts are."""
+    for c in sim.clusters:
+        if c.head is not sim.front:
+            sim.front.ip("route", "replace", f"{vnet_subnet(c)}/16", "via", c.head.priv_ip)
 
 
 def add_admin(sim):
@@ -308,11 +416,13 @@ def api_host(sim):
 
 
 def wait_cc_up(sim, timeout=30):
-    """The CC answers (so register-nodes reaches it)."""
+    """Every CC answers (so register-nodes reaches it)."""
     deadline = time.monotonic() + timeout
-    url = f"https://{sim.front.priv_ip}:{PORTS['CC_PORT']}/"
-    while karri(sim, "describe-service", url).returncode != 0 and time.monotonic() < deadline:
-        time.sleep(0.3)
+    for c in sim.clusters:
+        url = f"https://{c.head.priv_ip}:{PORTS['CC_PORT']}/"
+        while karri(sim, "describe-service", url).returncode != 0 and \
+                time.monotonic() < deadline:
+            time.sleep(0.3)
 
 
 def wait_nodes_up(sim, timeout=60):
@@ -325,10 +435,34 @@ def wait_nodes_up(sim, timeout=60):
             time.sleep(0.3)
 
 
+# How `karri describe-service` reaches each daemon (scheme, port key, path).
+DAEMON_URLS = {"karri-clc": ("http", "CLC_PORT", "/services/Karri"),
+               "karri-walrus": ("http", "WALRUS_PORT", "/services/Karri"),
+               "karri-ebs": ("https", "EBS_PORT", "/"), "karri-cc": ("https", "CC_PORT", "/"),
+               "karri-nc": ("https", "NC_PORT", "/")}
+
+
+def all_answer(sim):
+    """Every daemon of every host answers.  `karri status` says so for a
+    cloud of one cluster; with heads it looks for an EBS and a CC on the
+    front end (tools/karri.c), so each daemon is asked where it runs."""
+    for h in sim.hosts:
+        for d in supervised(sim, h):
+            scheme, port, path = DAEMON_URLS[d["name"]]
+            url = f"{scheme}://{h.priv_ip}:{PORTS[port]}{path}"
+            if karri(sim, "describe-service", url).returncode != 0:
+                return False
+    return True
+
+
 def wait_all_up(sim, timeout=30):
+    """`karri status` once every service answers (or the time is up); its
+    returncode says whether they all do."""
     deadline = time.monotonic() + timeout
     while True:
         out = karri_status(sim)
+        if sim.heads:
+            out.returncode = 0 if all_answer(sim) else 1
         if out.returncode == 0 or time.monotonic() > deadline:
             return out
         time.sleep(0.5)
@@ -344,22 +478,26 @@ def eucarc_env():
     return env
 
 
-def zone_available(text):
-    """`aws ec2 describe-availability-zones --output text` says ZONE is available."""
-    return any(l.split("\t")[2:4] == ["available", ZONE] for l in text.splitlines()
+def zone_available(text, name=ZONE):
+    """`aws ec2 describe-availability-zones --output text` says zone `name` is available."""
+    return any(l.split("\t")[2:4] == ["available", name] for l in text.splitlines()
                if l.startswith("AVAILABILITYZONES\t"))
 
 
-def wait_zone_available(timeout=60):
+def zones_available(sim, text):
+    return all(zone_available(text, zone(c)) for c in sim.clusters)
+
+
+def wait_zone_available(sim, timeout=60):
     """The CLC picks registrations up on its next poll: wait until a user's
-    client (awscli with the admin's eucarc, through 127.0.0.1) sees the zone."""
+    client (awscli with the admin's eucarc, through 127.0.0.1) sees every zone."""
     env = eucarc_env()
     deadline = time.monotonic() + timeout
     while True:
         out = subprocess.run(["/usr/bin/aws", "--endpoint-url", env["EC2_URL"], "ec2",
                               "describe-availability-zones", "--output", "text"],
                              capture_output=True, text=True, env=env, timeout=60)
-        if zone_available(out.stdout) or time.monotonic() > deadline:
+        if zones_available(sim, out.stdout) or time.monotonic() > deadline:
             return out
         time.sleep(1)
 
@@ -464,22 +602,54 @@ def hosts_up():
         if sim.is_up():
             return sim, "libvirtd"
     net = record().get("net_index", NET_INDEX)
-    sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=SIM_DIR, net_index=net, host_link=True)
+    sim = karri_sim.Sim(PREFIX, nodes=NODES, state_dir=SIM_DIR, net_index=net, host_link=True,
+                        clusters=CLUSTERS)
     sim.up()     # first removes what is left of old hosts: processes, namespaces, links
     return sim, "rebuilt"
 
 
+def cloud_layout():
+    """(clusters, nodes per cluster): a cloud that exists keeps what it was
+    made with; a new one takes KARRI_QS_CLUSTERS and KARRI_QS_NODES."""
+    env_c, env_n = os.environ.get("KARRI_QS_CLUSTERS"), os.environ.get("KARRI_QS_NODES")
+    try:
+        clusters = int(env_c or 1)
+        nodes = int(env_n or (2 if clusters == 1 else 1))
+    except ValueError:
+        say("quickstart: KARRI_QS_CLUSTERS and KARRI_QS_NODES are numbers")
+        sys.exit(2)
+    if not 1 <= clusters <= karri_sim.MAX_CLUSTERS or not 1 <= nodes <= 8:
+        say(f"quickstart: KARRI_QS_CLUSTERS is 1..{karri_sim.MAX_CLUSTERS}, KARRI_QS_NODES 1..8")
+        sys.exit(2)
+    rec = record()
+    if "net_index" not in rec:
+        return clusters, nodes
+    had = (rec.get("clusters", 1), rec.get("nodes", 2))
+    if (env_c and clusters != had[0]) or (env_n and nodes != had[1]):
+        say(f"quickstart: the cloud in {QS} has {had[0]} cluster(s) of {had[1]} node(s);"
+            " KARRI_QS_CLUSTERS / KARRI_QS_NODES do not change a cloud"
+            " (./quickstart reset deletes it, then a new one can be made)")
+        sys.exit(1)
+    return had
+
+
 def up():
+    global CLUSTERS, NODES
     os.makedirs(QS, exist_ok=True)
     existing = cloud_exists()
+    CLUSTERS, NODES = cloud_layout()
     t0 = time.monotonic()
     if not existing:
-        say(f"  hosts: front end + {NODES} nodes in network namespaces, libvirtd per node ...")
+        say(f"  hosts: front end + {NODES} nodes in network namespaces, libvirtd per node ..."
+            if CLUSTERS == 1 else
+            f"  hosts: front end + {CLUSTERS} clusters (a head and {NODES} node(s) each) in"
+            " network namespaces, libvirtd per node ...")
     elif not load_sim().is_up():
         say(f"  the cloud in {QS} is kept; its hosts are not all there (a reboot, a stop): "
             "building them again ...")
     sim, hosts = hosts_up()
-    record_set(net_index=sim.net_index, prefix=PREFIX, nodes=NODES)
+    record_set(net_index=sim.net_index, prefix=PREFIX, nodes=NODES, clusters=CLUSTERS)
+    route_vnets(sim)
     if hosts == "rebuilt":
         say(f"  hosts up in {time.monotonic() - t0:.0f} s")
     if not existing:
@@ -487,7 +657,7 @@ def up():
             " (certificates from the cloud CA) ...")
     write_configs(sim)
     started = []
-    if registered("nodes"):
+    if nodes_registered(sim):
         # A cloud that exists: the nodes first, each answering (so having
         # adopted or booted again its instances) before the CC starts.  A
         # CC that started alone would tell the CLC it has no instances,
@@ -495,7 +665,8 @@ def up():
         started += start_daemons(sim, sim.nodes)
         wait_nodes_up(sim)
     register_services(sim)
-    started = start_daemons(sim, [sim.front]) + started
+    install_head_keys(sim)
+    started = start_daemons(sim, [sim.front] + sim.heads) + started
     wait_cc_up(sim)
     register_nodes(sim)
     install_node_keys(sim)
@@ -511,9 +682,10 @@ def up():
         sys.exit(1)
     had_eucarc = os.path.exists(os.path.join(QS, "eucarc"))
     add_admin(sim)
-    zones = wait_zone_available()
-    if not zone_available(zones.stdout):
-        say(f"quickstart: zone {ZONE} did not become available:\n{zones.stdout}{zones.stderr}")
+    zones = wait_zone_available(sim)
+    if not zones_available(sim, zones.stdout):
+        say(f"quickstart: zone(s) {', '.join(zone(c) for c in sim.clusters)} did not all become"
+            f" available:\n{zones.stdout}{zones.stderr}")
         sys.exit(1)
     install_wrapper(sim)
     if existing and not hosts and not started and had_eucarc:
@@ -533,11 +705,19 @@ def up():
     eucarc = os.path.join(QS, "eucarc")
     k = wrapper_name()
     say(f"""
-Karri is up: front end {sim.front.netns} ({sim.front.priv_ip}), nodes {', '.join(n.netns for n in sim.nodes)}.
+Karri is up: front end {sim.front.netns} ({sim.front.priv_ip}), {hosts_line(sim)}.
   source {eucarc}
   aws --endpoint-url "$EC2_URL" ec2 describe-instances
   {k} user add bob; {k} credentials bob ./bob    (the admin CLI, run on the front end)
   ./quickstart status | stop | reset""")
+
+
+def hosts_line(sim):
+    """"nodes kq-node1, kq-node2", or with many clusters each zone's head and nodes."""
+    if not sim.heads:
+        return "nodes " + ", ".join(n.netns for n in sim.nodes)
+    return "; ".join(f"{zone(c)}: head {c.head.netns} ({c.head.priv_ip}), nodes "
+                     + ", ".join(n.netns for n in c.nodes) for c in sim.clusters)
 
 
 def wrapper_name():
@@ -587,8 +767,15 @@ def install_wrapper(sim):
 def down(quiet=False):
     stop_forwarders()
     sim = load_sim()
-    stop_supervisors(sim)         # the daemons stop first (see there)
-    sim.down(quiet=quiet)         # guests, every process left, namespaces, links
+    # The NCs first: a monitor would take a guest destroyed under it for one
+    # that powered off.  Then the guests, while the EBSes still serve their
+    # volumes: a QEMU flushing to a volume whose target is gone waits out
+    # libvirt's 10 s before it is killed.  Then the other daemons.
+    stop_supervisors(sim, sim.nodes)
+    for n in sim.nodes:
+        sim.destroy_domains(n)
+    stop_supervisors(sim, sim.heads + [sim.front])
+    sim.down(quiet=quiet)         # every process left, namespaces, links
     if not quiet:
         say("quickstart: stopped; nothing of it is left running.\n"
             f"  The cloud is kept in {QS}: ./quickstart brings the same cloud back"
@@ -619,6 +806,8 @@ def reset(args):
     say(f"  {os.path.join(QS, 'front')}: the cloud's databases -- users and their keys, key"
         " pairs, images, volumes and snapshots (their data too), buckets and objects -- and"
         f" the cloud CA ({_size(os.path.join(QS, 'front')) / mib:.0f} MiB)")
+    if glob.glob(os.path.join(QS, "head*")):
+        say(f"  {os.path.join(QS, 'head*')}: each cluster's volumes (EBS) and network state")
     say(f"  {len(instances)} instance(s) and their disks on the nodes"
         + (f": {' '.join(instances)}" if instances else ""))
     say(f"  {os.path.join(QS, 'eucarc')} and the admin's keys beside it")
@@ -647,8 +836,11 @@ def status():
         sys.exit(1)
     eucarc = os.path.join(QS, "eucarc")
     env = eucarc_env() if os.path.exists(eucarc) else {}
-    say(f"hosts:        front end {sim.front.netns} ({sim.front.priv_ip}), nodes "
-        + ", ".join(f"{n.netns} ({n.priv_ip})" for n in sim.nodes))
+    if sim.heads:
+        say(f"hosts:        front end {sim.front.netns} ({sim.front.priv_ip}); {hosts_line(sim)}")
+    else:
+        say(f"hosts:        front end {sim.front.netns} ({sim.front.priv_ip}), nodes "
+            + ", ".join(f"{n.netns} ({n.priv_ip})" for n in sim.nodes))
     say(f"EC2 endpoint: {env.get('EC2_URL', '?')}")
     say(f"S3 endpoint:  {env.get('S3_URL', '?')}")
     say(f"eucarc:       {eucarc if env else '(none yet)'}")
@@ -676,6 +868,8 @@ def status():
     say("")
     out = karri_status(sim)
     print(out.stdout, end="")
+    if sim.heads:       # see all_answer
+        out.returncode = 0 if all_answer(sim) else 1
     sys.exit(int(rc) or out.returncode)
 
 
