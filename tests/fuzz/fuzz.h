@@ -30,12 +30,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* Logs of the code under test go nowhere: a fuzzer prints its own. */
+/*
+ * Logs of the code under test go nowhere: a fuzzer prints its own.  With
+ * KARRI_FUZZ_LOG=1 they go to stderr at INFO, to see what a seed reaches
+ * (e.g. `KARRI_FUZZ_LOG=1 build/fuzz/bin/metadata SEED...`).
+ */
 static inline void
 fz_quiet(void)
 {
+	const char *v = getenv("KARRI_FUZZ_LOG");
+
 	signal(SIGPIPE, SIG_IGN);
-	kr_log_open("karri-fuzz", "/dev/null", KR_LOG_ERROR, 0, 0);
+	if (v && *v && strcmp(v, "0") != 0)
+		kr_log_open("karri-fuzz", NULL, KR_LOG_INFO, 0, 0);
+	else
+		kr_log_open("karri-fuzz", "/dev/null", KR_LOG_ERROR, 0, 0);
 }
 
 /* The LLVMFuzzerInitialize of a harness that needs only quiet logs. */

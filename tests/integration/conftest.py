@@ -13,14 +13,43 @@ net), guestvm (boot the test guest, parse its console).
 """
 
 import os
+import tempfile
 
 import pytest
 
 from harness import simlife
 
 
+def _searchable_basetemp(config):
+    """As root, keep this session's temporary directories where the user
+    `karri` can reach them: karri-clc and karri-walrus run as karri
+    (harness/daemon_user.py) with their KARRI_HOME in tmp_path, and pytest's
+    own /tmp/pytest-of-root is made 0700 again by every session that starts,
+    which would cut off the daemons of a session already running.  Here each
+    session has /tmp/karri-pytest-of-root/pytest-N/ (searchable, the last
+    three kept, as pytest keeps its own), and its basetemp inside."""
+    if os.geteuid() != 0 or config.option.basetemp:
+        return
+    try:
+        from _pytest.pathlib import LOCK_TIMEOUT, make_numbered_dir_with_cleanup
+    except ImportError:
+        return
+    root = os.path.join(tempfile.gettempdir(), "karri-pytest-of-root")
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    st = os.lstat(root)
+    if st.st_uid != 0 or not os.path.isdir(root) or os.path.islink(root):
+        raise pytest.UsageError(f"{root} is not root's own directory")
+    os.chmod(root, 0o711)
+    from pathlib import Path
+    numbered = make_numbered_dir_with_cleanup(root=Path(root), prefix="pytest-", keep=3,
+                                              lock_timeout=LOCK_TIMEOUT, mode=0o711)
+    config.option.basetemp = str(numbered / "t")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "root: needs root (network namespaces, libvirtd, QEMU)")
+    _searchable_basetemp(config)
 
 
 def _why_not_runnable():

@@ -196,8 +196,12 @@ def test_remote_failures_are_clear_and_leave_nothing(env):
     def settled():
         new = {k: i for k, i in remote_instances(env).items() if k not in before}
         return all(i["State"]["Name"] in ("shutting-down", "terminated") for i in new.values())
-    time.sleep(2)
-    wait_for(settled, timeout=30)
+    # No waiting first: the public CLC takes its connections in order on one
+    # loop, and a launch writes its rows before it calls its CC, so whatever
+    # the lost call made is listed by any DescribeInstances sent after SIGCONT
+    # (as settled() sends).  In the run that checked, the lost call never reached the
+    # public CLC's action at all (it logged no RunInstances): its client was gone.
+    wait_for(settled, 30, "what the lost launch made to be terminated")
 
     # Unreachable and refused credentials: clear errors, no rows.
     dead = f"http://127.0.0.1:{free_port()}/services/Eucalyptus"

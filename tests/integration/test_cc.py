@@ -13,12 +13,12 @@ import signal
 import tempfile
 import time
 import urllib.request
-import uuid
 
 import pytest
 
 from harness.cc import CcClient, NcSim
-from harness.daemons import Daemon, binary, free_port
+from harness.daemons import Daemon, free_port
+from harness.wait import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds 127.1.0.x (fine as root)")
 
@@ -105,7 +105,9 @@ def test_powersave_powers_idle_nodes_down_and_sees_them_back(home):
             ns.signal(signal.SIGUSR1)
             cc.wait_nodes(all_up(3), what="woken nodes back UP")
             assert "woken" in d.log()
-            time.sleep(2)       # POWER_WAKETHRESH: a woken node stays up a while
+            # POWER_WAKETHRESH: a woken node stays up a while.  Three cycles:
+            # the idle check that follows the second one's start has run.
+            cc.wait_polls(3)
             assert all(v["state"] == "UP" for v in cc.nodes().values())
 
 
@@ -118,7 +120,7 @@ def test_capacity_exhaustion_fails_whole(home):
             assert r["return"] == "false"
             assert r["statusMessage"].startswith("InsufficientInstanceCapacity")
             assert cc.describe_instances() == []
-            time.sleep(1.5)                         # a poll: the NCs run nothing either
+            cc.wait_polls()                         # the NCs run nothing either
             assert cc.describe_instances() == []
             assert all(v["coresAvailable"] == "2" for v in cc.nodes().values())
             res = cc.describe_resources([(1, 256, 5), (2, 1024, 10), (4, 256, 5)])["resources"]
@@ -163,7 +165,7 @@ def test_concurrent_runs_never_overcommit(home):
             assert len(ok) == 12
             assert all(r["statusMessage"].startswith("InsufficientInstanceCapacity")
                        for r in results if r["return"] != "true")
-            time.sleep(1.5)
+            cc.wait_polls()                 # the nodes' own numbers, not reservations
             nodes = cc.nodes()
             assert all(v["coresAvailable"] == "0" for v in nodes.values())
             assert sorted(int(v["instances"]) for v in nodes.values()) == [4, 4, 4]
@@ -177,7 +179,7 @@ def test_node_killed_goes_down_and_comes_back(home):
         with d:
             cc.wait_nodes(all_up(2))
             assert cc.run(ids(2))["return"] == "true"
-            time.sleep(1.5)
+            cc.wait_polls()
             on_b = [i for i, u in placement(cc).items() if u.endswith(":%d/" % b.port)]
             assert len(on_b) == 1
             b.stop()
@@ -206,18 +208,19 @@ def test_describe_answers_while_a_node_hangs(home):
             assert cc.run(ids(4))["return"] == "true"
             hung.signal(signal.SIGSTOP)
             try:
-                # For longer than a poll timeout, every answer comes from the cache.
+                # Until the poll of the hung node times out (it is DOWN then),
+                # every answer comes from the cache.
                 worst = 0
-                deadline = time.monotonic() + 7
-                while time.monotonic() < deadline:
+
+                def answered_until_down():
+                    nonlocal worst
                     t0 = time.monotonic()
                     assert len(cc.describe_instances(timeout=2)) == 4
-                    cc.describe_resources()
+                    nodes = cc.nodes()
                     worst = max(worst, time.monotonic() - t0)
-                    time.sleep(0.2)
+                    return nodes if nodes["http://%s/" % names[0]]["state"] == "DOWN" else None
+                nodes = wait_for(answered_until_down, 30, "hung node DOWN")
                 print("worst DescribeInstances+DescribeResources while hung: %.0f ms" % (worst * 1000))
-                nodes = cc.wait_nodes(lambda n: n["http://%s/" % names[0]]["state"] == "DOWN",
-                                      what="hung node DOWN")
                 assert nodes["http://%s/" % names[1]]["state"] == "UP"
             finally:
                 hung.signal(signal.SIGCONT)
@@ -283,7 +286,7 @@ def test_volumes_reboot_console_are_forwarded_to_the_node(home):
                         "</cc:volumeId><cc:remoteDev>aoe:eth1:e1.1</cc:remoteDev><cc:localDev>vdb"
                         "</cc:localDev>" % iid)
             assert r["return"] == "true" and r["attachment"] == "nbd"
-            time.sleep(1.5)
+            cc.wait_polls()                 # the node reports the volume
             inst = {i["instanceId"]: i for i in cc.describe_instances([iid])}
             assert list(inst) == [iid]
             assert inst[iid]["volumes"][0]["volumeId"] == "vol-0000abcd"

@@ -16,17 +16,17 @@ address, which no longer has the instance: the CLC marks it terminated.
 import os
 import signal
 import sqlite3
-import time
 
 import pytest
 
 from harness.cc import CcClient
-from harness.clc import wait_for
+from harness.wait import wait_for
 from harness.smallcloud import SmallCloud
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="binds 127.1.0.x (fine as root)")
 
 RECONCILE_S = 5     # the CLC's CLC_RECONCILE_S (clc/clc.h)
+POLL_APPLIED = "cluster zone1: poll applied"   # clc/reconcile.c, at LOGLEVEL=DEBUG
 
 
 def zone_state(user):
@@ -38,7 +38,8 @@ def instance(user, iid):
 
 
 def test_instance_of_an_unheard_node_is_not_lost(tmp_path):
-    with SmallCloud(tmp_path, first_ip="127.1.0.91") as sc:
+    # DEBUG: the CLC logs each poll it applies ("cluster zone1: poll applied").
+    with SmallCloud(tmp_path, first_ip="127.1.0.91", clc_config={"LOGLEVEL": "DEBUG"}) as sc:
         alice = sc.user("alice")
         emi = sc.image(alice, "img")
         sc.wait_zone(alice)
@@ -61,11 +62,11 @@ def test_instance_of_an_unheard_node_is_not_lost(tmp_path):
         # ... which lists nothing and has heard from no node.
         answer = CcClient(sc.cc.url).call("DescribeInstances")
         assert answer.get("instances", []) == [] and answer.get("heardNodes", []) == []
-        # Over the next polls, the instance stays as it was.
-        end = time.monotonic() + 2 * RECONCILE_S + 1
-        while time.monotonic() < end:
-            assert instance(alice, iid)["State"]["Name"] == "running"
-            time.sleep(0.5)
+        # Over the next two polls the CLC applies, the instance stays as it was.
+        applied = sc.clc.log().count(POLL_APPLIED)
+        wait_for(lambda: sc.clc.log().count(POLL_APPLIED) >= applied + 2, 4 * RECONCILE_S,
+                 "two more polls of the CC applied by the CLC")
+        assert instance(alice, iid)["State"]["Name"] == "running"
 
         # The node answers again, without the instance: now it is gone.
         sc.ncs.stop()

@@ -27,11 +27,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 from harness.nsebs import NsEbs
+from harness.wait import wait_for
 from harness.daemons import BUILD, Daemon
 from harness.nc import (ImageServer, call, describe, node_leftovers, ok, run_instance, start_nc,
                         wait_console, wait_state)
@@ -70,17 +70,6 @@ def helpers(instance_path):
                                                            for a in args):
             found[int(d[6:])] = args
     return found
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.2)
 
 
 def _answers(d):

@@ -15,12 +15,12 @@ import os
 import shutil
 import signal
 import struct
-import time
 
 import pytest
 
 from harness.aoe import Ebs, Segment, reap
 from harness.daemons import Daemon
+from harness.wait import wait_for
 from harness.walrus import WalrusEnv
 
 GIB = 1 << 30
@@ -101,16 +101,6 @@ def file_digest(f):
     return h.hexdigest()
 
 
-def wait_for(fn, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def snapshot_settled(ebs, snap):
     s = ebs.describe_snapshots(snap)["snapshots"]
     return s if s["status"] != "pending" else None
@@ -167,7 +157,7 @@ def test_snapshot_of_an_exported_volume_goes_to_walrus_and_comes_back(tmp_path, 
             d.proc.send_signal(signal.SIGKILL)
             d.proc.wait()
             d.start()
-            s = wait_for(lambda: snapshot_settled(ebs, snap), "the upload")
+            s = wait_for(lambda: snapshot_settled(ebs, snap), 120, "the upload")
             assert s["status"] == "completed" and s["progress"] == "100%", s
             assert os.listdir(snapdir(d)) == [], "the staging copy must go once uploaded"
 
@@ -185,7 +175,7 @@ def test_snapshot_of_an_exported_volume_goes_to_walrus_and_comes_back(tmp_path, 
             r = ebs.create_volume("vol-0000e002", 0, snap, [presign(s3, "GET", snap)])
             assert r["return"] == "true", r
             assert r["volume"]["status"] == "creating" and r["volume"]["size"] == "1"
-            v = wait_for(lambda: volume_settled(ebs, "vol-0000e002"), "the volume")
+            v = wait_for(lambda: volume_settled(ebs, "vol-0000e002"), 120, "the volume")
             assert v["status"] == "available", v
             st = os.stat(vfile(d, "vol-0000e002"))
             assert st.st_size == GIB and st.st_blocks * 512 >= GIB, "must be pre-allocated"
@@ -236,7 +226,7 @@ def test_walrus_down_mid_upload_fails_the_snapshot_and_leaves_nothing(tmp_path, 
         assert "X-Amz-Signature=" in bad.rsplit("&", 1)[1]
         bad = bad[:-1] + ("0" if bad[-1] != "0" else "1")
         assert ebs.create_snapshot(vol, "snap-0000e103", [bad])["return"] == "true"
-        s = wait_for(lambda: snapshot_settled(ebs, "snap-0000e103"), "the refusal", timeout=60)
+        s = wait_for(lambda: snapshot_settled(ebs, "snap-0000e103"), 60, "the refusal")
         assert s["status"] == "error" and "403" in s["stateMessage"], s
         assert os.listdir(snapdir(d)) == []
 
@@ -253,11 +243,11 @@ def test_walrus_down_mid_upload_fails_the_snapshot_and_leaves_nothing(tmp_path, 
         def receiving():
             return any(os.path.getsize(os.path.join(parts, p)) > 0
                        for p in (os.listdir(parts) if os.path.isdir(parts) else []))
-        wait_for(receiving, "Walrus to receive the snapshot", timeout=30)
+        wait_for(receiving, 30, "Walrus to receive the snapshot")
         wl.daemon.proc.send_signal(signal.SIGKILL)
         wl.daemon.proc.wait()
 
-        s = wait_for(lambda: snapshot_settled(ebs, snap), "the failure", timeout=60)
+        s = wait_for(lambda: snapshot_settled(ebs, snap), 60, "the failure")
         assert s["status"] == "error", s
         assert "PUT" in s["stateMessage"] and "X-Amz-Signature" not in s["stateMessage"], s
         assert os.listdir(snapdir(d)) == [], "no staging copy left"
@@ -267,7 +257,7 @@ def test_walrus_down_mid_upload_fails_the_snapshot_and_leaves_nothing(tmp_path, 
         r = ebs.create_volume("vol-0000e102", 1, "snap-0000e199",
                               [presign(s3, "GET", "snap-0000e199")])
         assert r["return"] == "true", r
-        v = wait_for(lambda: volume_settled(ebs, "vol-0000e102"), "the failure", timeout=60)
+        v = wait_for(lambda: volume_settled(ebs, "vol-0000e102"), 60, "the failure")
         assert v["status"] == "error" and v["stateMessage"], v
         assert not [f for f in os.listdir(os.path.dirname(vfile(d, vol)))
                     if f.startswith("vol-0000e102")]
@@ -303,7 +293,7 @@ def clc_with_ebs(tmp_path):
             ec2 = alice.ec2
             vol = ec2.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
             wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] ==
-                     "available", "the volume")
+                     "available", 120, "the volume")
             yield cloud, alice, store, d, vol
     finally:
         cc.stop()
@@ -324,7 +314,7 @@ def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
         def snap_state():
             s = ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]
             return s if s["State"] != "pending" else None
-        s = wait_for(snap_state, "the snapshot", timeout=180)
+        s = wait_for(snap_state, 180, "the snapshot")
         assert s["State"] == "completed" and s["Progress"] == "100%", s
         assert os.listdir(snapdir(d)) == []
         # The object is in the cloud's own bucket: not the user's, nor an admin's
@@ -339,7 +329,7 @@ def test_through_the_clc_snapshots_live_in_walrus(tmp_path):
 
         vol2 = ec2.create_volume(SnapshotId=snap, AvailabilityZone="zone1")["VolumeId"]
         wait_for(lambda: ec2.describe_volumes(VolumeIds=[vol2])["Volumes"][0]["State"] ==
-                 "available", "the volume from the snapshot", timeout=180)
+                 "available", 180, "the volume from the snapshot")
         with open(vfile(d, vol2), "rb") as f:
             assert file_digest(f) == image_digest(GIB, {0: data})
 
@@ -361,7 +351,7 @@ def test_through_the_clc_a_failed_snapshot_says_why(tmp_path):
         def settled():
             s = alice.aws("describe-snapshots", "--snapshot-ids", snap)["Snapshots"][0]
             return s if s["State"] != "pending" else None
-        s = wait_for(settled, "the snapshot to fail", timeout=120)
+        s = wait_for(settled, 120, "the snapshot to fail")
         assert s["State"] == "error" and s.get("StateMessage"), s
         assert "X-Amz-Signature" not in s["StateMessage"], "presigned URLs are credentials"
         ec2.delete_volume(VolumeId=vol)
@@ -387,7 +377,7 @@ def test_volumes_from_raw_and_malformed_objects(tmp_path, walrus):
         r = ebs.create_volume("vol-0000e201", 1, "snap-0000e201",
                               [presign(s3, "GET", "snap-0000e201")])
         assert r["return"] == "true", r
-        v = wait_for(lambda: volume_settled(ebs, "vol-0000e201"), "the raw volume")
+        v = wait_for(lambda: volume_settled(ebs, "vol-0000e201"), 120, "the raw volume")
         assert v["status"] == "available", v
         with open(vfile(d, "vol-0000e201"), "rb") as f:
             assert file_digest(f) == image_digest(GIB, pieces)
@@ -406,7 +396,7 @@ def test_volumes_from_raw_and_malformed_objects(tmp_path, walrus):
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
             r = ebs.create_volume(vol, 1, key, [presign(s3, "GET", key)])
             assert r["return"] == "true", r
-            v = wait_for(lambda: volume_settled(ebs, vol), f"the {what} volume")
+            v = wait_for(lambda: volume_settled(ebs, vol), 120, f"the {what} volume")
             assert v["status"] == "error" and "InvalidSnapshot" in v["stateMessage"], (what, v)
             assert "X-Amz-Signature" not in v["stateMessage"]
             assert not [f for f in os.listdir(os.path.dirname(vfile(d, vol)))

@@ -310,3 +310,35 @@ def _gone(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+# --- many clusters ------------------------------------------------------------------
+
+def test_two_clusters_each_on_its_own_networks():
+    """clusters=2 (network only): a head per cluster, each cluster on its own
+    private and storage bridges; the front end, on both private networks,
+    routes between them; storage networks are not routed (AoE stays on its
+    segment); down leaves nothing."""
+    prefix = simlife.session_prefix("c")
+    sim = simlife.start(prefix, nodes=1, clusters=2, net_index=simlife.free_net_index(),
+                        libvirt=False)
+    ids = simlife.netns_ids(prefix)
+    try:
+        c1, c2 = sim.clusters
+        assert [h.name for h in sim.hosts] == ["front", "head1", "head2", "node1", "node2"]
+        assert (c1.head.priv_ip, c2.head.priv_ip) == (str(c1.priv_net[2]), str(c2.priv_net[2]))
+        assert (c1.nodes, c2.nodes) == ([sim.nodes[0]], [sim.nodes[1]])
+        assert c1.stor_net != c2.stor_net and sim.front.stor_ip is None
+        assert [ip for _, ip in sim.front.legs] == [str(c1.priv_net[1]), str(c2.priv_net[1])]
+        # jumbo frames on a cluster's storage network, node to its head
+        assert ping(c2.nodes[0], c2.head.stor_ip, size=8972).returncode == 0
+        # routed through the front end: node2 to node1, head2 to Walrus's address
+        assert ping(c2.nodes[0], c1.nodes[0].priv_ip).returncode == 0
+        assert ping(c2.head, sim.front.priv_ip).returncode == 0
+        # the front end has no way to a storage network
+        for c in (c1, c2):
+            r = sim.front.run(["ip", "route", "get", c.head.stor_ip])
+            assert r.returncode != 0, r.stdout
+    finally:
+        simlife.stop(sim)
+    assert simlife.leftovers(prefix, sim.state_dir, ids) == []

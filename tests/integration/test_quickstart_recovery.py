@@ -31,12 +31,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
 from harness import simlife
 from harness.daemons import BUILD, SRC
+from harness.wait import wait_for
 
 sys.path.insert(0, os.path.join(SRC, "tools"))
 import qs_image  # noqa: E402
@@ -47,19 +47,6 @@ DAEMONS = [("front", "karri-clc"), ("front", "karri-walrus"), ("front", "karri-e
            ("front", "karri-cc")]            # + ("nodeK", "karri-nc") of the instance's node
 PATTERN = "5eed19"
 UP_TIMEOUT = 600
-
-
-def wait_for(fn, timeout, what, step=0.3, detail=None):
-    """fn()'s first truthy value within timeout seconds, else fail naming
-    what (and saying detail(), what the test saw, if given)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s" + (f"\n{detail()}" if detail else ""))
-        time.sleep(step)
 
 
 def namespaces():

@@ -11,11 +11,11 @@ import http.client
 import os
 import signal
 import socket
-import time
 
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.wait import wait_for
 from harness.walrus import WalrusEnv
 
 BIG_MIB = int(os.environ.get("WALRUS_TEST_BIG_MIB", "1024"))
@@ -40,15 +40,6 @@ def sha256_file(path):
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
-
-
-def wait_for(pred, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(what)
 
 
 def test_large_object_streams_in_bounded_memory(tmp_path):
@@ -106,7 +97,7 @@ def test_sigkill_during_upload_leaves_no_partial_object(tmp_path):
         sock.sendall(os.urandom(8 << 20))      # an eighth of the body
         tmpdir = home / "var/lib/karri/walrus/tmp"
         wait_for(lambda: any(p.stat().st_size >= (8 << 20) for p in tmpdir.iterdir()),
-                 what="the partial upload to reach the disk")
+                 30, "the partial upload to reach the disk", step=0.05)
         wl.daemon.proc.send_signal(signal.SIGKILL)
         wl.daemon.proc.wait(10)
         sock.close()

@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from harness.daemons import BUILD, SOAP_ENV
+from harness.wait import free_port, wait_for
 
 CC_NS = "urn:karri:cc:2026-11"
 KR_NS = "urn:karri:types:2026-11"
@@ -173,6 +174,19 @@ class CcClient:
     def nodes(self):
         return {n["serviceTag"]: n for n in self.describe_resources().get("nodes", [])}
 
+    def poll_cycles(self):
+        """How many full polling cycles the CC has done since it started."""
+        return int(self.describe_resources(types=()).get("pollCycles") or 0)
+
+    def wait_polls(self, more=2, timeout=30):
+        """Wait for `more` more complete polling cycles.  With two, the last
+        began after this call: what the CC reports then is news from after
+        whatever the test did before calling (instead of sleeping a period)."""
+        target = self.poll_cycles() + more
+        wait_for(lambda: self.poll_cycles() >= target, timeout,
+                 "%d more polling cycles of the CC (to %d)" % (more, target), step=0.05,
+                 detail=lambda: "cycles done: %d" % self.poll_cycles())
+
     def wait_nodes(self, pred, timeout=20, what="nodes"):
         deadline = time.monotonic() + timeout
         last = None
@@ -209,7 +223,7 @@ class NcSim:
     def __init__(self, port=None, nodes=1, first_ip="127.1.0.1", netns=None, cores=4,
                  memory=4096, disk=100, latency_ms=0, per_node=0, privif=None, workers=4,
                  log=None, guest_aoe=None):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.nodes, self.first_ip, self.netns = nodes, first_ip, netns
         self.args = ["--port", str(self.port), "--nodes", str(nodes), "--first-ip", first_ip,
                      "--cores", str(cores), "--memory", str(memory), "--disk", str(disk),
@@ -258,7 +272,3 @@ class NcSim:
         self.stop()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

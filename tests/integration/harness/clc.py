@@ -13,22 +13,11 @@ seen at once instead of retried.
 import json
 import os
 import subprocess
-import time
 
-from harness.daemons import Daemon, binary, free_port
+from harness.daemons import Daemon, binary
+from harness.wait import free_port, wait_for  # noqa: F401  (tests import wait_for from here)
 
 AWS = "/usr/bin/aws"
-
-
-def wait_for(fn, timeout=20, step=0.2):
-    """Poll fn until it returns something true (returned), or TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise TimeoutError("condition not met")
 
 
 class AwsError(Exception):

@@ -9,6 +9,12 @@ admin's eucarc.
 
 stop() (also on leaving the with block) runs `quickstart.py stop` and
 checks that nothing of the cloud is left: no namespace, no process.
+
+    Cloud(tmp_dir, prefix="kz1234", net=9, clusters=2, nodes=1)
+
+is a cloud of two clusters (zone1, zone2), each with a head (its CC and
+EBS) and one node on networks of its own (KARRI_QS_CLUSTERS, KARRI_QS_NODES);
+leftovers() after stop() also looks for links and processes by namespace.
 """
 
 import json
@@ -17,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from harness import simlife
 from harness.daemons import BUILD, SRC
 
 PY = "/usr/bin/python3"
@@ -32,7 +39,7 @@ class CloudError(AssertionError):
 
 
 class Cloud:
-    def __init__(self, qs_dir, prefix, net):
+    def __init__(self, qs_dir, prefix, net, clusters=1, nodes=None):
         self.qs = qs_dir
         self.prefix = prefix
         self.net = net
@@ -42,8 +49,13 @@ class Cloud:
                        # the test image published, no demo instance: every node's
                        # capacity is the test's
                        "KARRI_QS_DEMO": "image"}
+        if clusters != 1:
+            self.env_qs["KARRI_QS_CLUSTERS"] = str(clusters)
+        if nodes is not None:
+            self.env_qs["KARRI_QS_NODES"] = str(nodes)
         self.env = None            # the user's environment: eucarc
         self.sim = None
+        self.netns_ids = {}        # taken while up, for leftovers()
         self.up_output = ""
 
     # --- life cycle ------------------------------------------------------------
@@ -64,7 +76,14 @@ class Cloud:
                     k, v = line[len("export "):].strip().split("=", 1)
                     self.env[k] = v.strip("'\"")
         self.sim = karri_sim.Sim.load(self.prefix, state_dir=os.path.join(self.qs, "sim"))
+        self.netns_ids = simlife.netns_ids(self.prefix)
         return self
+
+    def leftovers(self):
+        """After stop(): what is left of the cloud's hosts (namespaces, links in
+        the root namespace, processes in its namespaces or naming its sim's
+        state dir), as readable strings; [] when all is gone."""
+        return simlife.leftovers(self.prefix, os.path.join(self.qs, "sim"), self.netns_ids)
 
     def namespaces(self):
         out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

@@ -11,13 +11,15 @@ that outlives its test is killed.
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
+
+from harness import daemon_user
+from harness.wait import free_port  # noqa: F401  (tests import free_port from here)
 
 SRC = os.environ.get("KARRI_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
 BUILD = os.environ.get("KARRI_BUILD", os.path.join(SRC, "build", "gcc"))
@@ -48,12 +50,6 @@ def binary(name):
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"{path} is not built (run ./run-tests, or make in {BUILD})")
     return path
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def write_config(path, values):
@@ -113,6 +109,7 @@ class Daemon:
             cfg["KARRI_INSECURE_HTTP"] = "Y"
         cfg.update(config or {})
         os.makedirs(os.path.join(home, "etc/karri"), exist_ok=True)
+        self.config = cfg
         self.config_path = write_config(os.path.join(home, "etc/karri/karri.conf"), cfg)
         self.args = list(args)
         self.proc = None
@@ -138,6 +135,8 @@ class Daemon:
 
     def start(self, wait=True):
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KARRI_HOME": self.home}
+        if self.name in daemon_user.UNPRIVILEGED:
+            daemon_user.prepare(self.home, self.config)   # it becomes karri itself
         self.proc = subprocess.Popen(self.command(), env=env, stdout=subprocess.DEVNULL,
                                      stderr=open(self.stderr_path, "wb"), start_new_session=True)
         if wait:

@@ -8,7 +8,6 @@ namespace, ncRunInstance & co. over SOAP, and what is left on a node.
 
 import glob
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -231,7 +230,3 @@ def node_leftovers(node, instance_path, ids):
     return left
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
