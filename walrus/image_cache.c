@@ -40,6 +40,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "sizes.h"
 #include "walrus.h"
 
 #define IMAGE_SLICE (4u << 20)		/* bytes of a part per event-loop slice */
@@ -57,7 +58,7 @@ struct wl_image_job {
 	struct walrus *w;
 	struct wl_image_job *next;
 	struct wl_bundle_src src;	/* owned: manifest, part blobs */
-	char tmp[1100], final[1100];
+	char tmp[KR_PATH_MAX], final[KR_PATH_MAX];
 	int fd;				/* the .tmp file, written */
 	uint64_t written;
 	size_t part;
@@ -108,7 +109,7 @@ wl_image_cache_open(struct walrus *w)
 int
 wl_image_cache_lookup(struct walrus *w, const char *id)
 {
-	char path[1100];
+	char path[KR_PATH_MAX];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s.img", w->image_dir, id);

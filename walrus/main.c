@@ -14,12 +14,13 @@
 #include "error.h"
 #include "httpd.h"
 #include "log.h"
+#include "sizes.h"
 #include "walrus.h"
 
 static void
 ensure_parent(const char *path)
 {
-	char dir[1024], *slash;
+	char dir[KR_DIR_MAX], *slash;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) && slash != dir) {
@@ -28,6 +29,16 @@ ensure_parent(const char *path)
 	}
 }
 
+/* Walrus needs nothing of root's: it runs as EUCA_USER with these (daemon.h). */
+static const struct kr_daemon_path walrus_user_paths[] = {
+	{ "WALRUS_DB", KR_OWN_DB },
+	{ "USERS_DB", KR_OWN_DB },
+	{ "WALRUS_STORAGE_DIR", KR_OWN_DIR },
+	{ "KARRI_CLOUD_KEY", KR_OWN_FILE },	/* decrypts image bundles */
+	{ "KARRI_CLOUD_CERT", KR_OWN_FILE },
+	{ NULL, KR_OWN_FILE },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -35,6 +46,7 @@ main(int argc, char **argv)
 		.name = "karri-walrus",
 		.port_key = "WALRUS_PORT",
 		.summary = "Karri Walrus: S3-compatible storage for images, snapshots and user data",
+		.user_paths = walrus_user_paths,
 	};
 	struct walrus w = { .daemon = &d };
 	const struct kr_httpd_opts opts = { .timeout_s = 120 };

@@ -26,6 +26,7 @@ struct event_base;
 #include "form.h"
 #include "httpd.h"
 #include "sig.h"
+#include "sizes.h"
 #include "userdb.h"
 
 #define WL_S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -69,7 +70,7 @@ struct wl_requester {
 struct wl_req {
 	struct walrus *w;
 	struct kr_httpd_req *http;
-	char request_id[37];
+	char request_id[KR_UUID_MAX];
 	char bucket[256];		/* decoded; "" for the service */
 	char *key;			/* decoded; NULL for a bucket */
 	struct kr_form query;		/* decoded subresources and parameters */
