@@ -379,9 +379,20 @@ def test_6_clean_up_leaves_nothing(cloud, step):
     for root, _dirs, files in os.walk(vdir):
         left += [os.path.join(root, f) for f in files]
     assert left == [], left
+    # Only this cloud's processes: those in its hosts' namespaces (`ps` would
+    # list every process of the machine, another cloud's karri-aoe too).
     for h in cloud.sim.hosts:
-        ps = h.run(["ps", "-eo", "args"], timeout=10).stdout
-        assert not re.search(r"karri-aoe.* (nbd|export)", ps), ps
+        pids = h.run(["ip", "netns", "pids", h.netns], timeout=10).stdout.split()
+        left = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue        # gone meanwhile
+            if re.search(r"karri-aoe.* (nbd|export)", args):
+                left.append(args)
+        assert not left, "AoE helpers left on %s: %s" % (h.name, left)
 
 
 # --- boto2, SigV2 --------------------------------------------------------------------
