@@ -132,7 +132,7 @@ struct cc {
 	pthread_mutex_t dblock;	/* one sqlite connection, serialized */
 };
 
-extern struct cc cc;
+extern struct cc cc;		/* defined in state.c, the bottom file */
 
 /* state.c: the small sqlite cache $KARRI_HOME/var/lib/karri/cc.db */
 int cc_state_open(const char *path);
@@ -151,6 +151,7 @@ void cc_node_hold(struct cc_node *n);
 void cc_node_release(struct cc_node *n);	/* frees a removed node nobody holds */
 int cc_registry_load(void);			/* NODES + cc.db; takes the lock */
 const char *cc_node_state_name(enum cc_node_state s);
+void cc_inst_list_free(struct cc_inst *v, int n);	/* NULL-safe */
 /* Where instance id runs: its node (NULL if none) and, if wanted, a copy of it. */
 struct cc_node *cc_instance_locate(const char *id, struct cc_inst *copy);
 
@@ -168,7 +169,6 @@ struct cc_xml *cc_xml_render(const struct cc_inst *inst, int n, const char *url)
 void cc_xml_release(struct cc_xml *x);		/* under cc.lock */
 
 /* poller.c */
-void cc_inst_list_free(struct cc_inst *v, int n);
 int cc_poller_start(void);
 void cc_poller_stop(void);
 void cc_poller_kick(void);

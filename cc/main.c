@@ -21,8 +21,6 @@
 #include "sizes.h"
 #include "soap_server.h"
 
-struct cc cc = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
 static void
 settings(struct kr_daemon *d)
 {

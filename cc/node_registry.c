@@ -1,6 +1,6 @@
 /*
- * node_registry.c - the nodes of this cluster, and RegisterNodes /
- * DeregisterNodes.
+ * node_registry.c - the nodes of this cluster (RegisterNodes and
+ * DeregisterNodes, in ops_nodes.c, call it).
  *
  * Nodes come from NODES in karri.conf and from `karri register-nodes` at
  * run time; the latter are remembered in cc.db so a restarted CC knows them.
@@ -20,8 +20,6 @@
 #include "log.h"
 #include "soap_error.h"
 #include "soap_server.h"
-
-#define REGISTER_MAX 4096	/* nodes per RegisterNodes call */
 
 const char *
 cc_node_state_name(enum cc_node_state s)
@@ -131,6 +129,15 @@ node_free(struct cc_node *n)
 	free(n);
 }
 
+/* An instance list as a node's answer left it (n->inst): each one's volumes too. */
+void
+cc_inst_list_free(struct cc_inst *v, int n)
+{
+	for (int i = 0; v && i < n; i++)
+		free(v[i].vols);
+	free(v);
+}
+
 void
 cc_node_remove(struct cc_node *n)
 {
@@ -236,76 +243,4 @@ cc_registry_load(void)
 	free(s.host);
 	free(s.port);
 	return rc;
-}
-
-static int
-answer(struct soap *soap, enum xsd__boolean *ret, char **msg, int ok)
-{
-	*ret = true_;
-	return ok == 0 ? SOAP_OK : kr_soap_error_reply(soap, ret, msg);
-}
-
-int
-__cc__RegisterNodes(struct soap *soap, struct _cc__RegisterNodes *req,
-    struct _cc__RegisterNodesResponse *resp)
-{
-	int rc = 0, added = 0;
-
-	KR_SOAP_ECHO(resp, req);
-	kr_error_clear();
-	if (req->__sizenodes < 0 || req->__sizenodes > REGISTER_MAX) {
-		kr_error("InvalidParameterValue", "at most %d nodes per call", REGISTER_MAX);
-		return answer(soap, &resp->_return, &resp->statusMessage, -1);
-	}
-	/* Check every name first: a bad one registers none. */
-	for (int i = 0; i < req->__sizenodes; i++) {
-		char host[CC_HOST_MAX];
-		int port;
-
-		if (cc_node_parse(req->nodes[i], cc.nc_port, host, &port) < 0)
-			return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
-	}
-	for (int i = 0; i < req->__sizenodes && rc == 0; i++) {
-		char host[CC_HOST_MAX];
-		int port;
-
-		cc_node_parse(req->nodes[i], cc.nc_port, host, &port);
-		if ((rc = cc_state_node_save(host, port)) < 0)
-			break;
-		pthread_mutex_lock(&cc.lock);
-		if (!cc_node_add(host, port, false))
-			rc = -1;
-		pthread_mutex_unlock(&cc.lock);
-		added++;
-	}
-	kr_log_info("RegisterNodes: %d node(s)", added);
-	cc_poller_kick();
-	return answer(soap, &resp->_return, &resp->statusMessage, rc);
-}
-
-int
-__cc__DeregisterNodes(struct soap *soap, struct _cc__DeregisterNodes *req,
-    struct _cc__DeregisterNodesResponse *resp)
-{
-	int rc = 0;
-
-	KR_SOAP_ECHO(resp, req);
-	kr_error_clear();
-	for (int i = 0; i < req->__sizenodes && rc == 0; i++) {
-		char host[CC_HOST_MAX];
-		int port;
-		struct cc_node *n;
-
-		if ((rc = cc_node_parse(req->nodes[i], cc.nc_port, host, &port)) < 0)
-			break;
-		rc = cc_state_node_forget(host, port);
-		pthread_mutex_lock(&cc.lock);
-		if ((n = cc_node_find(host, port)) != NULL) {
-			if (n->configured)
-				kr_log_warnx("deregistered %s is in NODES: it returns at restart", n->url);
-			cc_node_remove(n);
-		}
-		pthread_mutex_unlock(&cc.lock);
-	}
-	return answer(soap, &resp->_return, &resp->statusMessage, rc);
 }

@@ -108,14 +108,6 @@ convert(const struct nc__instanceType *w, struct cc_inst *in)
 	return true;
 }
 
-void
-cc_inst_list_free(struct cc_inst *v, int n)
-{
-	for (int i = 0; v && i < n; i++)
-		free(v[i].vols);
-	free(v);
-}
-
 /*
  * A cycle is complete when every node queued since the last complete one
  * has answered or timed out; cycles_done counts them, so that a caller can

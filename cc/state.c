@@ -8,6 +8,9 @@
  * address), elastic IP mappings and security-group rules, so that a CC
  * killed with SIGKILL comes back with the same view and re-applies the same
  * rules.  One connection, serialized by cc.dblock.
+ *
+ * The one `struct cc` (cc.h) is defined here too: every file of the CC
+ * uses it, so it lives in the file at the bottom, which calls no other.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +19,8 @@
 #include "db.h"
 #include "error.h"
 #include "log.h"
+
+struct cc cc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static const struct kr_db_migration migrations[] = {
 	{ 1,

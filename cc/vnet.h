@@ -1,6 +1,11 @@
 /*
- * vnet.h - the cluster's virtual network, shared by vnet.c, dhcp.c,
- * firewall.c and addresses.c (private to the CC).
+ * vnet.h - the cluster's virtual network (private to the CC).  The files,
+ * bottom up: vnet_state.c (V, its lookups and cc.db rows), vnet_addr.c
+ * (address arithmetic), vnet_host.c (bridges, gateway addresses, sysctls),
+ * dhcp.c, firewall.c, addresses.c, vnet_conntrack.c (the other host side
+ * effects), vnet.c (configuration, start/stop, networks and leases) and
+ * ops_network.c (StartNetwork, StopNetwork, DescribeNetworks).  None calls
+ * a file above it.
  *
  * Addressing (Eucalyptus' scheme): network number v of a MANAGED mode owns
  * VNET_ADDRSPERNET addresses starting at VNET_SUBNET + v * VNET_ADDRSPERNET;
@@ -92,14 +97,30 @@ struct vnet {
 
 extern struct vnet V;
 
-/* vnet.c */
+/* vnet_state.c */
+bool vnet_managed(void);
+struct vnet_net *vnet_net_find(int vlan);
+struct vnet_net *vnet_net_by_name(const char *user, const char *name);
+struct vnet_lease *vnet_lease_find(const char *id);
+bool vnet_index_used(int vlan, int index);
+/* One statement on cc.db: text parameters t1..t3 unless NULL, then i1, i2 unless -1. */
+int vnet_db_exec(const char *sql, const char *t1, const char *t2, const char *t3, int i1, int i2);
+int vnet_state_load(void);		/* networks, leases, rules from cc.db into V */
+
+/* vnet_addr.c */
 void vnet_ip_str(uint32_t ip, char out[16]);
 int vnet_ip_parse(const char *s, uint32_t *ip);
 int vnet_plen(void);				/* prefix length of one network */
 uint32_t vnet_net_base(int vlan);
-struct vnet_net *vnet_net_find(int vlan);
-struct vnet_net *vnet_net_by_name(const char *user, const char *name);
-bool vnet_managed(void);
+
+/* vnet_host.c (V.lock held) */
+int vnet_host_net_up(int vlan);		/* bridge (MANAGED) and gateway address */
+void vnet_host_net_down(int vlan);
+void vnet_host_forwarding_on(void);
+
+/* vnet.c (V.lock held) */
+int vnet_net_start(const char *user, const char *group, int vlan);	/* the vlan, or -1 */
+int vnet_net_stop(struct vnet_net *n);
 
 /* dhcp.c (V.lock held) */
 int vnet_dhcp_sync(void);		/* hosts files written, dnsmasq started or told */

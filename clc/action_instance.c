@@ -26,20 +26,6 @@
 
 #define MAX_IDS 1000
 
-bool
-clc_instance_known(sqlite3 *db, const char *id)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (kr_db_prepare(db, "SELECT 1 FROM instances WHERE id = ?", &st) < 0)
-		return true;	/* unsure: never treat it as an orphan */
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = kr_db_step(st);
-	sqlite3_finalize(st);
-	return rc != 0;
-}
-
 /* A well-formed id of the caller's instance (any instance, for the admin). */
 static int
 owned_one(struct clc_req *r, const char *id)

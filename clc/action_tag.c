@@ -11,7 +11,7 @@
  * tags that show the owner how the NC attached an instance's disk and NIC
  * (karri:disk, karri:net: the instance's disk_attachment/net_attachment)
  * and how an attached volume reached its guest (karri:path).  They are not
- * rows of the tags table but of DERIVED_TAGS, read beside it wherever tags
+ * rows of the tags table but of CLC_DERIVED_TAGS, read beside it wherever tags
  * are read (tagSets, DescribeTags, tag filters), so they can never go stale.
  * The one karri: key a caller may write is CLC_BURST_TAG, and only at
  * launch: it is how a Karri cloud bursting to this one marks its instances
@@ -31,21 +31,6 @@
 
 #define MAX_TAGS_PER_RESOURCE 50
 #define MAX_TAGS_PER_CALL 50
-
-/* Rows (resource_id, owner, key, value); an empty or unknown value is no tag. */
-#define DERIVED_TAGS \
-	"SELECT id AS resource_id, owner, 'karri:disk' AS key, disk_attachment AS value" \
-	" FROM instances WHERE disk_attachment <> ''" \
-	" UNION ALL SELECT id, owner, 'karri:net', net_attachment FROM instances" \
-	" WHERE net_attachment <> ''" \
-	" UNION ALL SELECT id, owner, 'karri:path', attach_path FROM volumes" \
-	" WHERE attach_path <> '' AND instance_id IS NOT NULL"
-
-/* sqlite pushes "resource_id = ?1" into each arm: primary-key lookups. */
-const char clc_tags_of_sql[] =
-	"SELECT key, value FROM tags WHERE resource_id = ?1"
-	" UNION ALL SELECT key, value FROM (" DERIVED_TAGS ") WHERE resource_id = ?1"
-	" ORDER BY 1";
 
 static const struct {
 	const char *prefix, *table, *type, *notfound;
@@ -195,7 +180,7 @@ clc_tags_xml(const struct clc_req *r, const char *id)
 	static sqlite3_stmt *st;	/* the one controller's connection: keep it prepared */
 	bool any = false;
 
-	if (st == NULL && kr_db_prepare(r->db, clc_tags_of_sql, &st) < 0)
+	if (st == NULL && kr_db_prepare(r->db, CLC_TAGS_OF_SQL, &st) < 0)
 		return;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -320,7 +305,7 @@ tag_field(void *item, const char *name, size_t idx)
  */
 static const char describe_tags_sql[] =
 	"SELECT 0, rowid, resource_id, key, value FROM tags WHERE owner = ?1 AND rowid > ?2"
-	" UNION ALL SELECT 1, 0, resource_id, key, value FROM (" DERIVED_TAGS ")"
+	" UNION ALL SELECT 1, 0, resource_id, key, value FROM (" CLC_DERIVED_TAGS ")"
 	" WHERE owner = ?1 AND (resource_id, key) > (?3, ?4)"
 	" ORDER BY 1, 2, 3, 4";
 

@@ -54,38 +54,6 @@ insert_volume(sqlite3 *db, const char *id, void *arg)
 	return rc < 0 ? -1 : 0;
 }
 
-/* A call to EBS about one volume or snapshot, prepared on the loop, made on a worker. */
-struct clc_ebs_job *
-clc_ebs_job_new(struct clc_req *r, const char *id, const char *zone)
-{
-	struct clc_ebs_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL) {
-		kr_error("InternalError", "out of memory");
-		return NULL;
-	}
-	j->clc = r->clc;
-	snprintf(j->id, sizeof(j->id), "%s", id);
-	if (clc_ebs_url(r->clc, zone, j->url, sizeof(j->url), j->backend) < 0 ||
-	    !(j->soap = clc_ebs_soap(r->clc))) {
-		free(j);
-		return NULL;
-	}
-	clc_cc_ids(j->corr, j->user);
-	return j;
-}
-
-void
-clc_ebs_job_free(void *arg)
-{
-	struct clc_ebs_job *j = arg;
-
-	if (j == NULL)
-		return;
-	clc_cc_done(j->soap);
-	free(j);
-}
-
 static int
 create_work(void *arg)
 {
@@ -246,47 +214,6 @@ clc_create_volume(struct clc_req *r)
 	    clc_tags_apply_spec(r, id, "volume") < 0)
 		return -1;
 	return ebs_create(r, id, &v);
-}
-
-int
-clc_volume_zone(sqlite3 *db, const char *id, char *zone, size_t len)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (kr_db_prepare(db, "SELECT zone FROM volumes WHERE id = ?", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((rc = kr_db_step(st)) == 1)
-		snprintf(zone, len, "%s", sqlite3_column_text(st, 0));
-	else if (rc == 0)
-		kr_error("InvalidVolume.NotFound", "The volume '%s' does not exist.", id);
-	sqlite3_finalize(st);
-	return rc == 1 ? 0 : -1;
-}
-
-/* The caller's volume: 0 with its status and instance, or -1 + NotFound/Malformed. */
-int
-clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t slen,
-    char *instance, size_t ilen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (clc_check_id("VolumeId", id, "vol", "InvalidVolumeID.Malformed") < 0 ||
-	    kr_db_prepare(r->db, "SELECT status, coalesce(instance_id, '') FROM volumes"
-	    " WHERE id = ? AND (owner = ? OR ?)", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->account, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, r->admin);
-	if ((rc = kr_db_step(st)) == 1) {
-		snprintf(status, slen, "%s", sqlite3_column_text(st, 0));
-		snprintf(instance, ilen, "%s", sqlite3_column_text(st, 1));
-	} else if (rc == 0)
-		kr_error("InvalidVolume.NotFound", "The volume '%s' does not exist.", id);
-	sqlite3_finalize(st);
-	return rc == 1 ? 0 : -1;
 }
 
 static int

@@ -368,6 +368,21 @@ clc_cc_poll_call(struct clc *clc, const char *url, struct clc_cc_poll *poll)
 	    "Unavailable", "DescribeInstances", url);
 }
 
+/* Whether clc.db has instance id (an unsure answer is yes: never treat it as an orphan). */
+static bool
+instance_known(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kr_db_prepare(db, "SELECT 1 FROM instances WHERE id = ?", &st) < 0)
+		return true;	/* unsure: never treat it as an orphan */
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = kr_db_step(st);
+	sqlite3_finalize(st);
+	return rc != 0;
+}
+
 /* Then on the loop: update known rows, terminate orphans, mark lost ones. */
 int
 clc_cc_poll_apply(struct clc *clc, const char *zone, const char *url, struct clc_cc_poll *poll)
@@ -391,7 +406,7 @@ clc_cc_poll_apply(struct clc *clc, const char *zone, const char *url, struct clc
 			break;
 		if (n == 0 && norphans < 64 && ec2_state(in->stateName) &&
 		    strcmp(ec2_state(in->stateName), "terminated") != 0 &&
-		    !clc_instance_known(clc->db, in->instanceId))
+		    !instance_known(clc->db, in->instanceId))
 			orphans[norphans++] = in->instanceId;
 		/*
 		 * Torn down on the node and recorded as terminated here: the NC

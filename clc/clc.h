@@ -158,10 +158,26 @@ const char *clc_filter_column(sqlite3_stmt *st, const struct clc_filter_col *map
 bool clc_in_list(const char *s, const char **list, size_t n);
 
 /*
- * action_tag.c: tags, stored and derived.  clc_tags_of_sql selects (key,
- * value) of every tag of resource ?1, the derived karri: ones included.
+ * action_tag.c: tags, stored and derived.  CLC_TAGS_OF_SQL selects (key,
+ * value) of every tag of resource ?1, the derived karri: ones included
+ * (text here, not a symbol of action_tag.c, so that filter.c needs nothing
+ * of it: no cycle).
  */
-extern const char clc_tags_of_sql[];
+/* Rows (resource_id, owner, key, value); an empty or unknown value is no tag. */
+#define CLC_DERIVED_TAGS \
+	"SELECT id AS resource_id, owner, 'karri:disk' AS key, disk_attachment AS value" \
+	" FROM instances WHERE disk_attachment <> ''" \
+	" UNION ALL SELECT id, owner, 'karri:net', net_attachment FROM instances" \
+	" WHERE net_attachment <> ''" \
+	" UNION ALL SELECT id, owner, 'karri:path', attach_path FROM volumes" \
+	" WHERE attach_path <> '' AND instance_id IS NOT NULL"
+
+/* sqlite pushes "resource_id = ?1" into each arm: primary-key lookups. */
+#define CLC_TAGS_OF_SQL \
+	"SELECT key, value FROM tags WHERE resource_id = ?1" \
+	" UNION ALL SELECT key, value FROM (" CLC_DERIVED_TAGS ") WHERE resource_id = ?1" \
+	" ORDER BY 1"
+
 void clc_tags_xml(const struct clc_req *r, const char *resource_id);
 int clc_tags_delete_all(sqlite3 *db, const char *resource_id);
 int clc_tags_apply_spec(const struct clc_req *r, const char *resource_id, const char *type);

@@ -21,7 +21,6 @@ struct kr_buf;
 int clc_state_code(const char *state);
 void clc_groups_xml(struct kr_buf *b, const char *groups);
 void clc_instance_item(const struct clc_req *r, sqlite3_stmt *st);
-bool clc_instance_known(sqlite3 *db, const char *id);
 void clc_reservation_open(const struct clc_req *r, sqlite3_stmt *st);
 void clc_reservation_close(const struct clc_req *r);
 void clc_instance_row(const struct clc_req *r, sqlite3_stmt *st, char *cur_res, size_t len);

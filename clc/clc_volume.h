@@ -17,7 +17,7 @@
 int clc_ebs_url(struct clc *clc, const char *zone, char *url, size_t len, char *key);
 struct soap *clc_ebs_soap(struct clc *clc);
 /*
- * A call to EBS about one volume or snapshot (action_volume.c): made on the
+ * A call to EBS about one volume or snapshot (ebs_client.c): made on the
  * loop with the URL and a gSOAP context (whose memory holds the presigned
  * URLs), called on a worker, freed by the deferral (clc_backend.h).
  */
@@ -36,7 +36,7 @@ struct clc_ebs_job *clc_ebs_job_new(struct clc_req *r, const char *id, const cha
 void clc_ebs_job_free(void *arg);
 /* action_attach.c: the NC's attachment word (phy, nbd, guest...) as karri:path shows it. */
 const char *clc_attach_path(const char *nc_attachment);
-/* action_volume.c, action_snapshot.c */
+/* volume_rows.c (clc_volume_*), action_snapshot.c (clc_snapshot_*) */
 int clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t slen,
     char *instance, size_t ilen);
 int clc_snapshot_owned(struct clc_req *r, const char *id, long *size);

@@ -261,3 +261,35 @@ clc_volumes_poll(struct clc *clc)
 	sqlite3_finalize(st);
 	kr_error_clear();
 }
+
+/* A call to EBS about one volume or snapshot, prepared on the loop, made on a worker. */
+struct clc_ebs_job *
+clc_ebs_job_new(struct clc_req *r, const char *id, const char *zone)
+{
+	struct clc_ebs_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		kr_error("InternalError", "out of memory");
+		return NULL;
+	}
+	j->clc = r->clc;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	if (clc_ebs_url(r->clc, zone, j->url, sizeof(j->url), j->backend) < 0 ||
+	    !(j->soap = clc_ebs_soap(r->clc))) {
+		free(j);
+		return NULL;
+	}
+	clc_cc_ids(j->corr, j->user);
+	return j;
+}
+
+void
+clc_ebs_job_free(void *arg)
+{
+	struct clc_ebs_job *j = arg;
+
+	if (j == NULL)
+		return;
+	clc_cc_done(j->soap);
+	free(j);
+}

@@ -43,23 +43,6 @@
 #define SOAP12_NS "http://www.w3.org/2003/05/soap-envelope"
 #define AWS_FAULT_NS "http://webservices.amazon.com/AWSFault/2005-15-09"
 
-bool
-clc_soap_is(xmlNodePtr n, const char *ns, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && n->ns && ns &&
-	    strcmp((const char *)n->ns->href, ns) == 0 &&
-	    strcmp((const char *)n->name, name) == 0;
-}
-
-xmlNodePtr
-clc_soap_first_elem(xmlNodePtr n)
-{
-	for (n = n ? n->children : NULL; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE)
-			return n;
-	return NULL;
-}
-
 static void
 send_fault(struct evhttp_request *req, bool soap12, const char *code, const char *message)
 {

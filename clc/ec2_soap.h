@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include <libxml/tree.h>
@@ -80,8 +81,28 @@ int clc_soap_params(xmlNodePtr op, struct kr_form *out);
 /* For the unit test: every table sorted and well-formed. */
 int clc_soap_map_check(void);
 
-/* ec2_soap.c, for the tests: the first element child of n (NULL when none). */
-xmlNodePtr clc_soap_first_elem(xmlNodePtr n);
-bool clc_soap_is(xmlNodePtr n, const char *ns, const char *name);
+/*
+ * Two element tests every ec2_soap*.c file and the tests use: inline here,
+ * so that ec2_soap_map.c and ec2_soap_wsse.c need nothing of ec2_soap.c,
+ * which calls them (no cycle).
+ */
+/* The first element child of n (NULL when none). */
+static inline xmlNodePtr
+clc_soap_first_elem(xmlNodePtr n)
+{
+	for (n = n ? n->children : NULL; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE)
+			return n;
+	return NULL;
+}
+
+/* Whether n is the element {ns}name. */
+static inline bool
+clc_soap_is(xmlNodePtr n, const char *ns, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && n->ns && ns &&
+	    strcmp((const char *)n->ns->href, ns) == 0 &&
+	    strcmp((const char *)n->name, name) == 0;
+}
 
 #endif

@@ -111,7 +111,7 @@ tag_filter_matches(const struct clc_req *r, const struct clc_filter *f, const ch
 	bool tag_value = strcmp(f->name, "tag-value") == 0;
 	bool hit = false;
 
-	if (st == NULL && kr_db_prepare(r->db, clc_tags_of_sql, &st) < 0)
+	if (st == NULL && kr_db_prepare(r->db, CLC_TAGS_OF_SQL, &st) < 0)
 		return false;
 	sqlite3_bind_text(st, 1, rid, -1, SQLITE_TRANSIENT);
 	while (!hit && sqlite3_step(st) == SQLITE_ROW) {

@@ -93,20 +93,6 @@ conn_free(struct kr_httpd_conn *c, bool completed)
 	}
 }
 
-/* An answer of our own to a request we could not parse; the connection then closes. */
-void
-httpd_fail_request(struct kr_httpd_conn *c, int status, const char *why)
-{
-	struct kr_httpd_req *r = &c->req;
-
-	kr_log_info("%s: HTTP %d: %s", c->req.peer, status, why);
-	if (r->method == NULL)
-		r->method = "GET";	/* unparsed: answer with a body anyway */
-	r->conn = c;
-	c->keep_alive = false;
-	kr_httpd_respond(r, status, "text/plain", why, strlen(why));
-}
-
 static void
 body_ended(struct kr_httpd_conn *c)
 {

@@ -179,7 +179,7 @@ int kr_sig_time_epoch(const char *s, time_t *t);
 
 #ifdef KR_SIG_PRIVATE
 /*
- * Shared by sig.c, sigv4.c and sigv2.c only.
+ * Shared by sig.c, sig_util.c, sigv4.c and sigv2.c only.
  */
 #include "buf.h"
 #include "form.h"
@@ -194,7 +194,7 @@ struct kr_sig_params {
 	bool body_is_form;
 };
 
-/* sig.c */
+/* sig_util.c */
 int kr_sig_fail(struct kr_sig_result *res, enum kr_sig_failure why);
 const char *kr_sig_header(const struct kr_sig_request *req, const char *name);
 const char *kr_sig_param(const struct kr_sig_params *p, const char *key);

@@ -3,7 +3,7 @@
  * headers (see sign.h).
  *
  * The canonical request is built with the same pieces the verifier uses
- * (sig.c's canonical query, sigv4.c's path normalisation and signing key),
+ * (sig_util.c's canonical query, sigv4.c's path normalisation and signing key),
  * so what is signed here is by construction what kr_sig_verify() rebuilds.
  * The Host signed is the URL's authority without a default port (:80 for
  * http, :443 for https), which is what libcurl and Python send.

@@ -1,13 +1,20 @@
 /*
- * db.c - the EBS database: schema and its migrations.
+ * db.c - the EBS's state, the bottom of its files (it calls none of them):
+ * ebs_state, the database (schema, migrations, one-statement helper) and
+ * where a volume or snapshot lives (its file, its row's size and status).
  *
  * Volumes carry their AoE address while exported; UNIQUE (shelf, slot) is
  * what makes the allocation race-free (two exports can never be handed the
  * same address, even by two daemons sharing the file by mistake), which is
  * the property OpenStack's probing AoE driver lacked.
  */
+#include <stdio.h>
+
 #include "db.h"
 #include "ebs.h"
+#include "error.h"
+
+struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static const struct kr_db_migration migrations[] = {
 	{ 1,
@@ -69,4 +76,44 @@ ebs_db_exec(const char *sql, const char *p1, const char *p2)
 	r = kr_db_step(st);
 	sqlite3_finalize(st);
 	return r < 0 ? -1 : 0;
+}
+
+int
+ebs_volume_path(const char *volume_id, char *out, size_t outlen)
+{
+	if ((size_t)snprintf(out, outlen, "%s/%s.img", ebs_state.volumes_dir, volume_id) >= outlen) {
+		kr_error("InternalError", "volume path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 found (size and status filled), 0 not found, -1 error. */
+int
+ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status FROM volumes WHERE id = ?", &st) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, volume_id, -1, SQLITE_STATIC);
+	r = kr_db_step(st);
+	if (r == 1) {
+		*size_gib = sqlite3_column_int64(st, 0);
+		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen)
+{
+	if ((size_t)snprintf(out, outlen, "%s/%s.snap", ebs_state.snapshots_dir, snapshot_id) >=
+	    outlen) {
+		kr_error("InternalError", "snapshot path too long");
+		return -1;
+	}
+	return 0;
 }

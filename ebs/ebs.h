@@ -1,7 +1,8 @@
 /*
  * ebs.h - karri-ebs internals: one header, prototypes grouped by file.
  *
- * The control plane (SOAP operations in volume.c, export.c, snapshot.c) is
+ * The control plane (SOAP operations in ops_volume.c, ops_export.c and
+ * ops_snapshot.c, calling volume.c, export.c, snapshot.c through ops.h) is
  * serialized by one mutex: it runs a few calls a minute and owns the
  * sqlite connection.  The data plane (aoe_target.c) never touches the
  * database: it serves a table of exports that the control plane fills.
@@ -43,13 +44,16 @@ struct ebs {
 	struct ebs_target *target;	/* NULL without EBS_STORAGE_INTERFACE */
 };
 
-extern struct ebs ebs_state;
+extern struct ebs ebs_state;		/* db.c */
 
-/* db.c */
+/* db.c: the state, the bottom file */
 int ebs_db_open(const char *path, sqlite3 **db);
 /* One statement without rows on ebs_state.db, ?1 and ?2 (if it has them) bound
  * to p1 and p2 (NULL: SQL NULL): 0, or -1 + kr_error. */
 int ebs_db_exec(const char *sql, const char *p1, const char *p2);
+int ebs_volume_path(const char *volume_id, char *out, size_t outlen);
+int ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen);
+int ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen);
 
 /* file.c */
 bool ebs_all_zero(const char *p, size_t n);
@@ -57,9 +61,6 @@ int ebs_file_copy_sparse(int src, int dst, uint64_t len);	/* holes for zeros */
 int ebs_file_create(const char *path, uint64_t bytes, const char *from, uint64_t from_bytes);
 int64_t ebs_file_free_bytes(const char *dir);
 
-/* volume.c */
-int ebs_volume_path(const char *volume_id, char *out, size_t outlen);
-int ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen);
 
 /* transfer.c: snapshot objects to and from Walrus (presigned URLs, libcurl). */
 struct ebs_xfer_progress {
@@ -99,8 +100,6 @@ char *ebs_urls_join(int n, char **urls);		/* malloc'd, newline-separated */
 /* export.c */
 int ebs_export_restore(void);		/* at start: re-export what the db says is exported */
 
-/* snapshot.c */
-int ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen);
 
 /* aoe_target.c: the AoE data plane. */
 struct ebs_target *ebs_target_start(const char *ifname, int workers);

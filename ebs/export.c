@@ -1,5 +1,6 @@
 /*
- * export.c - ExportVolume, UnexportVolume, and re-exporting at start.
+ * export.c - exports: ExportVolume, UnexportVolume (the operations
+ * themselves: ops_export.c), and re-exporting at start.
  *
  * The AoE address is allocated here from the database, never by probing
  * the network: the lowest free shelf*16+slot, held by UNIQUE (shelf, slot).
@@ -14,7 +15,7 @@
 #include "karriH.h"
 #include "aoe.h"
 #include "db.h"
-#include "ebs.h"
+#include "ops.h"
 #include "error.h"
 #include "log.h"
 #include "sizes.h"
@@ -96,8 +97,8 @@ record_export(const char *id, unsigned shelf, unsigned slot, char **macs, int nm
 	return 0;
 }
 
-static int
-export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
+int
+ebs_export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
     struct _ebs__ExportVolumeResponse *resp)
 {
 	uint8_t macs[EBS_MACS_MAX][6];
@@ -164,16 +165,7 @@ export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
 }
 
 int
-__ebs__ExportVolume(struct soap *soap, struct _ebs__ExportVolume *req,
-    struct _ebs__ExportVolumeResponse *resp)
-{
-	resp->shelf = resp->slot = -1;
-	EBS_ANSWER_LOCKED(soap, req, resp, export_volume(soap, req, resp));
-	return SOAP_OK;
-}
-
-static int
-unexport_volume(const char *id)
+ebs_unexport_volume(const char *id)
 {
 	char status[32];
 	long size;
@@ -197,14 +189,6 @@ unexport_volume(const char *id)
 		return -1;
 	kr_log_info("unexported %s", id);
 	return 0;
-}
-
-int
-__ebs__UnexportVolume(struct soap *soap, struct _ebs__UnexportVolume *req,
-    struct _ebs__UnexportVolumeResponse *resp)
-{
-	EBS_ANSWER_LOCKED(soap, req, resp, unexport_volume(req->volumeId));
-	return SOAP_OK;
 }
 
 /* Load one volume's MACs; the count, or -1. */

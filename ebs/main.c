@@ -19,8 +19,6 @@
 #include "sizes.h"
 #include "soap_server.h"
 
-struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
 /*
  * Remove what a crash left half-made: the caller never got a success for
  * it.  Transfers to and from Walrus were answered "pending"/"creating" and

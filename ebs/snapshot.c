@@ -1,5 +1,6 @@
 /*
- * snapshot.c - CreateSnapshot, DeleteSnapshot, DescribeSnapshots.
+ * snapshot.c - snapshots: CreateSnapshot, DeleteSnapshot and the rows
+ * DescribeSnapshots reads (the operations themselves: ops_snapshot.c).
  *
  * A snapshot is a point-in-time copy taken while the volume stays exported:
  * the target pauses the volume's writes (the ones in flight finish first,
@@ -27,7 +28,7 @@
 
 #include "karriH.h"
 #include "db.h"
-#include "ebs.h"
+#include "ops.h"
 #include "error.h"
 #include "log.h"
 #include "sizes.h"
@@ -35,18 +36,7 @@
 #include "soap_server.h"
 
 int
-ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen)
-{
-	if ((size_t)snprintf(out, outlen, "%s/%s.snap", ebs_state.snapshots_dir, snapshot_id) >=
-	    outlen) {
-		kr_error("InternalError", "snapshot path too long");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-load_snapshot(struct soap *soap, sqlite3_stmt *st, struct ebs__snapshotType *s)
+ebs_snapshot_load(struct soap *soap, sqlite3_stmt *st, struct ebs__snapshotType *s)
 {
 	const char *status = (const char *)sqlite3_column_text(st, 3);
 	char progress[8];
@@ -64,21 +54,18 @@ load_snapshot(struct soap *soap, sqlite3_stmt *st, struct ebs__snapshotType *s)
 	return 0;
 }
 
-#define SNAP_COLUMNS "SELECT id, volume_id, size_gib, status, start_time, progress, reason, " \
-	"store FROM snapshots"
-
-static int
-find_snapshot(struct soap *soap, const char *id, struct ebs__snapshotType *s)
+int
+ebs_snapshot_find(struct soap *soap, const char *id, struct ebs__snapshotType *s)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, SNAP_COLUMNS " WHERE id = ?", &st) < 0)
+	if (kr_db_prepare(ebs_state.db, EBS_SNAP_COLUMNS " WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	r = kr_db_step(st);
 	if (r == 1 && s != NULL)
-		load_snapshot(soap, st, s);
+		ebs_snapshot_load(soap, st, s);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -118,8 +105,8 @@ cleanup:
 	return rc;
 }
 
-static int
-create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
+int
+ebs_snapshot_create(struct soap *soap, struct _ebs__CreateSnapshot *req,
     struct ebs__snapshotType **out)
 {
 	char status[32], path[KR_PATH_MAX], *urls = NULL;
@@ -133,7 +120,7 @@ create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 		return -1;
 	}
 	*out = soap_malloc(soap, sizeof(**out));
-	r = find_snapshot(soap, req->snapshotId, *out);
+	r = ebs_snapshot_find(soap, req->snapshotId, *out);
 	if (r < 0)
 		return -1;
 	if (r == 1) {		/* a retried call is a success; another volume is not */
@@ -203,17 +190,7 @@ create_snapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
 			return -1;
 		kr_log_info("snapshot %s of %s completed", req->snapshotId, req->volumeId);
 	}
-	return find_snapshot(soap, req->snapshotId, *out) == 1 ? 0 : -1;
-}
-
-int
-__ebs__CreateSnapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
-    struct _ebs__CreateSnapshotResponse *resp)
-{
-	EBS_ANSWER_LOCKED(soap, req, resp, create_snapshot(soap, req, &resp->snapshot));
-	if (resp->_return == false_)
-		resp->snapshot = NULL;
-	return SOAP_OK;
+	return ebs_snapshot_find(soap, req->snapshotId, *out) == 1 ? 0 : -1;
 }
 
 /* The snapshot's size and where it is kept; 1 found, 0 not, -1 error. */
@@ -288,9 +265,8 @@ delete_begin(struct _ebs__DeleteSnapshot *req)
 	return 1;
 }
 
-/* The objects go first: a record is never removed while its bytes may stay. */
-static int
-delete_snapshot(struct _ebs__DeleteSnapshot *req)
+int
+ebs_snapshot_delete(struct _ebs__DeleteSnapshot *req)
 {
 	char reason[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 32];
 	sqlite3_stmt *st = NULL;
@@ -326,76 +302,4 @@ delete_snapshot(struct _ebs__DeleteSnapshot *req)
 	}
 	pthread_mutex_unlock(&ebs_state.lock);
 	return r;
-}
-
-int
-__ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
-    struct _ebs__DeleteSnapshotResponse *resp)
-{
-	int rc;
-
-	/* Not EBS_ANSWER_LOCKED: the Walrus requests run without the lock. */
-	KR_SOAP_ECHO(resp, req);
-	rc = delete_snapshot(req);
-	resp->_return = true_;
-	if (rc < 0)
-		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
-	return SOAP_OK;
-}
-
-static int
-describe_snapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
-    struct _ebs__DescribeSnapshotsResponse *resp)
-{
-	sqlite3_stmt *st = NULL;
-	int i, n = 0, r, cap;
-
-	if (req->__sizesnapshotIds > 1000) {
-		kr_error("InvalidParameterValue", "at most 1000 snapshot ids");
-		return -1;
-	}
-	if (req->__sizesnapshotIds > 0) {
-		resp->snapshots = soap_malloc(soap, (size_t)req->__sizesnapshotIds *
-		    sizeof(*resp->snapshots));
-		for (i = 0; i < req->__sizesnapshotIds; i++) {
-			const char *id = req->snapshotIds[i];
-
-			if (!kr_id_valid(id, "snap")) {
-				kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
-				return -1;
-			}
-			r = find_snapshot(soap, id, &resp->snapshots[n]);
-			if (r == 0)
-				kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
-			if (r != 1)
-				return -1;
-			n++;
-		}
-		resp->__sizesnapshots = n;
-		return 0;
-	}
-	if (kr_db_prepare(ebs_state.db, "SELECT count(*) FROM snapshots", &st) < 0)
-		return -1;
-	cap = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	resp->snapshots = soap_malloc(soap, ((size_t)cap + 1) * sizeof(*resp->snapshots));
-	if (kr_db_prepare(ebs_state.db, SNAP_COLUMNS " ORDER BY id", &st) < 0)
-		return -1;
-	while (n < cap && (r = kr_db_step(st)) == 1)
-		load_snapshot(soap, st, &resp->snapshots[n++]);
-	sqlite3_finalize(st);
-	resp->__sizesnapshots = n;
-	return 0;
-}
-
-int
-__ebs__DescribeSnapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
-    struct _ebs__DescribeSnapshotsResponse *resp)
-{
-	EBS_ANSWER_LOCKED(soap, req, resp, describe_snapshots(soap, req, resp));
-	if (resp->_return == false_) {
-		resp->__sizesnapshots = 0;
-		resp->snapshots = NULL;
-	}
-	return SOAP_OK;
 }

@@ -1,5 +1,6 @@
 /*
- * volume.c - CreateVolume, DeleteVolume, DescribeVolumes.
+ * volume.c - volumes: CreateVolume, DeleteVolume and the rows DescribeVolumes
+ * reads (the operations themselves: ops_volume.c).
  *
  * Limits are checked before any space is taken: EBS_MAX_VOLUME_SIZE per
  * volume (VolumeLimitExceeded), EBS_MAX_TOTAL_SIZE over all volumes, or the
@@ -22,7 +23,7 @@
 
 #include "karriH.h"
 #include "db.h"
-#include "ebs.h"
+#include "ops.h"
 #include "error.h"
 #include "log.h"
 #include "sizes.h"
@@ -30,37 +31,7 @@
 #include "soap_server.h"
 
 int
-ebs_volume_path(const char *volume_id, char *out, size_t outlen)
-{
-	if ((size_t)snprintf(out, outlen, "%s/%s.img", ebs_state.volumes_dir, volume_id) >= outlen) {
-		kr_error("InternalError", "volume path too long");
-		return -1;
-	}
-	return 0;
-}
-
-/* 1 found (size and status filled), 0 not found, -1 error. */
-int
-ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status FROM volumes WHERE id = ?", &st) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, volume_id, -1, SQLITE_STATIC);
-	r = kr_db_step(st);
-	if (r == 1) {
-		*size_gib = sqlite3_column_int64(st, 0);
-		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* Fill a volumeType from the database; 0, or -1 + kr_error (not found too). */
-static int
-load_volume(struct soap *soap, const char *id, struct ebs__volumeType *v)
+ebs_volume_load(struct soap *soap, const char *id, struct ebs__volumeType *v)
 {
 	sqlite3_stmt *st = NULL;
 	int r, n = 0;
@@ -180,8 +151,8 @@ set_status(const char *id, const char *status)
 	return ebs_db_exec("UPDATE volumes SET status = ?2 WHERE id = ?1", id, status);
 }
 
-static int
-create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__volumeType **out)
+int
+ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__volumeType **out)
 {
 	char path[KR_PATH_MAX], snap_path[KR_PATH_MAX], *urls = NULL;
 	long size = req->size, snap_size = 0, existing;
@@ -280,21 +251,11 @@ create_volume(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__vol
 	    req->snapshotId ? " from " : "", req->snapshotId ? req->snapshotId : "");
 answer:
 	*out = soap_malloc(soap, sizeof(**out));
-	return load_volume(soap, req->volumeId, *out);
+	return ebs_volume_load(soap, req->volumeId, *out);
 }
 
 int
-__ebs__CreateVolume(struct soap *soap, struct _ebs__CreateVolume *req,
-    struct _ebs__CreateVolumeResponse *resp)
-{
-	EBS_ANSWER_LOCKED(soap, req, resp, create_volume(soap, req, &resp->volume));
-	if (resp->_return == false_)
-		resp->volume = NULL;
-	return SOAP_OK;
-}
-
-static int
-delete_volume(const char *id)
+ebs_volume_delete(const char *id)
 {
 	char path[KR_PATH_MAX], status[32];
 	long size;
@@ -331,68 +292,4 @@ delete_volume(const char *id)
 		kr_log_warn("delete %s", path);
 	kr_log_info("deleted %s", id);
 	return 0;
-}
-
-int
-__ebs__DeleteVolume(struct soap *soap, struct _ebs__DeleteVolume *req,
-    struct _ebs__DeleteVolumeResponse *resp)
-{
-	EBS_ANSWER_LOCKED(soap, req, resp, delete_volume(req->volumeId));
-	return SOAP_OK;
-}
-
-static int
-describe_volumes(struct soap *soap, struct _ebs__DescribeVolumes *req,
-    struct _ebs__DescribeVolumesResponse *resp)
-{
-	sqlite3_stmt *st = NULL;
-	int i, n = 0, r, cap;
-
-	if (req->__sizevolumeIds > 0) {
-		if (req->__sizevolumeIds > 1000) {
-			kr_error("InvalidParameterValue", "at most 1000 volume ids");
-			return -1;
-		}
-		resp->volumes = soap_malloc(soap, (size_t)req->__sizevolumeIds * sizeof(*resp->volumes));
-		for (i = 0; i < req->__sizevolumeIds; i++) {
-			if (!kr_id_valid(req->volumeIds[i], "vol")) {
-				kr_error("InvalidParameterValue", "volumeId must be vol-XXXXXXXX");
-				return -1;
-			}
-			if (load_volume(soap, req->volumeIds[i], &resp->volumes[n]) < 0)
-				return -1;
-			n++;
-		}
-		resp->__sizevolumes = n;
-		return 0;
-	}
-	if (kr_db_prepare(ebs_state.db, "SELECT count(*) FROM volumes", &st) < 0)
-		return -1;
-	cap = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	resp->volumes = soap_malloc(soap, ((size_t)cap + 1) * sizeof(*resp->volumes));
-	if (kr_db_prepare(ebs_state.db, "SELECT id FROM volumes ORDER BY id", &st) < 0)
-		return -1;
-	while (n < cap && (r = kr_db_step(st)) == 1) {
-		char id[KR_ID_MAX];
-
-		snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 0));
-		if (load_volume(soap, id, &resp->volumes[n]) == 0)
-			n++;
-	}
-	sqlite3_finalize(st);
-	resp->__sizevolumes = n;
-	return 0;
-}
-
-int
-__ebs__DescribeVolumes(struct soap *soap, struct _ebs__DescribeVolumes *req,
-    struct _ebs__DescribeVolumesResponse *resp)
-{
-	EBS_ANSWER_LOCKED(soap, req, resp, describe_volumes(soap, req, resp));
-	if (resp->_return == false_) {
-		resp->__sizevolumes = 0;
-		resp->volumes = NULL;
-	}
-	return SOAP_OK;
 }

@@ -466,7 +466,7 @@ int nc_console_follow(const struct nc_instance *in);
 /* Stop copying (call after destroying the domain); waits a bounded time. */
 void nc_console_unfollow(const char *id);
 
-/* --- node.c: the node's shared context --------------------------------------- */
+/* --- node_state.c: the node's shared context (node.c: its start-up) ---------- */
 
 struct nc_node {
 	struct kr_config *cfg;
@@ -488,10 +488,10 @@ struct nc_node {
 
 extern struct nc_node nc_node;
 
-/* Initialise the node (after kr_daemon_start); -1 + kr_error. */
+/* node.c: initialise the node (after kr_daemon_start); -1 + kr_error. */
 int nc_node_init(struct kr_config *cfg);
-/* Connect to libvirt and choose the hypervisor driver: 0, -1 (this host
- * cannot run it), -2 (libvirt not reachable). */
+/* node.c: connect to libvirt and choose the hypervisor driver: 0, -1 (this
+ * host cannot run it), -2 (libvirt not reachable). */
 int nc_node_connect(void);
 /* Is the hypervisor there?  false + kr_error("Unavailable"). */
 bool nc_node_ready(void);

@@ -1,10 +1,8 @@
 /*
- * node.c - the node's shared context: configuration, the libvirt
- * connection, the chosen hypervisor driver, the staging slots.
- *
- * One libvirt connection serves every thread (libvirt connections are
- * thread-safe); when libvirtd restarts the connection dies, and the next
- * caller reopens it.
+ * node.c - the node's start-up: configuration into nc_node (node_state.c),
+ * the image cache, raw clones and device probes, and the choice of the
+ * hypervisor driver (nc_node_connect, again from the monitor while libvirt
+ * is away).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,103 +18,12 @@
 #include "log.h"
 #include "nc.h"
 
-struct nc_node nc_node;
-
-static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static virConnectPtr conn;
-
-static pthread_mutex_t staging_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t staging_cond = PTHREAD_COND_INITIALIZER;
-static int staging_busy;
-
 /* libvirt prints every error to stderr by default; we report them ourselves. */
 static void
 quiet(void *ud, virErrorPtr err)
 {
 	(void)ud;
 	(void)err;
-}
-
-void
-nc_virt_error(const char *what)
-{
-	virErrorPtr e = virGetLastError();
-
-	kr_error("InternalError", "%s: %s", what, e && e->message ? e->message : "libvirt error");
-}
-
-int
-nc_path(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len) {
-		kr_error("InternalError", "path too long");
-		return -1;
-	}
-	return 0;
-}
-
-bool
-nc_safe_text(const char *s, size_t maxlen)
-{
-	size_t n = 0;
-
-	if (!s)
-		return true;
-	for (; s[n]; n++) {
-		unsigned char c = (unsigned char)s[n];
-
-		if (c < ' ' || c >= 0x7f || c == '"' || c == '\'' || c == '\\' || c == '`')
-			return false;
-	}
-	return n < maxlen;
-}
-
-virConnectPtr
-nc_conn(void)
-{
-	virConnectPtr c;
-
-	pthread_mutex_lock(&conn_lock);
-	if (conn && virConnectIsAlive(conn) != 1) {
-		kr_log_warnx("libvirt connection to %s lost, reconnecting", nc_node.uri);
-		virConnectClose(conn);
-		conn = NULL;
-	}
-	if (!conn) {
-		conn = virConnectOpen(nc_node.uri);
-		if (!conn)
-			nc_virt_error(nc_node.uri);
-	}
-	c = conn;
-	if (c)
-		virConnectRef(c);
-	pthread_mutex_unlock(&conn_lock);
-	return c;
-}
-
-void
-nc_staging_enter(void)
-{
-	pthread_mutex_lock(&staging_lock);
-	while (staging_busy >= nc_node.max_staging)
-		pthread_cond_wait(&staging_cond, &staging_lock);
-	staging_busy++;
-	pthread_mutex_unlock(&staging_lock);
-}
-
-void
-nc_staging_leave(void)
-{
-	pthread_mutex_lock(&staging_lock);
-	staging_busy--;
-	pthread_cond_signal(&staging_cond);
-	pthread_mutex_unlock(&staging_lock);
 }
 
 /*
@@ -157,15 +64,6 @@ nc_node_connect(void)
 		__atomic_store_n(&nc_node.ready, true, __ATOMIC_RELEASE);
 	}
 	return rc;
-}
-
-bool
-nc_node_ready(void)
-{
-	if (__atomic_load_n(&nc_node.ready, __ATOMIC_ACQUIRE))
-		return true;
-	kr_error("Unavailable", "the hypervisor is not reachable: %s", nc_node.unready_why);
-	return false;
 }
 
 /*

@@ -56,18 +56,6 @@ is_soap(const struct kr_httpd_req *http)
 	    (strncasecmp(ct, "application/soap+xml", 20) == 0 || strncasecmp(ct, "text/xml", 8) == 0));
 }
 
-const char *
-wl_query(const struct wl_req *rq, const char *name)
-{
-	return kr_form_get(&rq->query, name);
-}
-
-bool
-wl_has_query(const struct wl_req *rq, const char *name)
-{
-	return kr_form_count(&rq->query, name) > 0;
-}
-
 static void
 req_done(void *ctx, bool completed)
 {

@@ -114,10 +114,24 @@ struct wl_blob {
 };
 
 
+/*
+ * A request's query parameters, for route.c and every operation it calls:
+ * inline here, so that the operations need nothing of route.c (no cycle).
+ */
+static inline const char *
+wl_query(const struct wl_req *rq, const char *name)	/* or NULL */
+{
+	return kr_form_get(&rq->query, name);
+}
+
+static inline bool
+wl_has_query(const struct wl_req *rq, const char *name)
+{
+	return kr_form_count(&rq->query, name) > 0;
+}
+
 /* route.c */
 void wl_route(struct kr_httpd_req *http, void *arg);
-const char *wl_query(const struct wl_req *rq, const char *name);	/* or NULL */
-bool wl_has_query(const struct wl_req *rq, const char *name);
 
 /* auth.c */
 int wl_auth(struct wl_req *rq);		/* 0, or -1 having answered */

@@ -26,7 +26,7 @@ from harness.wait import free_port, wait_for
 
 CC_NS = "urn:karri:cc:2026-11"
 KR_NS = "urn:karri:types:2026-11"
-NCSIM = os.path.join(BUILD, "cc", "karri-ncsim")
+NCSIM = os.path.join(BUILD, "tests", "ncsim", "karri-ncsim")
 
 
 def _x(tag, value, ns="cc"):

@@ -1,15 +1,17 @@
 /*
- * instances.c - the instance operations of the CC contract: RunInstances
+ * ops_instances.c - the instance operations of the CC contract: RunInstances
  * (placement of as many as fit between minCount and the ids given, network,
  * launch on the NCs, all placed or nothing), DescribeInstances
  * (from the poller's cache, never from a node) and the calls forwarded to
- * the node that runs an instance (terminate, reboot, console, volumes).
+ * the node that runs an instance (terminate, reboot, console, volumes); the
+ * calls to the nodes themselves are nc_calls.c's.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "karriH.h"
 #include "cc.h"
+#include "nc_calls.h"
 #include "error.h"
 #include "log.h"
 #include "soap_error.h"
@@ -95,57 +97,6 @@ to_wire(struct soap *soap, const struct cc_inst *in, char *url, const char *node
 }
 
 /* --- RunInstances ------------------------------------------------------------ */
-
-static int
-nc_run(struct soap *soap, struct cc_node *n, const struct _cc__RunInstances *req,
-    const struct cc_inst *in, int index)
-{
-	struct kr__netConfigType net = {
-		.privateMacAddress = (char *)in->mac, .privateIp = (char *)in->priv_ip,
-		.publicIp = (char *)in->pub_ip, .vlan = in->vlan, .networkIndex = in->net_index,
-		.bridge = (char *)in->bridge,
-	};
-	char launch_index[12];
-	char *group = (char *)in->group;
-	struct _nc__ncRunInstance rq = {
-		.correlationId = req->correlationId, .userId = req->userId,
-		.imageId = req->imageId, .imageURL = req->imageURL,
-		.kernelId = req->kernelId, .kernelURL = req->kernelURL,
-		.ramdiskId = req->ramdiskId, .ramdiskURL = req->ramdiskURL,
-		.instanceId = (char *)in->id, .reservationId = req->reservationId,
-		.instanceType = req->instanceType, .keyName = req->keyName, .netParams = &net,
-		.userData = req->userData, .launchIndex = launch_index,
-		.__sizegroupNames = in->group[0] ? 1 : 0, .groupNames = &group,
-		.imageHasVirtio = req->imageHasVirtio, .platform = req->platform,
-		.imageDigest = req->imageDigest, .kernelDigest = req->kernelDigest,
-		.ramdiskDigest = req->ramdiskDigest, .kernelParams = req->kernelParams,
-	};
-	struct _nc__ncRunInstanceResponse rr;
-	bool borrowed = cc_nc_begin(soap, n), ok;
-	int rc;
-
-	snprintf(launch_index, sizeof(launch_index), "%d", index);
-	rc = soap_call___nc__ncRunInstance(soap, n->url, NULL, &rq, &rr);
-	/* The node's own code and message (e.g. InsufficientInstanceCapacity), unchanged. */
-	ok = kr_soap_error_read(soap, rc, &rr._return, &rr.statusMessage, NULL, "ncRunInstance",
-	    n->url) == 0;
-	cc_nc_end(soap, n, borrowed, ok || rc == SOAP_OK);
-	return ok ? 0 : -1;
-}
-
-static void
-nc_terminate(struct soap *soap, struct cc_node *n, const char *id)
-{
-	struct _nc__ncTerminateInstance rq = { .correlationId = "rollback", .userId = "karri-cc",
-		.instanceId = (char *)id };
-	struct _nc__ncTerminateInstanceResponse rr = { 0 };
-	bool borrowed = cc_nc_begin(soap, n);
-	int rc = soap_call___nc__ncTerminateInstance(soap, n->url, NULL, &rq, &rr);
-
-	if (rc != SOAP_OK)
-		kr_log_warnx("rollback: ncTerminateInstance %s on %s failed (gSOAP %d)", id, n->url, rc);
-	cc_nc_end(soap, n, borrowed, rc == SOAP_OK);
-}
 
 static int
 check_run(const struct _cc__RunInstances *req)
@@ -268,7 +219,7 @@ __cc__RunInstances(struct soap *soap, struct _cc__RunInstances *req,
 	 * launch only doubled the round trips.
 	 */
 	for (started = 0; started < n; started++)
-		if (nc_run(client, where[started], req, &in[started], started) < 0)
+		if (cc_nc_run(client, where[started], req, &in[started], started) < 0)
 			goto unreserve;
 	pthread_mutex_lock(&cc.lock);
 	for (int i = 0; i < n; i++) {
@@ -299,7 +250,7 @@ unreserve:
 
 		kr_error_save(&e);
 		for (int i = 0; i < started; i++)
-			nc_terminate(client, where[i], in[i].id);
+			cc_nc_terminate(client, where[i], in[i].id);
 		kr_error_restore(&e);
 	}
 	pthread_mutex_lock(&cc.lock);
@@ -487,71 +438,7 @@ __cc__DescribeInstances(struct soap *soap, struct _cc__DescribeInstances *req,
 	return rc;
 }
 
-/* --- forwarded calls ------------------------------------------------------------ */
-
-/* The node running `id`, held; NULL with kr_error when there is none. */
-static struct cc_node *
-node_of(const char *id)
-{
-	struct cc_node *n;
-
-	if (!kr_id_valid(id, "i")) {
-		kr_error("InvalidInstanceID.Malformed", "bad instance id '%.32s'", id ? id : "");
-		return NULL;
-	}
-	pthread_mutex_lock(&cc.lock);
-	if ((n = cc_instance_locate(id, NULL)) != NULL)
-		cc_node_hold(n);
-	pthread_mutex_unlock(&cc.lock);
-	if (!n)
-		kr_error("InvalidInstanceID.NotFound", "instance %s is not in this cluster", id);
-	return n;
-}
-
-/*
- * A call forwarded to the node running an instance: fwd_begin finds and
- * holds the node and lends a client context its connection; fwd_check
- * turns the call's outcome into 0 or -1 + kr_error; fwd_end gives all back.
- */
-struct fwd {
-	struct cc_node *n;
-	struct soap *c;
-	bool borrowed;
-	int rc;
-};
-
-static int
-fwd_begin(struct fwd *f, const char *id)
-{
-	memset(f, 0, sizeof(*f));
-	if (!(f->n = node_of(id)))
-		return -1;
-	if (!(f->c = cc_nc_soap_new(cc.call_timeout_s))) {
-		pthread_mutex_lock(&cc.lock);
-		cc_node_release(f->n);
-		pthread_mutex_unlock(&cc.lock);
-		return -1;
-	}
-	f->borrowed = cc_nc_begin(f->c, f->n);
-	return 0;
-}
-
-/* After f->rc = soap_call_...(): read the answer only when there is one. */
-static int
-fwd_check(struct fwd *f, const char *what, const enum xsd__boolean *ret, char *const *msg)
-{
-	return kr_soap_error_read(f->c, f->rc, ret, msg, NULL, what, f->n->url);
-}
-
-static void
-fwd_end(struct fwd *f)
-{
-	cc_nc_end(f->c, f->n, f->borrowed, f->rc == SOAP_OK);
-	soap_free(f->c);
-	pthread_mutex_lock(&cc.lock);
-	cc_node_release(f->n);
-	pthread_mutex_unlock(&cc.lock);
-}
+/* --- forwarded calls (nc_calls.c) ---------------------------------------------- */
 
 int
 __cc__TerminateInstances(struct soap *soap, struct _cc__TerminateInstances *req,
@@ -571,13 +458,13 @@ __cc__TerminateInstances(struct soap *soap, struct _cc__TerminateInstances *req,
 		struct _nc__ncTerminateInstance rq = { .correlationId = req->correlationId,
 			.userId = req->userId, .instanceId = (char *)id, .force = req->force };
 		struct _nc__ncTerminateInstanceResponse rr = { 0 };
-		struct fwd f;
+		struct cc_fwd f;
 		int ok = -1;
 
-		if (fwd_begin(&f, id) == 0) {
+		if (cc_fwd_begin(&f, id) == 0) {
 			f.rc = soap_call___nc__ncTerminateInstance(f.c, f.n->url, NULL, &rq, &rr);
-			ok = fwd_check(&f, "ncTerminateInstance", &rr._return, &rr.statusMessage);
-			fwd_end(&f);
+			ok = cc_fwd_check(&f, "ncTerminateInstance", &rr._return, &rr.statusMessage);
+			cc_fwd_end(&f);
 		}
 		resp->isTerminated[i] = ok == 0 ? true_ : false_;
 		if (ok == 0) {
@@ -617,15 +504,15 @@ __cc__RebootInstances(struct soap *soap, struct _cc__RebootInstances *req,
 		struct _nc__ncRebootInstance rq = { .correlationId = req->correlationId,
 			.userId = req->userId, .instanceId = req->instanceIds[i] };
 		struct _nc__ncRebootInstanceResponse rr = { 0 };
-		struct fwd f;
+		struct cc_fwd f;
 
-		if (fwd_begin(&f, req->instanceIds[i]) < 0) {
+		if (cc_fwd_begin(&f, req->instanceIds[i]) < 0) {
 			bad++;
 			continue;
 		}
 		f.rc = soap_call___nc__ncRebootInstance(f.c, f.n->url, NULL, &rq, &rr);
-		bad += fwd_check(&f, "ncRebootInstance", &rr._return, &rr.statusMessage) < 0;
-		fwd_end(&f);
+		bad += cc_fwd_check(&f, "ncRebootInstance", &rr._return, &rr.statusMessage) < 0;
+		cc_fwd_end(&f);
 	}
 	if (bad)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
@@ -640,17 +527,17 @@ __cc__GetConsoleOutput(struct soap *soap, struct _cc__GetConsoleOutput *req,
 	struct _nc__ncGetConsoleOutput rq = { .correlationId = req->correlationId,
 		.userId = req->userId, .instanceId = req->instanceId };
 	struct _nc__ncGetConsoleOutputResponse rr = { 0 };
-	struct fwd f;
+	struct cc_fwd f;
 	int ok;
 
 	KR_SOAP_ECHO(resp, req);
-	if (fwd_begin(&f, req->instanceId) < 0)
+	if (cc_fwd_begin(&f, req->instanceId) < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	f.rc = soap_call___nc__ncGetConsoleOutput(f.c, f.n->url, NULL, &rq, &rr);
-	ok = fwd_check(&f, "ncGetConsoleOutput", &rr._return, &rr.statusMessage);
+	ok = cc_fwd_check(&f, "ncGetConsoleOutput", &rr._return, &rr.statusMessage);
 	/* Copied before fwd_end frees the client context's memory. */
 	resp->consoleOutput = ok == 0 ? soap_strdup(soap, rr.consoleOutput) : NULL;
-	fwd_end(&f);
+	cc_fwd_end(&f);
 	if (ok < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
@@ -665,11 +552,11 @@ __cc__AttachVolume(struct soap *soap, struct _cc__AttachVolume *req,
 		.userId = req->userId, .instanceId = req->instanceId, .volumeId = req->volumeId,
 		.remoteDev = req->remoteDev, .localDev = req->localDev };
 	struct _nc__ncAttachVolumeResponse rr = { 0 };
-	struct fwd f;
+	struct cc_fwd f;
 	int ok;
 
 	KR_SOAP_ECHO(resp, req);
-	if (fwd_begin(&f, req->instanceId) < 0)
+	if (cc_fwd_begin(&f, req->instanceId) < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	/*
 	 * The node's storage MAC, which EBS must allow before the node can reach
@@ -680,14 +567,14 @@ __cc__AttachVolume(struct soap *soap, struct _cc__AttachVolume *req,
 	resp->nodeMac = f.n->storage_mac[0] ? soap_strdup(soap, f.n->storage_mac) : NULL;
 	pthread_mutex_unlock(&cc.lock);
 	if (!req->remoteDev || !*req->remoteDev) {
-		fwd_end(&f);
+		cc_fwd_end(&f);
 		resp->_return = true_;
 		return SOAP_OK;
 	}
 	f.rc = soap_call___nc__ncAttachVolume(f.c, f.n->url, NULL, &rq, &rr);
-	ok = fwd_check(&f, "ncAttachVolume", &rr._return, &rr.statusMessage);
+	ok = cc_fwd_check(&f, "ncAttachVolume", &rr._return, &rr.statusMessage);
 	resp->attachment = ok == 0 ? soap_strdup(soap, rr.attachment) : NULL;
-	fwd_end(&f);
+	cc_fwd_end(&f);
 	if (ok < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
@@ -702,15 +589,15 @@ __cc__DetachVolume(struct soap *soap, struct _cc__DetachVolume *req,
 		.userId = req->userId, .instanceId = req->instanceId, .volumeId = req->volumeId,
 		.remoteDev = req->remoteDev, .localDev = req->localDev, .force = req->force };
 	struct _nc__ncDetachVolumeResponse rr = { 0 };
-	struct fwd f;
+	struct cc_fwd f;
 	int ok;
 
 	KR_SOAP_ECHO(resp, req);
-	if (fwd_begin(&f, req->instanceId) < 0)
+	if (cc_fwd_begin(&f, req->instanceId) < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	f.rc = soap_call___nc__ncDetachVolume(f.c, f.n->url, NULL, &rq, &rr);
-	ok = fwd_check(&f, "ncDetachVolume", &rr._return, &rr.statusMessage);
-	fwd_end(&f);
+	ok = cc_fwd_check(&f, "ncDetachVolume", &rr._return, &rr.statusMessage);
+	cc_fwd_end(&f);
 	if (ok < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 	resp->_return = true_;
