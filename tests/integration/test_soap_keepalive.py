@@ -11,7 +11,7 @@ RSA handshake.
 """
 
 import re
-import time
+import subprocess
 
 import pytest
 
@@ -20,7 +20,14 @@ from test_tls import tls_cloud  # noqa: F401  (the fixture)
 
 CLOSED = re.compile(r"SOAP connection from \S+ closed: (\d+) request\(s\)(?:, TLS (\w+))?")
 CYCLES = 5
-POOL_IDLE_S = 10        # KR_SOAP_POOL_IDLE_S: the CLC closes a connection idle this long
+SERVER_IDLE_S = 20      # common/soap_server.c: EBS closes a connection idle this long
+
+
+def established(port):
+    """TCP connections to this EBS's own port that are still open."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
 
 
 def cycle(ec2):
@@ -45,9 +52,10 @@ def test_backend_calls_reuse_connections_and_tls_sessions(tls_cloud):  # noqa: F
     before = len(ebs.log())
     for _ in range(CYCLES):
         cycle(ec2)
-    # Past the pool's idle limit the CLC drops its connections: the next calls
-    # open new ones, which resume the TLS session instead of a full handshake.
-    time.sleep(POOL_IDLE_S + 1)
+    # Once EBS has closed every idle connection (its server-side limit), the
+    # next calls must open new ones, which resume the TLS session instead of
+    # a full handshake.
+    wait_for(lambda: not established(ebs.port), timeout=SERVER_IDLE_S + 30)
     cycle(ec2)
     # Stopping EBS closes every connection it still holds: each is logged then.
     ebs.stop()
