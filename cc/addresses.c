@@ -14,12 +14,12 @@
 #include <string.h>
 
 #include "karriH.h"
-#include "command.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/command.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 #include "vnet.h"
 
 static void

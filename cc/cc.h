@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "buf.h"
-#include "config.h"
-#include "id.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/id.h"
 
 struct soap;
 
@@ -160,7 +160,7 @@ struct soap *cc_nc_soap_new(int timeout_s);
 /* Borrow n's connection (held: n->refs); both take cc.lock themselves. */
 bool cc_nc_begin(struct soap *soap, struct cc_node *n);
 void cc_nc_end(struct soap *soap, struct cc_node *n, bool borrowed, bool ok);
-/* A call's outcome is read with kr_soap_error_read() (common/soap_error.h). */
+/* A call's outcome is read with kr_soap_error_read() (common/soap/soap_error.h). */
 
 /* instance_xml.c */
 void cc_inst_xml(struct kr_buf *b, const struct cc_inst *in, const char *url,

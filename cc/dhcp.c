@@ -30,10 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "command.h"
-#include "error.h"
-#include "log.h"
+#include "core/buf.h"
+#include "core/command.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "vnet.h"
 
 #define ARGS_MAX (16 + 2 * VNET_NETS_MAX)

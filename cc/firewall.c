@@ -27,13 +27,13 @@
 #include <string.h>
 
 #include "karriH.h"
-#include "buf.h"
-#include "command.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/buf.h"
+#include "core/command.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 #include "vnet.h"
 
 static bool jumps_done, scanned;

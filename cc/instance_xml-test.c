@@ -3,13 +3,13 @@
  * through gSOAP's own deserializer as the contract's structures, as a CLC
  * would read it: every field, escaping, empty strings omitted, volumes.
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <stdio.h>
 #include <string.h>
 
 #include "karriH.h"
 #include "cc.h"
-#include "soap_server.h"
+#include "soap/soap_server.h"
 
 struct cc cc;
 

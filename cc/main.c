@@ -14,12 +14,12 @@
 
 #include "karriH.h"
 #include "cc.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "dispatch.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
+#include "soap/soap_server.h"
 
 static void
 settings(struct kr_daemon *d)

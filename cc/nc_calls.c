@@ -6,9 +6,9 @@
  */
 #include <string.h>
 
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
 #include "nc_calls.h"
 
 int

@@ -19,10 +19,10 @@
 
 #include "karriH.h"
 #include "cc.h"
-#include "error.h"
-#include "log.h"
-#include "soap_pool.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_pool.h"
+#include "soap/soap_server.h"
 
 struct soap *
 cc_nc_soap_new(int timeout_s)

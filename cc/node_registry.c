@@ -16,10 +16,10 @@
 
 #include "karriH.h"
 #include "cc.h"
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 const char *
 cc_node_state_name(enum cc_node_state s)

@@ -12,10 +12,10 @@
 #include "karriH.h"
 #include "cc.h"
 #include "nc_calls.h"
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 #include "vnet.h"
 
 static void

@@ -1,7 +1,7 @@
 /*
  * ops_network.c - the CC's network operations: StartNetwork, StopNetwork,
  * DescribeNetworks (wsdl/karri-cc.h).  Each checks its request, calls
- * vnet.c under V.lock and answers through common/soap_error.h.  The
+ * vnet.c under V.lock and answers through common/soap/soap_error.h.  The
  * security-group rules (ConfigureNetwork) are firewall.c's, the elastic
  * IPs addresses.c's.
  */
@@ -9,9 +9,9 @@
 
 #include "karriH.h"
 #include "cc.h"
-#include "error.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 #include "vnet.h"
 
 static int

@@ -22,11 +22,11 @@
 
 #include "karriH.h"
 #include "cc.h"
-#include "daemon.h"
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 #define WORKERS_MAX 32
 

@@ -12,9 +12,9 @@
 
 #include "karriH.h"
 #include "cc.h"
-#include "error.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 #define TYPES_MAX 64
 

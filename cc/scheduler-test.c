@@ -2,14 +2,14 @@
  * scheduler-test.c - placement under each SCHEDPOLICY, reservations and
  * all-or-nothing, on nodes made in memory (no network).
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cc.h"
-#include "config.h"
-#include "error.h"
+#include "core/config.h"
+#include "core/error.h"
 
 struct cc cc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 

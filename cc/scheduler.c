@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "cc.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 
 bool
 cc_res_fits(const struct cc_res *have, const struct cc_res *need)

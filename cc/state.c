@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "cc.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 struct cc cc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 

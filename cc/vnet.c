@@ -13,7 +13,7 @@
  *                   is routed through it and filtered (firewall.c).
  *   MANAGED         the same, plus a VLAN and a bridge per group on the CC
  *                   and on each node running the group's instances
- *                   (common/vnet_bridge.c; a node's end made by the NC's
+ *                   (common/vnet/vnet_bridge.c; a node's end made by the NC's
  *                   launch of the instance): isolation at layer 2.
  *
  * Every change is written to cc.db first and then applied to the host, each
@@ -25,9 +25,9 @@
 #include <string.h>
 
 #include "cc.h"
-#include "daemon.h"
-#include "error.h"
-#include "log.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "vnet.h"
 
 /* --- configuration ------------------------------------------------------------- */

@@ -23,7 +23,7 @@
 #include <sys/types.h>
 
 #include "cc.h"
-#include "vnet_bridge.h"
+#include "vnet/vnet_bridge.h"
 
 enum vnet_mode { VNET_SYSTEM, VNET_STATIC, VNET_MANAGED_NOVLAN, VNET_MANAGED };
 

@@ -4,7 +4,7 @@
  */
 #include <arpa/inet.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "vnet.h"
 
 void

@@ -13,9 +13,9 @@
  */
 #include <string.h>
 
-#include "command.h"
-#include "error.h"
-#include "log.h"
+#include "core/command.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "vnet.h"
 
 static void

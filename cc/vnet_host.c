@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "command.h"
-#include "error.h"
-#include "log.h"
+#include "core/command.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "vnet.h"
 
 /* `ip addr add|del ADDR dev DEV`, where "already so" counts as done. */

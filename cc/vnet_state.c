@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cc.h"
-#include "db.h"
+#include "core/db.h"
 #include "vnet.h"
 
 struct vnet V = { .lock = PTHREAD_MUTEX_INITIALIZER };

@@ -18,11 +18,11 @@
 #include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
-#include "config.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
 
 #define MAX_POOL 65536
 

@@ -27,16 +27,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aoe.h"
+#include "aoe/aoe.h"
 #include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "sizes.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "core/sizes.h"
 
 static int
 ebs_export(struct clc *clc, const char *url, const char *vol, const char *mac,

@@ -15,8 +15,8 @@
 #include "clc.h"
 #include "clc_actions.h"
 #include "clc_instance.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 struct row {
 	sqlite3_stmt *st;

@@ -11,9 +11,9 @@
 
 #include "clc.h"
 #include "clc_actions.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 struct new_group {
 	const char *owner, *name, *description;

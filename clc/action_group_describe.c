@@ -7,8 +7,8 @@
 
 #include "clc.h"
 #include "clc_actions.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 struct group_item {
 	const char *id, *owner, *name, *description;

@@ -18,9 +18,9 @@
 #include "clc_actions.h"
 #include "clc_backend.h"
 #include "clc_image.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 /* Visible to the caller: the admin's view is everything. */
 #define VISIBLE "(?1 = 1 OR owner = ?2 OR is_public = 1 OR EXISTS (SELECT 1 FROM" \

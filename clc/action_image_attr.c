@@ -14,8 +14,8 @@
 #include "clc.h"
 #include "clc_actions.h"
 #include "clc_image.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 static const char *
 owned_image(struct clc_req *r)

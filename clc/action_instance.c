@@ -20,9 +20,9 @@
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_instance.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 #define MAX_IDS 1000
 

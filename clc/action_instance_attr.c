@@ -23,8 +23,8 @@
 
 #include "clc.h"
 #include "clc_actions.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 enum rule { R_READ_ONLY, R_STOPPED, R_ANY_TIME };
 

@@ -16,8 +16,8 @@
 #include "clc_actions.h"
 #include "clc_cc.h"
 #include "clc_instance.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 struct status_row {
 	sqlite3_stmt *st;		/* id, zone, state */

@@ -18,8 +18,8 @@
 #include "clc.h"
 #include "clc_actions.h"
 #include "clc_cc.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 /* Every name asked for is a type: else InvalidInstanceType naming it. */
 static int

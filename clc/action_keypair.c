@@ -9,8 +9,8 @@
 #include "clc.h"
 #include "clc_actions.h"
 #include "clc_keys.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 static int
 store(struct clc_req *r, const char *name, const struct clc_key *k)

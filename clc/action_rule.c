@@ -17,9 +17,9 @@
 
 #include "clc.h"
 #include "clc_actions.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 #define MAX_PERMS 100
 #define MAX_SOURCES 100

@@ -30,10 +30,10 @@
 #include "clc_instance.h"
 #include "clc_keys.h"
 #include "clc_run.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
 
 #define MAX_INSTANCES 100	/* per RunInstances, like an EC2 account's default limit */
 #define MAX_GROUPS 16

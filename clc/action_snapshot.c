@@ -15,9 +15,9 @@
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 struct new_snap {
 	struct clc_req *r;

@@ -25,9 +25,9 @@
 #include "clc.h"
 #include "clc_actions.h"
 #include "clc_burst.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 #define MAX_TAGS_PER_RESOURCE 50
 #define MAX_TAGS_PER_CALL 50

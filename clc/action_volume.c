@@ -18,10 +18,10 @@
 #include "clc_cc.h"
 #include "clc_actions.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
 
 #define MAX_VOLUME_GIB 1024
 #define VOLUME_COLS "SELECT id, size, snapshot_id, zone, status, created, instance_id," \

@@ -17,8 +17,8 @@
 #include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_actions.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 static void
 region_item(struct clc_req *r)

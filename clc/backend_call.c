@@ -27,9 +27,9 @@
 #include <libxml/parser.h>
 
 #include "clc_backend.h"
-#include "error.h"
-#include "http_client.h"
-#include "log.h"
+#include "core/error.h"
+#include "http/http_client.h"
+#include "core/log.h"
 
 #define MAX_BACKENDS 64
 #define MAX_SLOTS 2

@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include "clc_burst.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 #define REMOTE_COLS "SELECT name, endpoint, region, access_key, secret_key, policy," \
 	" coalesce(remote_zone, ''), timeout FROM remote_clouds"

@@ -1,6 +1,6 @@
 /*
  * burst_http.c - one EC2 Query call to a remote cloud: a POST form,
- * SigV4-signed (common/sign.c), sent with libcurl under the cloud's
+ * SigV4-signed (common/sig/sign.c), sent with libcurl under the cloud's
  * timeout, its XML answer parsed with libxml2.
  *
  * Every way the remote can fail ends as one kr_error() a user can act on:
@@ -19,10 +19,10 @@
 #include <libxml/parser.h>
 
 #include "clc_burst.h"
-#include "error.h"
-#include "http_client.h"
-#include "sign.h"
-#include "uri.h"
+#include "core/error.h"
+#include "http/http_client.h"
+#include "sig/sign.h"
+#include "core/uri.h"
 
 #define CONNECT_TIMEOUT_S 5L
 #define FORM_TYPE "application/x-www-form-urlencoded; charset=utf-8"

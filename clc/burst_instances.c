@@ -22,9 +22,9 @@
 
 #include "clc_backend.h"
 #include "clc_burst.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 #define POLL_TIMEOUT_S 5
 #define PENDING_GRACE_S 60	/* a launch not listed yet is not lost */

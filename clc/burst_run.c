@@ -27,9 +27,9 @@
 #include <openssl/sha.h>
 
 #include "clc_burst.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 #define MAX_GROUPS 16
 #define REMOTE_NAME_MAX 300

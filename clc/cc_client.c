@@ -3,16 +3,16 @@
  *
  * One gSOAP context per call, on a worker of backend_call.c, timeouts from
  * SOAP_TIMEOUT (connect bounded at 5 s, so a dead CC costs little).  The
- * connection comes from the process's pool (common/soap_pool.c): kept
+ * connection comes from the process's pool (common/soap/soap_pool.c): kept
  * alive between calls, or new with the peer's TLS session resumed, so a
  * call rarely pays a TCP connect and never a full handshake twice.  A
  * failure is recorded once, with the EC2 code and message the backend
- * decided (common/soap_error.c).
+ * decided (common/soap/soap_error.c).
  *
  * Internal TLS: the URL's scheme is what `karri register-*` recorded
  * (services.scheme).  For https the context kr_soap_setup() makes presents
  * the CLC's certificate (keys/clc-cert.pem) and verifies the CC or EBS
- * against the cloud CA and the registered host (common/tls.c).
+ * against the cloud CA and the registered host (common/tls/tls.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,13 +20,13 @@
 #include "karriH.h"
 #include "clc.h"
 #include "clc_cc.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
-#include "sizes.h"
-#include "soap_error.h"
-#include "soap_pool.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
+#include "core/sizes.h"
+#include "soap/soap_error.h"
+#include "soap/soap_pool.h"
+#include "soap/soap_server.h"
 
 #define CONNECT_TIMEOUT_S 5
 
@@ -61,7 +61,7 @@ clc_cc_done(struct soap *soap)
  * The outcome of one call to a CC or EBS: `call` is what soap_call_...()
  * returned; `ret` and `status` point into its response (read only after the
  * call, hence pointers).  0, or -1 with kr_error recorded by the one reader
- * of every hop (common/soap_error.c): what the backend decided, unchanged;
+ * of every hop (common/soap/soap_error.c): what the backend decided, unchanged;
  * fail_code when it cannot be reached; Unavailable when it does not answer
  * in time.  refuse_code is ignored: relabelling a backend's refusal is what
  * the one error path removed.

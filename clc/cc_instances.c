@@ -16,11 +16,11 @@
 #include "clc_backend.h"
 #include "clc_cc.h"
 #include "clc_instance.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "core/sizes.h"
 
 #define PENDING_GRACE_S 120	/* a launch the CC does not report yet is not lost */
 

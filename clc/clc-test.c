@@ -5,7 +5,7 @@
  * and the derived karri: tags a <tagSet> shows, on a real clc.db.
  * The API itself is tested with real clients in tests/integration/test_clc*.py.
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +15,9 @@
 #include "clc_actions.h"
 #include "clc_keys.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 START_TEST(action_table_sorted_and_real)
 {

@@ -20,9 +20,9 @@
 #include <event2/http.h>
 #include <sqlite3.h>
 
-#include "buf.h"
-#include "form.h"
-#include "userdb.h"
+#include "core/buf.h"
+#include "sig/form.h"
+#include "sig/userdb.h"
 
 #define CLC_MAX_REQUEST (16u << 20)	/* largest EC2 request body (UserData fits) */
 #define CLC_MAX_USER_DATA 16384		/* EC2's limit on decoded user data */

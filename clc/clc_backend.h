@@ -23,7 +23,7 @@
 #include <event2/http.h>
 
 #include "clc.h"
-#include "form.h"
+#include "sig/form.h"
 
 #define CLC_BACKEND_KEY_MAX 96
 #define CLC_BACKEND_WORKERS_MAX 256	/* threads, over all backends */

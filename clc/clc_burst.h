@@ -22,7 +22,7 @@
 #include <sqlite3.h>
 
 #include "clc.h"
-#include "id.h"
+#include "core/id.h"
 
 #define CLC_BURST_VERSION "2016-11-15"	/* the EC2 API version spoken to remotes */
 #define CLC_BURST_MAX_REPLY (4u << 20)	/* largest remote answer read */

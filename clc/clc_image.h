@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 struct clc_req;
 

@@ -6,7 +6,7 @@
 
 #include "clc.h"
 #include "clc_instance.h"
-#include "id.h"
+#include "core/id.h"
 
 int clc_run_parse(struct clc_req *r, struct clc_launch *l, long *min, long *max,
     const char **token, const char **key_name);

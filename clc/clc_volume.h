@@ -7,7 +7,7 @@
 #include "karriH.h"
 #include "clc.h"
 #include "clc_backend.h"
-#include "sizes.h"
+#include "core/sizes.h"
 
 /*
  * The URL of the EBS of zone (NULL: any EBS), and when key is not NULL its

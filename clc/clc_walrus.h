@@ -1,7 +1,7 @@
 /*
  * clc_walrus.h - URLs of Walrus objects that other components may use.
  *
- * Nodes and EBS hold no keys: the CLC presigns (SigV4, common/sign.h) the
+ * Nodes and EBS hold no keys: the CLC presigns (SigV4, common/sig/sign.h) the
  * Walrus requests they need with the cloud's internal admin identity and
  * passes the URLs in the SOAP requests.  Implemented in walrus_url.c.
  */

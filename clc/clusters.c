@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "clc_cc.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 int
 clc_clusters_load(struct clc *clc)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "clc.h"
-#include "db.h"
+#include "core/db.h"
 
 static int
 prepare_bound(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c,

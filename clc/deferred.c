@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "clc_backend.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 struct clc_deferred {
 	struct clc_slot *slots[2];

@@ -22,10 +22,10 @@
 #include "clc_cc.h"
 #include "clc_volume.h"
 #include "clc_walrus.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
 
 /*
  * A zone's EBS: the one registered for it, else the cloud-wide one (zone

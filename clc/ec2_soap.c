@@ -32,12 +32,12 @@
 
 #include "clc.h"
 #include "clc_backend.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "ec2_soap.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
+#include "core/sizes.h"
 
 #define SOAP11_NS "http://schemas.xmlsoap.org/soap/envelope/"
 #define SOAP12_NS "http://www.w3.org/2003/05/soap-envelope"

@@ -21,8 +21,8 @@
 #include <libxml/tree.h>
 #include <sqlite3.h>
 
-#include "form.h"
-#include "userdb.h"
+#include "sig/form.h"
+#include "sig/userdb.h"
 
 struct clc;
 struct evhttp_request;

@@ -21,7 +21,7 @@
 
 #include "clc.h"
 #include "ec2_soap.h"
-#include "error.h"
+#include "core/error.h"
 
 #define MAX_DEPTH 8		/* deepest EC2 path: ipPermissions/item/groups/item/x */
 #define MAX_PATH 200

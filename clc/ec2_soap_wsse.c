@@ -35,8 +35,8 @@
 
 #include "clc_keys.h"
 #include "ec2_soap.h"
-#include "error.h"
-#include "pem.h"
+#include "core/error.h"
+#include "tls/pem.h"
 
 #define WSSE_NS "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 #define WSU_NS "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "clc.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 bool
 clc_wildcard_match(const char *p, const char *s)

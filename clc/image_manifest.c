@@ -22,9 +22,9 @@
 #include "clc.h"
 #include "clc_image.h"
 #include "clc_walrus.h"
-#include "error.h"
-#include "http_client.h"
-#include "log.h"
+#include "core/error.h"
+#include "http/http_client.h"
+#include "core/log.h"
 
 #define ANSWER_MAX (64u << 10)
 #define CONNECT_TIMEOUT_S 5L

@@ -7,9 +7,9 @@
 
 #include "clc.h"
 #include "clc_image.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 int
 clc_image_check_id(const char *id)

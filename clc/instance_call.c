@@ -18,7 +18,7 @@
 #include "clc_burst.h"
 #include "clc_cc.h"
 #include "clc_instance.h"
-#include "error.h"
+#include "core/error.h"
 
 #define TARGETS_MAX 2		/* backends one deferral can hold (clc_req_defer) */
 

@@ -24,7 +24,7 @@
 
 #include "clc.h"
 #include "clc_keys.h"
-#include "error.h"
+#include "core/error.h"
 
 #define SSH_RSA "ssh-rsa"
 #define SSH_ED25519 "ssh-ed25519"

@@ -8,7 +8,7 @@
  * clc-pk.pem, which `karri` makes with the CA (tools/karri_ca.c) the first time
  * it creates the CA.  Without them the CLC serves HTTP only and says so.
  * (The same certificate is the CLC's client identity towards the CC and
- * EBS over mutual TLS: common/tls.h.)
+ * EBS over mutual TLS: common/tls/tls.h.)
  */
 #include <unistd.h>
 
@@ -18,12 +18,12 @@
 #include <openssl/ssl.h>
 
 #include "clc.h"
-#include "config.h"
-#include "daemon.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
-#include "tls.h"
+#include "core/config.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
+#include "tls/tls.h"
 
 struct evhttp *
 clc_http_new(struct clc *clc, int port)

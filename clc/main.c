@@ -17,13 +17,13 @@
 #include "clc.h"
 #include "clc_backend.h"
 #include "clc_run.h"
-#include "config.h"
-#include "daemon.h"
-#include "db.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/config.h"
+#include "daemon/daemon.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
+#include "core/sizes.h"
 
 static void
 on_stop_signal(evutil_socket_t sig, short events, void *arg)

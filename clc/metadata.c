@@ -29,11 +29,11 @@
 #include "clc.h"
 #include "clc_keys.h"
 #include "clc_metadata.h"
-#include "config.h"
-#include "db.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
 
 static const char *const versions[] = { "1.0", "2007-01-19", "2007-03-01", "2007-08-29",
 	"2007-10-10", "2007-12-15", "2008-02-01", "2008-09-01", "2009-04-04", "2011-01-01",

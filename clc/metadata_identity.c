@@ -23,12 +23,12 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "clc.h"
 #include "clc_metadata.h"
-#include "config.h"
-#include "log.h"
-#include "pem.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "tls/pem.h"
 
 static EVP_PKEY *cloud_key;
 static X509 *cloud_cert;

@@ -17,7 +17,7 @@
 #include <openssl/rand.h>
 
 #include "clc_metadata.h"
-#include "log.h"
+#include "core/log.h"
 
 #define MAC_BYTES 24
 

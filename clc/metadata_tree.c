@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "clc.h"
 #include "clc_metadata.h"
-#include "db.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/log.h"
 
 #define DNS_SUFFIX CLC_REGION ".compute.internal"
 

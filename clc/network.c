@@ -13,11 +13,11 @@
 
 #include "clc_backend.h"
 #include "clc_cc.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
-#include "soap_error.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
+#include "soap/soap_error.h"
 
 #define MAX_RULES 4096
 

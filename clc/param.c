@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "clc.h"
-#include "error.h"
-#include "id.h"
+#include "core/error.h"
+#include "core/id.h"
 
 const char *
 clc_param(const struct clc_req *r, const char *name)

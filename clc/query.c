@@ -21,12 +21,12 @@
 
 #include "clc.h"
 #include "clc_backend.h"
-#include "db.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
-#include "sig.h"
-#include "sizes.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
+#include "sig/sig.h"
+#include "core/sizes.h"
 
 #define MAX_HEADERS 100
 

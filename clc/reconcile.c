@@ -21,9 +21,9 @@
 #include "clc_cc.h"
 #include "clc_instance.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 #define MAX_RETRY 64
 

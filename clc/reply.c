@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "clc.h"
-#include "error.h"
+#include "core/error.h"
 
 /*
  * These write tags with plain appends rather than kr_buf_addf: a

@@ -13,12 +13,12 @@
 
 #include <event2/http.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "clc.h"
 #include "dispatch.h"
 #include "ec2_soap.h"
-#include "http_server.h"
-#include "soap_http.h"
+#include "http/http_server.h"
+#include "soap/soap_http.h"
 
 static int soap_unknown(struct soap *soap);
 

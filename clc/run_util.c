@@ -12,9 +12,9 @@
 #include "clc_keys.h"
 #include "clc_run.h"
 #include "clc_walrus.h"
-#include "db.h"
-#include "error.h"
-#include "id.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/id.h"
 
 static const char *const known[] = { "ImageId", "MinCount", "MaxCount", "InstanceType",
 	"KeyName", "SecurityGroup", "SecurityGroupId", "UserData", "Placement", "KernelId",

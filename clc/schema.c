@@ -8,7 +8,7 @@
  * Never edit a migration once released: add one.
  */
 #include "clc.h"
-#include "db.h"
+#include "core/db.h"
 
 static const char schema_v1[] =
 	"CREATE TABLE images ("

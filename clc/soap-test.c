@@ -6,7 +6,7 @@
  * testdata/soap/make.sh), verified at its signing time so it never ages.
  * The API itself is tested with real clients in tests/integration/test_clc_soap.py.
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +15,8 @@
 #include <libxml/parser.h>
 
 #include "ec2_soap.h"
-#include "error.h"
-#include "userdb.h"
+#include "core/error.h"
+#include "sig/userdb.h"
 
 #define SIGNED_AT 1800000000	/* testdata/soap/signed.xml's wsu:Created */
 

@@ -8,8 +8,8 @@
 
 #include "clc.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 
 int
 clc_volume_zone(sqlite3 *db, const char *id, char *zone, size_t len)

@@ -17,12 +17,12 @@
 
 #include "clc.h"
 #include "clc_walrus.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "sign.h"
-#include "uri.h"
-#include "userdb.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "sig/sign.h"
+#include "core/uri.h"
+#include "sig/userdb.h"
 
 static int
 first_active(const struct kr_access_key *k, void *arg)

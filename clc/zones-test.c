@@ -6,7 +6,7 @@
  * one, else Unsupported naming the zone).  The EC2 side is tested with
  * real daemons and clients in tests/integration/test_clc_zones.py.
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +15,9 @@
 #include "clc.h"
 #include "clc_cc.h"
 #include "clc_volume.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 
 struct fixture {
 	char dir[32], path[64];

@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aoe_initiator.h"
+#include "aoe/aoe_initiator.h"
 #include "aoe_target.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 
 void
 ebs_aoe_refresh_mtu(struct ebs_target *t)

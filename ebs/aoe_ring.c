@@ -38,8 +38,8 @@
 #include <unistd.h>
 
 #include "aoe_target.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 
 _Static_assert(AOE_RING_FRAME % TPACKET_ALIGNMENT == 0, "ring frames are 16-byte aligned");
 _Static_assert(AOE_RING_FRAME >= TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + KR_AOE_FRAME_MAX,

@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aoe_initiator.h"
+#include "aoe/aoe_initiator.h"
 #include "aoe_target.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 
 /* ---- life cycle and the export table ---- */
 

@@ -54,7 +54,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "aoe.h"
+#include "aoe/aoe.h"
 #include "ebs.h"
 
 #define AOE_POOL 1024		/* request buffers */

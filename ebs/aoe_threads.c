@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aoe_initiator.h"
+#include "aoe/aoe_initiator.h"
 #include "aoe_target.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 
 static void
 release(struct ebs_target *t, struct ebs_req **rs, unsigned n)

@@ -10,9 +10,9 @@
  */
 #include <stdio.h>
 
-#include "db.h"
+#include "core/db.h"
 #include "ebs.h"
-#include "error.h"
+#include "core/error.h"
 
 struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
 

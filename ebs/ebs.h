@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "id.h"
-#include "sizes.h"
+#include "core/config.h"
+#include "core/id.h"
+#include "core/sizes.h"
 
 #define EBS_MACS_MAX 16		/* initiators allowed per export */
 #define EBS_SHELF_MAX 4096	/* shelves handed out: 0..EBS_SHELF_MAX-1 */
@@ -121,7 +121,7 @@ int ebs_target_remove(struct ebs_target *t, const char *volume_id);
 int ebs_target_quiesce(struct ebs_target *t, const char *volume_id);
 void ebs_target_resume(struct ebs_target *t, const char *volume_id);
 
-/* soap_util.c: checks at the SOAP edge (answers: common/soap_error.h). */
+/* soap_util.c: checks at the SOAP edge (answers: common/soap/soap_error.h). */
 struct soap;
 
 /*

@@ -13,14 +13,14 @@
 #include <string.h>
 
 #include "karriH.h"
-#include "aoe.h"
-#include "db.h"
+#include "aoe/aoe.h"
+#include "core/db.h"
 #include "ops.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 /* The lowest free address; 0 or -1 + kr_error. */
 static int

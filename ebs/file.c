@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "ebs.h"
-#include "error.h"
-#include "sizes.h"
+#include "core/error.h"
+#include "core/sizes.h"
 
 bool
 ebs_all_zero(const char *p, size_t n)

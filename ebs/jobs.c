@@ -27,11 +27,11 @@
 #include <unistd.h>
 
 #include "karriH.h"
-#include "db.h"
+#include "core/db.h"
 #include "ebs.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
 #include "snapshot_format.h"
 
 #define JOB_WORKERS 2

@@ -15,7 +15,7 @@
  * Needs CAP_NET_RAW (root) for the raw socket.  `nbd`, which runs for as
  * long as a volume is attached and parses whatever arrives on the storage
  * network, gives up root once both sockets are open: it goes on as --user
- * (default nobody) with no capabilities (common/privdrop.h).
+ * (default nobody) with no capabilities (common/daemon/privdrop.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aoe_initiator.h"
-#include "error.h"
-#include "nbd.h"
-#include "privdrop.h"
+#include "aoe/aoe_initiator.h"
+#include "core/error.h"
+#include "aoe/nbd.h"
+#include "daemon/privdrop.h"
 
 #define CHUNK_MAX (64u << 20)
 

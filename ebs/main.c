@@ -10,14 +10,14 @@
 #include <unistd.h>
 
 #include "karriH.h"
-#include "daemon.h"
-#include "db.h"
+#include "daemon/daemon.h"
+#include "core/db.h"
 #include "dispatch.h"
 #include "ebs.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
+#include "soap/soap_server.h"
 
 /*
  * Remove what a crash left half-made: the caller never got a success for

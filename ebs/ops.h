@@ -11,8 +11,8 @@
 
 #include "karriH.h"
 #include "ebs.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 /* volume.c */
 /* Fill a volumeType from the database; 0, or -1 + kr_error (not found too). */

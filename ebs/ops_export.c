@@ -1,7 +1,7 @@
 /*
  * ops_export.c - ExportVolume, UnexportVolume (wsdl/karri-ebs.h): each
  * takes the control lock, calls export.c and answers, a refusal through
- * common/soap_error.h (EBS_ANSWER_LOCKED).
+ * common/soap/soap_error.h (EBS_ANSWER_LOCKED).
  */
 #include "ops.h"
 

@@ -1,12 +1,12 @@
 /*
  * ops_snapshot.c - CreateSnapshot, DeleteSnapshot, DescribeSnapshots
  * (wsdl/karri-ebs.h): each calls snapshot.c and answers, a refusal through
- * common/soap_error.h.  DeleteSnapshot runs without the control lock (its
+ * common/soap/soap_error.h.  DeleteSnapshot runs without the control lock (its
  * Walrus requests must not hold up the other operations).
  */
-#include "db.h"
-#include "error.h"
-#include "soap_error.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "soap/soap_error.h"
 #include "ops.h"
 
 int

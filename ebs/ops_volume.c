@@ -1,12 +1,12 @@
 /*
  * ops_volume.c - CreateVolume, DeleteVolume, DescribeVolumes
  * (wsdl/karri-ebs.h): each takes the control lock, calls volume.c and
- * answers, a refusal through common/soap_error.h (EBS_ANSWER_LOCKED).
+ * answers, a refusal through common/soap/soap_error.h (EBS_ANSWER_LOCKED).
  */
 #include <stdio.h>
 
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 #include "ops.h"
 
 int

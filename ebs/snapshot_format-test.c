@@ -3,13 +3,13 @@
  * from real sparse files (in the build directory's file system), objects
  * written and read back, and malformed headers refused.
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "snapshot_format.h"
 
 #define KIB 1024ull

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "ebs.h"
-#include "error.h"
+#include "core/error.h"
 #include "snapshot_format.h"
 
 static void

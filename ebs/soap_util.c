@@ -3,7 +3,7 @@
  *
  * Every operation answers HTTP 200; a refusal is return=false and
  * statusMessage "Code: message" (the kr_error recorded where the failure
- * was detected), written by common/soap_error.c as in every Karri daemon.
+ * was detected), written by common/soap/soap_error.c as in every Karri daemon.
  */
 #include <string.h>
 

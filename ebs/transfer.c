@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "ebs.h"
-#include "error.h"
-#include "http_client.h"
+#include "core/error.h"
+#include "http/http_client.h"
 
 #define XFER_CONNECT_TIMEOUT_S 10L
 #define XFER_STALL_BYTES_PER_S 1024L	/* slower than this ... */

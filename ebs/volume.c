@@ -22,13 +22,13 @@
 #include <unistd.h>
 
 #include "karriH.h"
-#include "db.h"
+#include "core/db.h"
 #include "ops.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 int
 ebs_volume_load(struct soap *soap, const char *id, struct ebs__volumeType *v)

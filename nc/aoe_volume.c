@@ -28,9 +28,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "error.h"
-#include "log.h"
+#include "core/command.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 /* karri-aoe discovers the target before it listens: a missing target

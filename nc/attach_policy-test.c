@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "check_run.h"
-#include "error.h"
+#include "core/check_run.h"
+#include "core/error.h"
 #include "nc.h"
 
 struct row {

@@ -56,8 +56,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "aoe.h"
-#include "error.h"
+#include "aoe/aoe.h"
+#include "core/error.h"
 #include "nc.h"
 
 static void

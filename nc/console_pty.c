@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define REOPEN_TRIES 50			/* x 100 ms: a rebooting container's new console */

@@ -28,9 +28,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "error.h"
-#include "log.h"
+#include "core/command.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define COPY_CHUNK (1 << 20)

@@ -11,9 +11,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "buf.h"
-#include "check_run.h"
-#include "error.h"
+#include "core/buf.h"
+#include "core/check_run.h"
+#include "core/error.h"
 #include "nc.h"
 
 struct golden {

@@ -27,7 +27,7 @@
  */
 #include <string.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "nc.h"
 
 static const char *

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "http_client.h"
-#include "log.h"
+#include "core/error.h"
+#include "http/http_client.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define FETCH_CONNECT_TIMEOUT_S 10L

@@ -33,9 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "id.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define CACHE_ENTRIES 512

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check_run.h"
-#include "error.h"
+#include "core/check_run.h"
+#include "core/error.h"
 #include "nc.h"
 
 static struct nc_instance in, back;

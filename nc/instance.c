@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "nc.h"
 
 #define GUEST_MEM 0x200000	/* one 2 MiB page, identity-mapped */

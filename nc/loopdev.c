@@ -17,8 +17,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define LOOP_TRIES 16

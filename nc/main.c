@@ -7,12 +7,12 @@
  * them.  The operations of the nc contract live in ops_*.c.
  */
 #include "karriH.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "dispatch.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
-#include "soap_server.h"
+#include "soap/soap_server.h"
 
 int
 main(int argc, char **argv)

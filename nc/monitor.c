@@ -29,10 +29,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "error.h"
-#include "id.h"
-#include "log.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define MONITOR_PERIOD_S 2

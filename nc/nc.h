@@ -34,8 +34,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "buf.h"
-#include "config.h"
+#include "core/buf.h"
+#include "core/config.h"
 
 #define NC_ID_MAX 40
 #define NC_NAME_MAX 64
@@ -430,7 +430,7 @@ bool nc_aoe_alive(const struct nc_volume *v);
 /* An instance as the contract shows it (lock held; strings copied). */
 void nc_soap_instance(struct soap *soap, const struct nc_instance *in,
     struct nc__instanceType *out);
-/* A failed operation answers with kr_soap_error_reply() (common/soap_error.h). */
+/* A failed operation answers with kr_soap_error_reply() (common/soap/soap_error.h). */
 char *nc_soap_strdup(struct soap *soap, const char *s);
 #endif
 

@@ -13,9 +13,9 @@
 
 #include <libvirt/virterror.h>
 
-#include "daemon.h"
-#include "error.h"
-#include "log.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 /* libvirt prints every error to stderr by default; we report them ourselves. */

@@ -13,8 +13,8 @@
 
 #include <libvirt/virterror.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 struct nc_node nc_node;

@@ -1,7 +1,7 @@
 /*
  * ops_common.c - between the NC contract's gSOAP structs and the NC's own.
  *
- * Errors reach the edge through common/soap_error.c (kr_soap_error_reply):
+ * Errors reach the edge through common/soap/soap_error.c (kr_soap_error_reply):
  * the kr_error recorded where a failure was detected becomes `return=false`
  * and "Code: message".
  */
@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "karriH.h"
-#include "error.h"
+#include "core/error.h"
 #include "nc.h"
-#include "soap_server.h"
+#include "soap/soap_server.h"
 
 char *
 nc_soap_strdup(struct soap *soap, const char *s)

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "karriH.h"
-#include "error.h"
+#include "core/error.h"
 #include "nc.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 static int
 read_tail(const char *path, unsigned char *buf, size_t max, size_t *len)

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "karriH.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
-#include "soap_server.h"
+#include "soap/soap_server.h"
 
 #define HOST_RESERVE_MIN_MIB 256
 

@@ -15,11 +15,11 @@
 #include <stdio.h>
 
 #include "karriH.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 int
 __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,

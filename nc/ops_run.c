@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 
 #include "karriH.h"
-#include "error.h"
-#include "id.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
 #include "nc.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 static int
 bad(const char *what)

@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "karriH.h"
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 /* The running, idle instance `id`, marked busy; NULL + kr_error. */
 static struct nc_instance *

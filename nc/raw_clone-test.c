@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check_run.h"
-#include "error.h"
+#include "core/check_run.h"
+#include "core/error.h"
 #include "nc.h"
 
 #define MIB (1024LL * 1024)

@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define CLONE_IMAGES 256	/* images tracked; more are not cloned */

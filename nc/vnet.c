@@ -7,7 +7,7 @@
  * number (its VLAN) and a layer-2 segment of its own: krv<vlan> on the
  * node's private interface (VNET_PRIVINTERFACE: the interface that carries
  * the node's address, a bridge's own name when the NIC is a bridge port)
- * inside bridge krbr<vlan>, made by common/vnet_bridge.c exactly as the CC
+ * inside bridge krbr<vlan>, made by common/vnet/vnet_bridge.c exactly as the CC
  * makes its end.  The launch of each instance with a VLAN in its net params
  * makes it (idempotent, cheap), so the CC sends only ncRunInstance: one
  * round trip per launch (ncStartNetwork, which makes it too, is still
@@ -25,11 +25,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "error.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "nc.h"
-#include "vnet_bridge.h"
+#include "vnet/vnet_bridge.h"
 
 int
 nc_vnet_vlan_up(int vlan, char *bridge_out)

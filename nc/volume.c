@@ -26,9 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "id.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/log.h"
 #include "nc.h"
 
 #define DETACH_WAIT_MS 15000

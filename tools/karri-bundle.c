@@ -31,9 +31,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "bundle.h"
-#include "error.h"
+#include "core/error.h"
 
 #define IO_CHUNK (1u << 20)
 

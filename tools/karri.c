@@ -14,14 +14,14 @@
 
 #include "autoconf.h"
 #include "karriH.h"
-#include "config.h"
-#include "error.h"
-#include "http_server.h"
-#include "daemon.h"
-#include "sizes.h"
-#include "soap_error.h"
-#include "soap_server.h"
-#include "userdb.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "daemon/daemon.h"
+#include "core/sizes.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
+#include "sig/userdb.h"
 #include "karri_cmds.h"
 
 #define CALL_TIMEOUT_S 5
@@ -53,7 +53,7 @@ describe_service(struct soap *soap, const char *url, struct _svc__DescribeServic
 /*
  * The CLI talks to the daemons as the front end does: with the CLC's
  * certificate (keys/clc-cert.pem) over TLS, or plain HTTP when karri.conf
- * says KARRI_INSECURE_HTTP="Y" (common/tls.h).
+ * says KARRI_INSECURE_HTTP="Y" (common/tls/tls.h).
  */
 static void
 init_tls(const struct kr_config *cfg)

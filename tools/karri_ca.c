@@ -11,7 +11,7 @@
  *
  * The CA's certificate (never its key) is also kept as
  * var/lib/karri/keys/ca-cert.pem, the trust anchor every daemon's TLS
- * reads (common/tls.h) and the file an admin copies to the other hosts.
+ * reads (common/tls/tls.h) and the file an admin copies to the other hosts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +26,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "karri_cmds.h"
-#include "pem.h"
-#include "sizes.h"
+#include "tls/pem.h"
+#include "core/sizes.h"
 
 #define DAYS_CA 3650
 #define DAYS_LEAF 1825

@@ -16,9 +16,9 @@
 #include <time.h>
 
 #include "clc_burst.h"
-#include "config.h"
-#include "db.h"
-#include "error.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/error.h"
 #include "karri_cmds.h"
 
 #define MAX_MAPS 64

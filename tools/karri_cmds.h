@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 #include <sqlite3.h>
 
-#include "sizes.h"
+#include "core/sizes.h"
 
 struct kr_config;
 

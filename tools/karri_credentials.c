@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "error.h"
+#include "core/config.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
 #include "karri_cmds.h"
-#include "privdrop.h"
-#include "sizes.h"
-#include "userdb.h"
+#include "daemon/privdrop.h"
+#include "core/sizes.h"
+#include "sig/userdb.h"
 
 static int
 first_key(const struct kr_access_key *k, void *arg)
@@ -79,7 +79,7 @@ cloud_cert(struct kr_config *cfg, struct karri_ca *ca, const char *dir)
 		}
 		if (karri_ca_issue(ca, "Karri cloud", cert, key) < 0)
 			return -1;
-		/* The CLC and Walrus read the pair as EUCA_USER (common/privdrop.h). */
+		/* The CLC and Walrus read the pair as EUCA_USER (common/daemon/privdrop.h). */
 		if (kr_privdrop_give(kr_config_get(cfg, "EUCA_USER"), key) < 0 ||
 		    kr_privdrop_give(kr_config_get(cfg, "EUCA_USER"), cert) < 0)
 			fprintf(stderr, "karri: %s\n", kr_error_message());

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db.h"
-#include "error.h"
+#include "core/db.h"
+#include "core/error.h"
 #include "karri_cmds.h"
 
 #define ZONE_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"

@@ -9,7 +9,7 @@
  * Nodes are also registered with their CC (RegisterNodes), which polls them.
  * An EBS serves one availability zone (--zone; the rules in karri_ebs.c).
  *
- * Internal TLS (common/tls.h).  Each registered cluster, EBS, Walrus and
+ * Internal TLS (common/tls/tls.h).  Each registered cluster, EBS, Walrus and
  * node gets a key and certificate from the cloud CA under
  * $KARRI_HOME/var/lib/karri/keys/: <kind>-<name>-cert.pem and -pk.pem,
  * a TLS certificate (serverAuth+clientAuth) with CN <kind>:<name>@<host>,
@@ -35,15 +35,15 @@
 
 #include "karriH.h"
 #include "clc.h"
-#include "config.h"
-#include "daemon.h"
-#include "db.h"
-#include "error.h"
-#include "http_server.h"
+#include "core/config.h"
+#include "daemon/daemon.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "http/http_server.h"
 #include "karri_cmds.h"
-#include "sizes.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "core/sizes.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 sqlite3 *
 karri_open_clc_db(struct kr_config *cfg)
@@ -137,7 +137,7 @@ copy_file(const char *from, const char *to, mode_t mode)
 	return rc;
 }
 
-/* The name the daemon of `kind` looks for its certificate under (common/tls.c). */
+/* The name the daemon of `kind` looks for its certificate under (common/tls/tls.c). */
 static const char *
 tls_role(const char *kind)
 {

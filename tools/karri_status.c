@@ -15,12 +15,12 @@
 #include "karriH.h"
 #include "clc.h"
 #include "clc_cc.h"
-#include "config.h"
-#include "db.h"
-#include "error.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/error.h"
 #include "karri_cmds.h"
-#include "soap_error.h"
-#include "soap_server.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
 
 static int
 cluster_status(sqlite3 *db, const char *name, const char *url)

@@ -43,7 +43,7 @@ the front end, as always.  A cloud keeps the layout it was made with: a
 rerun with another KARRI_QS_CLUSTERS is refused (reset first).
 
 The daemons talk to each other over mutual TLS with certificates from the
-cloud CA (common/tls.h), as an admin's cloud does: the services and nodes
+cloud CA (common/tls/tls.h), as an admin's cloud does: the services and nodes
 are registered first (`karri register-*` issues the certificates and
 installs the front end's), each node's pair is copied to the node's
 KARRI_HOME, and only then do the daemons start.

@@ -1,6 +1,6 @@
 /*
  * auth.c - who sent an S3 request: SigV4 and EC2-style SigV2 through the
- * common verifier (common/sig.c), S3's own SigV2 through s3v2.c, keys from
+ * common verifier (common/sig/sig.c), S3's own SigV2 through s3v2.c, keys from
  * the front end's user database.  No signature at all is an anonymous
  * request, which only a public ACL lets through.
  *
@@ -16,8 +16,8 @@
 
 #include <openssl/crypto.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "walrus.h"
 
 static int

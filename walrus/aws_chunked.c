@@ -8,7 +8,7 @@
  *     <hex size>;chunk-signature=<64 hex>\r\n <size bytes> \r\n
  *
  * ending with a chunk of size 0 (and its \r\n) and nothing after.  Each
- * chunk's signature chains from the previous one (common/sigv4_chunk.c).
+ * chunk's signature chains from the previous one (common/sig/sigv4_chunk.c).
  * The decoder is a byte-driven state machine: it keeps at most one header
  * line (4 KiB) and passes data through without copying, hashing it for the
  * chunk signature.  Data reaches the temporary file before its chunk's
@@ -26,7 +26,7 @@
 
 #include <openssl/evp.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "walrus.h"
 
 #define LINE_MAX_BYTES 4096		/* a chunk header line, without its CRLF */

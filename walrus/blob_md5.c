@@ -25,7 +25,7 @@
 
 #include <openssl/evp.h>
 
-#include "error.h"
+#include "core/error.h"
 #include "walrus.h"
 
 #define HASH_THREAD_MIN (8u << 20)

@@ -13,7 +13,7 @@
 #include <openssl/x509.h>
 
 #include "bundle.h"
-#include "error.h"
+#include "core/error.h"
 
 void
 wl_hex(const unsigned char *in, size_t len, char *out)

@@ -23,7 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "bundle.h"
-#include "error.h"
+#include "core/error.h"
 
 #define BAD(...) kr_error("InvalidManifest", __VA_ARGS__)
 #define CHUNK (64u << 10)

@@ -24,7 +24,7 @@
 #include <openssl/rsa.h>
 
 #include "bundle.h"
-#include "error.h"
+#include "core/error.h"
 
 #define BAD(...) kr_error("InvalidManifest", __VA_ARGS__)
 

@@ -29,8 +29,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "walrus.h"
 
 #define KARRI_NS "http://karri.dev/doc/walrus/2025-01-01/"

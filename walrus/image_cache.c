@@ -37,10 +37,10 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
-#include "daemon.h"
-#include "error.h"
-#include "log.h"
-#include "sizes.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sizes.h"
 #include "walrus.h"
 
 #define IMAGE_SLICE (4u << 20)		/* bytes of a part per event-loop slice */

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "error.h"
-#include "httpd.h"
-#include "log.h"
-#include "sizes.h"
+#include "core/config.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
+#include "http/httpd.h"
+#include "core/log.h"
+#include "core/sizes.h"
 #include "walrus.h"
 
 static void

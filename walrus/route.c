@@ -15,11 +15,11 @@
 #include <event2/buffer.h>
 
 #include "dispatch.h"
-#include "error.h"
-#include "http_server.h"
-#include "log.h"
-#include "soap_http.h"
-#include "uri.h"
+#include "core/error.h"
+#include "http/http_server.h"
+#include "core/log.h"
+#include "soap/soap_http.h"
+#include "core/uri.h"
 #include "walrus.h"
 
 static const kr_soap_dispatch_fn soap_dispatchers[] = { svc_serve_request, NULL };

@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "walrus.h"
 
 #define ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"

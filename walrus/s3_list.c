@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "error.h"
-#include "uri.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/uri.h"
 #include "walrus.h"
 
 struct listing {

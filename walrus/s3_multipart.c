@@ -18,9 +18,9 @@
 
 #include <openssl/evp.h>
 
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "walrus.h"
 
 struct upload_row {

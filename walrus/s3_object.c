@@ -15,10 +15,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "uri.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/uri.h"
 #include "walrus.h"
 
 static const char *const kept_headers[] = {

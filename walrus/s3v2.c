@@ -20,9 +20,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "buf.h"
-#include "error.h"
-#include "form.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "sig/form.h"
 #include "walrus.h"
 
 /* Subresources S3 signs, in sorted order. */
@@ -124,7 +124,7 @@ struct v2_auth {
 
 /*
  * Authorization: AWS key:signature.  The time is x-amz-date's, else Date's,
- * in any HTTP-date form (common/sig_time.c).  With x-amz-date the Date
+ * in any HTTP-date form (common/sig/sig_time.c).  With x-amz-date the Date
  * line is empty, as AWS documents and boto2 signs.  Walrus used to expect
  * the Date header's value there when both were sent, so that is tried too:
  * either way the x-amz-date that was checked is signed, among the x-amz-

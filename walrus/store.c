@@ -22,10 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "daemon/daemon.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "walrus.h"
 
 static const struct kr_db_migration migrations[] = {

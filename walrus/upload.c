@@ -19,8 +19,8 @@
 
 #include <openssl/evp.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "walrus.h"
 
 struct wl_upload {

@@ -21,13 +21,13 @@
 struct event_base;
 #include <sqlite3.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "bundle.h"
-#include "form.h"
-#include "httpd.h"
-#include "sig.h"
-#include "sizes.h"
-#include "userdb.h"
+#include "sig/form.h"
+#include "http/httpd.h"
+#include "sig/sig.h"
+#include "core/sizes.h"
+#include "sig/userdb.h"
 
 #define WL_S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define WL_MAX_KEY 1024			/* bytes of an object key, as S3 */

@@ -6,16 +6,16 @@
  * A kr_soap_server on an ephemeral loopback port runs in a thread; the test
  * calls it through the generated client stubs.
  */
-#include "check_run.h"
+#include "core/check_run.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "karriH.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "dispatch.h"
-#include "soap_server.h"
+#include "soap/soap_server.h"
 
 /* The NC operations this test server implements; the rest answer NotImplemented. */
 KR_SOAP_NOT_IMPLEMENTED(nc, ncRunInstance)

@@ -1,7 +1,7 @@
 /*
  * aoe_initiator.c - fuzz what Karri's userspace AoE initiator makes of the
- * frames a target sends back (common/aoe_initiator.c: Query Config answers
- * in discovery; common/aoe_window.c: ATA answers, received in place into
+ * frames a target sends back (common/aoe/aoe_initiator.c: Query Config answers
+ * in discovery; common/aoe/aoe_window.c: ATA answers, received in place into
  * the predicted frames' buffers, reassembled when the guess was wrong,
  * matched to slots by tag).  The initiator runs whole, as karri-aoe runs
  * it -- kr_aoe_ini_open() (discovery, IDENTIFY), then kr_aoe_ini_read,
@@ -37,10 +37,10 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 
-#include "aoe.h"
-#include "aoe_initiator.h"
-#include "aoe_window.h"	/* the socket's fd (closer()), window and spf (run_shared()) */
-#include "error.h"
+#include "aoe/aoe.h"
+#include "aoe/aoe_initiator.h"
+#include "aoe/aoe_window.h"	/* the socket's fd (closer()), window and spf (run_shared()) */
+#include "core/error.h"
 #include "fuzz.h"
 
 #define DISK_SECTORS 2048

@@ -1,9 +1,9 @@
 /*
- * config.c - fuzz the karri.conf parser (common/config.c): the file is
+ * config.c - fuzz the karri.conf parser (common/core/config.c): the file is
  * written as given and loaded with Karri's own key table, as every daemon
  * does at start (kr_config_load), then every key is read back typed.
  */
-#include "config.h"
+#include "core/config.h"
 #include "fuzz.h"
 
 static char path[600];

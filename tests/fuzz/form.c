@@ -1,11 +1,11 @@
 /*
  * form.c - fuzz kr_form_parse(): every EC2 Query string and form body, and
  * every S3 query string, goes through it (clc/query.c, walrus/route.c,
- * common/sig.c).  Checks what the callers rely on: keys and values are
+ * common/sig/sig.c).  Checks what the callers rely on: keys and values are
  * NUL-terminated at their recorded lengths, and lookups of what was parsed
  * find something.
  */
-#include "form.h"
+#include "sig/form.h"
 #include "fuzz.h"
 
 FZ_INIT_QUIET

@@ -1,5 +1,5 @@
 /*
- * httpd.c - fuzz Karri's HTTP/1.1 server (common/httpd.c, httpd_read.c,
+ * httpd.c - fuzz Karri's HTTP/1.1 server (common/http/httpd.c, httpd_read.c,
  * httpd_write.c), which Walrus serves S3 with: the input is what a client
  * sends on one connection (request lines, headers, Content-Length or
  * chunked bodies, pipelined requests), written to a real kr_httpd listening
@@ -8,7 +8,7 @@
  * answers with what it saw, keeping the connection alive as clients expect.
  */
 #include "fuzz.h"
-#include "httpd.h"
+#include "http/httpd.h"
 
 static struct event_base *base;
 static struct kr_httpd *srv;

@@ -23,14 +23,14 @@
 #include <arpa/inet.h>
 #include <event2/http.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "clc.h"
 #include "clc_metadata.h"
-#include "config.h"
-#include "daemon.h"
-#include "error.h"
+#include "core/config.h"
+#include "daemon/daemon.h"
+#include "core/error.h"
 #include "fuzz.h"
-#include "userdb.h"
+#include "sig/userdb.h"
 
 static struct kr_daemon d = { .name = "karri-clc", .port_key = "CLC_PORT" };
 static struct clc clc = { .daemon = &d, .out = KR_BUF_INIT };

@@ -1,5 +1,5 @@
 /*
- * nbd.c - fuzz the NBD server karri-aoe runs for QEMU (common/nbd.c): the
+ * nbd.c - fuzz the NBD server karri-aoe runs for QEMU (common/aoe/nbd.c): the
  * bytes are what a client sends on the socket, handshake and requests,
  * served by kr_nbd_serve() against a 1 MiB memory disk.  The backend aborts
  * if the server ever asks it for bytes outside the export (every request's
@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #include "fuzz.h"
-#include "nbd.h"
+#include "aoe/nbd.h"
 
 #define DISK (1u << 20)
 

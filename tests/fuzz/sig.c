@@ -1,5 +1,5 @@
 /*
- * sig.c - fuzz request signature verification (common/sig.c, sigv4.c,
+ * sig.c - fuzz request signature verification (common/sig/sig.c, sigv4.c,
  * sigv2.c, sig_time.c): kr_sig_verify() as the CLC (clc/query.c) and Walrus
  * call it, on a request written as
  *
@@ -15,7 +15,7 @@
  * Known key AKIDKARRITEST0000001 has the test vectors' secret.
  */
 #include "fuzz.h"
-#include "sig.h"
+#include "sig/sig.h"
 
 #define ACCESS_KEY "AKIDKARRITEST0000001"
 #define SECRET "karri/Test+Secret/0123456789abcdefghijKLMNOP"

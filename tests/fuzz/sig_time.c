@@ -1,12 +1,12 @@
 /*
- * sig_time.c - fuzz the request-date parsers of common/sig_time.c: HTTP
+ * sig_time.c - fuzz the request-date parsers of common/sig/sig_time.c: HTTP
  * dates (Date, x-amz-date of S3 V2, IMF-fixdate / RFC 850 / asctime with
  * numeric zones), epoch Expires, ISO 8601 (SigV2 Timestamp) and the SigV4
  * basic form (X-Amz-Date).
  */
 #define KR_SIG_PRIVATE
 #include "fuzz.h"
-#include "sig.h"
+#include "sig/sig.h"
 
 FZ_INIT_QUIET
 

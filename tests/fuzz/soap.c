@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 
 #include "ec2_soap.h"
-#include "error.h"
-#include "form.h"
+#include "core/error.h"
+#include "sig/form.h"
 #include "fuzz.h"
-#include "userdb.h"
+#include "sig/userdb.h"
 
 #define SIGNED_AT 1800000000	/* signed.xml's wsu:Created (clc/soap-test.c) */
 

@@ -1,11 +1,11 @@
 /*
  * uri.c - fuzz kr_uri_decode() (paths with KR_URI_KEEP_SLASH off and on,
  * forms with '+' as space) and kr_uri_encode().  The decoder's contract
- * (common/uri.h): dst is always terminated, the empty string on failure,
+ * (common/core/uri.h): dst is always terminated, the empty string on failure,
  * never longer than its source; decode(encode(x)) == x.
  */
 #include "fuzz.h"
-#include "uri.h"
+#include "core/uri.h"
 
 FZ_INIT_QUIET
 

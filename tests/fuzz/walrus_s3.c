@@ -18,10 +18,10 @@
  * fuzzer writes itself).  "UPLOADID" in the target or body becomes the id
  * of a multipart upload of fuzz/mp with two parts, made at start.
  */
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "fuzz.h"
-#include "sign.h"
-#include "userdb.h"
+#include "sig/sign.h"
+#include "sig/userdb.h"
 #include "walrus.h"
 
 static struct event_base *base;

@@ -7,7 +7,7 @@ plugged into the node's bridge with the instance's MAC (harness/ccnet.py)
 that takes its address from the CC by DHCP (busybox udhcpc).  The same
 scenario runs in MANAGED-NOVLAN (one LAN, isolation by routing through the
 CC's firewall) and MANAGED (a VLAN and a bridge per group, made on the nodes
-through ncStartNetwork by the ncsim with common/vnet_bridge.c, the code the
+through ncStartNetwork by the ncsim with common/vnet/vnet_bridge.c, the code the
 NC uses).  Real guests on real NCs: test_real_guest_through_real_nc here
 (MANAGED-NOVLAN) and test_managed_nodes.py (MANAGED).
 """

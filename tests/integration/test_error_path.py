@@ -1,5 +1,5 @@
 """One error path across the hops: the EC2 code and message decided where a
-failure is detected reach the EC2 client unchanged (common/soap_error.c).
+failure is detected reach the EC2 client unchanged (common/soap/soap_error.c).
 
 - A node (karri-ncsim) refuses a launch the CC thought would fit:
   InsufficientInstanceCapacity with the node's own message, through the CC

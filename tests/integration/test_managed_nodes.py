@@ -1,7 +1,7 @@
 """VNET_MODE=MANAGED on real nodes: each security group has a layer-2
 segment of its own (VLAN, or VXLAN where the kernel has no 802.1Q) on the
 CC and on every node that hosts its instances, made on the node by the real
-karri-nc on ncStartNetwork and at launch (nc/vnet.c, common/vnet_bridge.c).
+karri-nc on ncStartNetwork and at launch (nc/vnet.c, common/vnet/vnet_bridge.c).
 
 Real test guests in the session's sim (tests/guest/init): each takes its
 address from the CC's dnsmasq (karri.ip=dhcp) and reports what it could

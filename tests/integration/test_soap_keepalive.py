@@ -1,5 +1,5 @@
 """Kept-alive connections and TLS session reuse from the CLC to a backend
-(common/soap_pool.c, common/soap_server.c).
+(common/soap/soap_pool.c, common/soap/soap_server.c).
 
 On the mutual-TLS cloud of test_tls.py, volumes are made and deleted a few
 times through boto3: every CreateVolume, DeleteVolume and the CLC's polls
@@ -20,7 +20,7 @@ from test_tls import tls_cloud  # noqa: F401  (the fixture)
 
 CLOSED = re.compile(r"SOAP connection from \S+ closed: (\d+) request\(s\)(?:, TLS (\w+))?")
 CYCLES = 5
-SERVER_IDLE_S = 20      # common/soap_server.c: EBS closes a connection idle this long
+SERVER_IDLE_S = 20      # common/soap/soap_server.c: EBS closes a connection idle this long
 
 
 def established(port):

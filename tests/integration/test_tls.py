@@ -1,4 +1,4 @@
-"""Mutual TLS between Karri's daemons (common/tls.h), with the certificates
+"""Mutual TLS between Karri's daemons (common/tls/tls.h), with the certificates
 `karri register-*` issues from the cloud CA.
 
 A real CLC, CC and EBS and karri-ncsim (the NC contract, served over TLS

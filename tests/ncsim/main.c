@@ -12,8 +12,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include "error.h"
-#include "log.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "ncsim.h"
 
 static void

@@ -15,7 +15,7 @@
  *
  * Knobs: capacity per node, a latency added to every call, instances
  * created at start, and a real network side (--privif: ncStartNetwork and
- * ncRunInstance make the VLAN + bridge with common/vnet_bridge.c, as the NC
+ * ncRunInstance make the VLAN + bridge with common/vnet/vnet_bridge.c, as the NC
  * does).  Each call that changes a node is logged (one line; polls are not).
  * --guest-aoe io|always answers as an NC with NC_GUEST_AOE does: such an
  * instance reports a storage NIC ("model=virtio storage=d2:0d:<id hex>")
@@ -38,8 +38,8 @@
 #include <stdbool.h>
 
 #include "karriH.h"
-#include "id.h"
-#include "tls.h"
+#include "core/id.h"
+#include "tls/tls.h"
 
 #define QUEUE_MAX 8192
 #define INST_MAX 4096		/* per node: a bound on what a client can make us hold */

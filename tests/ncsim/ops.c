@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "error.h"
-#include "log.h"
-#include "soap_error.h"
-#include "soap_server.h"
-#include "vnet_bridge.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_error.h"
+#include "soap/soap_server.h"
+#include "vnet/vnet_bridge.h"
 #include "ncsim.h"
 
 static void

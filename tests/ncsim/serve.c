@@ -6,7 +6,7 @@
  * a thousand fds, not threads.
  *
  * --tls HOME serves mutual TLS as karri-nc does (HOME/var/lib/karri/keys/
- * node-cert.pem, node-pk.pem, ca-cert.pem; common/tls.h): each kept-alive
+ * node-cert.pem, node-pk.pem, ca-cert.pem; common/tls/tls.h): each kept-alive
  * connection keeps its OpenSSL state beside its fd (sim.tls_conn[fd]).
  */
 #include <arpa/inet.h>
@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "dispatch.h"
-#include "error.h"
-#include "log.h"
-#include "soap_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "soap/soap_server.h"
 #include "ncsim.h"
 
 static struct sim_node *

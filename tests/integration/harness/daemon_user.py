@@ -2,7 +2,7 @@
 
 Started as root (as the tests and the quickstart start them), those
 daemons hand themselves what root made in their KARRI_HOME and become
-EUCA_USER ("karri") before they open anything else (common/daemon.c; EBS
+EUCA_USER ("karri") before they open anything else (common/daemon/daemon.c; EBS
 right after its AoE socket, ebs/main.c).  What the
 harness adds is what `make install` does on a real host, plus what only a
 test has:
