@@ -5,7 +5,7 @@
  * as in Eucalyptus 2.  A caller sees their own images, public ones and
  * those whose launch permission names their account; the admin sees all.
  * RegisterImage checks the location's shape here and has Walrus validate
- * the bundle from a worker thread (image_manifest.c, clc_backend.h):
+ * the bundle from a worker thread (client_walrus_manifest.c, clc_backend.h):
  * nothing is recorded for a bundle that is missing, broken or not the
  * caller's, and the image's kind (emi/eki/eri), and by default its name and
  * architecture, come from its manifest.

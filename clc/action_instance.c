@@ -11,7 +11,7 @@
  * (burst) are asked of that cloud instead; a termination it does not take
  * now is asked again by its poll (burst_instances.c), like a CC's.
  * Reboot and console output wait for their backend on a worker
- * (instance_call.c) while the loop serves everyone else.
+ * (action_instance_call.c) while the loop serves everyone else.
  */
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * are kept, the rest deleted.  So a launch ends complete or absent: a CC
  * that refuses, or does not answer within SOAP_TIMEOUT, leaves no rows (and
  * instances a late CC starts anyway are orphans, which the next poll
- * terminates, cc_instances.c); a CLC killed during the call leaves pending
+ * terminates, client_cc_instances.c); a CLC killed during the call leaves pending
  * rows the poll marks terminated once the CC does not report them.
  * ClientToken makes a retry return the first reservation (pending while the
  * first call waits) instead of launching again.
@@ -153,7 +153,7 @@ write_rows(struct run *run)
 /*
  * Launches whose answer a CLC killed mid-call never applied: their client
  * was never told they exist, so they go; what a CC did start of them is
- * then an orphan its poll terminates (cc_instances.c).  At start only.
+ * then an orphan its poll terminates (client_cc_instances.c).  At start only.
  */
 int
 clc_run_forget_unfinished(sqlite3 *db)

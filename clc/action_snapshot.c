@@ -5,8 +5,8 @@
  * clc_snapshot_urls; without a registered Walrus EBS keeps them itself);
  * the CLC records them "pending" before EBS is asked from a worker thread
  * (clc_backend.h) and removes them again if EBS refuses; the poll
- * (ebs_client.c) follows their progress.  The EBS of the volume's zone
- * makes a snapshot, and the snapshot remembers that zone (schema.c v7).
+ * (client_ebs.c) follows their progress.  The EBS of the volume's zone
+ * makes a snapshot, and the snapshot remembers that zone (db_schema.c v7).
  */
 #include <stdio.h>
 #include <string.h>

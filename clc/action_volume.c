@@ -4,8 +4,9 @@
  *
  * The CLC chooses the volume id and keeps ownership and attachments; the
  * EBS (karri-ebs) of the volume's availability zone holds the data.  EBS
- * is called from a worker thread (clc_backend.h): a new volume is recorded "creating" first and removed
- * again when EBS does not make it; a deleted one goes once EBS agreed.  Attach is
+ * is called from a worker thread (clc_backend.h): a new volume is recorded
+ * "creating" first and removed again when EBS does not make it; a deleted
+ * one goes once EBS agreed.  Attach is
  * EBS ExportVolume (AoE shelf.slot on the storage NIC) then the CC's
  * AttachVolume with the AoE target as remoteDev; the node's storage MAC
  * that the CC returns is then allowed on the export (EBS's MAC mask).

@@ -2,8 +2,8 @@
  * actions.c - the table of EC2 actions Karri implements.
  *
  * One line per action, pointing into the action_<family>.c that builds it.
- * Any other name EC2 knows (ec2_names.c) is found too, with no function:
- * query.c answers it UnsupportedOperation; a name EC2 does not know is
+ * Any other name EC2 knows (actions_ec2_names.c) is found too, with no function:
+ * api_query.c answers it UnsupportedOperation; a name EC2 does not know is
  * InvalidAction.  Sorted by name for bsearch; a unit test checks the order.
  */
 #include <stdlib.h>

@@ -1,14 +1,49 @@
 /*
  * clc.h - the cloud controller's private interfaces.
  *
- * A request to the EC2 Query API goes route.c -> query.c (authenticate,
- * check Version, find the action in the table of actions.c) -> one
- * action_*.c function, which reads its parameters through param.c, works
- * on the sqlite state (schema.c) and, for instances, addresses and
- * volumes, calls the CC or EBS through cc_client.c / ebs_client.c.  An
- * action writes only the inside of its <XResponse> element; query.c wraps
- * it in the namespace of the requested Version, or turns the kr_error()
- * the action recorded into EC2's error XML.
+ * A request to the EC2 Query API goes api_route.c -> api_query.c
+ * (authenticate, check Version, find the action in the table of
+ * actions.c) -> one action_*.c function, which reads its parameters
+ * through req_param.c, works on the sqlite state (db_schema.c) and, for
+ * instances, addresses and volumes, calls the CC or EBS through
+ * client_cc*.c / client_ebs.c.  An action writes only the inside of its
+ * <XResponse> element; api_query.c wraps it in the namespace of the
+ * requested Version, or turns the kr_error() the action recorded into
+ * EC2's error XML.
+ *
+ * Every file but main.c belongs to a family named by its prefix.  Top
+ * down; a file calls files of its own family and of the families below
+ * it, never above.  The three front ends are one layer: api_route.c hands
+ * requests to the other two, and the SOAP API answers through
+ * api_query.c.  families-test (make check) reads this table and fails on
+ * a file in no family or a call upwards:
+ *
+ *   api_*.c      the EC2 Query API over HTTP: listeners (api_listen.c),
+ *                where a request goes (api_route.c), the signature and
+ *                the answer or error (api_query.c)
+ *   ec2_soap*.c  the EC2 SOAP API: the same actions from a signed envelope
+ *   metadata*.c  the instances' metadata service (169.254.169.254)
+ *   actions*.c   the table of EC2 actions, and every name EC2 has
+ *   action_*.c   the EC2 actions, one file per family of resources
+ *                (action_<family>.c), with the parts only actions use
+ *                (action_<family>_<part>.c: checks, XML, deferred calls)
+ *   reconcile.c  the poll of clusters, EBS and remote clouds (CLC_RECONCILE_S)
+ *   burst_*.c    remote EC2 clouds: their rows, calls, launches and poll
+ *   client_*.c   calls to another daemon, one file per daemon and topic
+ *                (client_cc*.c, client_ebs.c, client_walrus_*.c); a
+ *                client never calls an action or a front end
+ *   backend_*.c  the worker threads those calls run on, and the EC2
+ *                request that waits for one (clc_backend.h)
+ *   db_*.c       clc.db: schema and migrations, the clusters and instance
+ *                types, statement helpers, rows several families read
+ *   req_*.c      one request as an action sees it (struct clc_req): its
+ *                parameters, filters, and the answer's XML and pages
+ *   crypto_*.c   key pairs and base64
+ *
+ * Headers: clc.h (what most files need), clc_<topic>.h for the rest and
+ * ec2_soap.h for the SOAP API; each groups its prototypes under a comment
+ * naming the file that defines them (tools/check-file-maps keeps every
+ * such name true).
  */
 #ifndef KARRI_CLC_H
 #define KARRI_CLC_H
@@ -82,15 +117,15 @@ struct clc_action {
 };
 const struct clc_action *clc_action_find(const char *name);
 
-/* listen.c */
+/* api_listen.c */
 typedef struct ssl_ctx_st SSL_CTX;
 struct evhttp *clc_http_new(struct clc *clc, int port);
 struct evhttp *clc_https_new(struct clc *clc, SSL_CTX **ctxp);
 
-/* route.c: the one HTTP handler: metadata, SOAP or the EC2 Query API. */
+/* api_route.c: the one HTTP handler: metadata, SOAP or the EC2 Query API. */
 void clc_route(struct evhttp_request *req, void *arg);
 
-/* query.c: the EC2 Query API front end. */
+/* api_query.c: the EC2 Query API front end. */
 void clc_query_handle(struct clc *clc, struct evhttp_request *req);
 int clc_http_status(const char *code);
 void clc_send_error(struct evhttp_request *req, const char *code, const char *message);
@@ -110,10 +145,10 @@ bool clc_metadata_path(const char *path);
 bool clc_metadata_root(struct clc *clc, struct evhttp_request *req);	/* GET / by a guest */
 void clc_metadata_handle(struct clc *clc, struct evhttp_request *req);
 
-/* schema.c */
+/* db_schema.c */
 int clc_db_open(const char *path, sqlite3 **out);
 
-/* param.c: parameters, validated.  Each getter records kr_error on a bad value. */
+/* req_param.c: parameters, validated.  Each getter records kr_error on a bad value. */
 const char *clc_param(const struct clc_req *r, const char *name);
 const char *clc_param_required(const struct clc_req *r, const char *name);
 int clc_param_int(const struct clc_req *r, const char *name, long min, long max, long def,
@@ -130,7 +165,7 @@ int clc_check_id(const char *param, const char *id, const char *prefix, const ch
 /* Whether a parameter outside `known` was given: a typo must not pass silently. */
 int clc_param_check_known(const struct clc_req *r, const char *const *known);
 
-/* filter.c: Filter.N.Name / Filter.N.Value.M, matched with EC2's wildcards. */
+/* req_filter.c: Filter.N.Name / Filter.N.Value.M, matched with EC2's wildcards. */
 #define CLC_MAX_FILTERS 50
 #define CLC_MAX_FILTER_VALUES 200
 struct clc_filter {
@@ -160,7 +195,7 @@ bool clc_in_list(const char *s, const char **list, size_t n);
 /*
  * action_tag.c: tags, stored and derived.  CLC_TAGS_OF_SQL selects (key,
  * value) of every tag of resource ?1, the derived karri: ones included
- * (text here, not a symbol of action_tag.c, so that filter.c needs nothing
+ * (text here, not a symbol of action_tag.c, so that req_filter.c needs nothing
  * of it: no cycle).
  */
 /* Rows (resource_id, owner, key, value); an empty or unknown value is no tag. */
@@ -187,7 +222,7 @@ int clc_db_run(sqlite3 *db, const char *sql, const char *a, const char *b, const
 int clc_db_text(sqlite3 *db, const char *sql, const char *a, const char *b, char *out,
     size_t len);
 
-/* reply.c: pieces of response XML. */
+/* req_reply.c: pieces of response XML. */
 void clc_xml_elem(struct kr_buf *b, const char *tag, const char *text);
 void clc_xml_elem_int(struct kr_buf *b, const char *tag, long long v);
 void clc_xml_time(struct kr_buf *b, const char *tag, time_t t);
@@ -198,7 +233,7 @@ int clc_return_true(struct clc_req *r);
 void clc_reconcile(struct clc *clc);
 int clc_addresses_sync(struct clc *clc);
 void clc_network_changed(struct clc_req *r);
-int clc_network_push(struct clc *clc);		/* network.c */
+int clc_network_push(struct clc *clc);		/* client_cc_network.c */
 
 /* action_group.c: helpers shared with instances and rules. */
 int clc_group_from_params(struct clc_req *r, char *id, size_t idlen, char *name,
@@ -208,7 +243,7 @@ int clc_group_lookup(sqlite3 *db, const char *account, const char *name, const c
     char *out_id, size_t idlen, char *out_name, size_t namelen);
 
 
-/* reply.c: MaxResults/NextToken over an ordered key. */
+/* req_reply.c: MaxResults/NextToken over an ordered key. */
 struct clc_pager {
 	long max;			/* 0: no paging asked for */
 	const char *after;		/* the NextToken: last key of the previous page */

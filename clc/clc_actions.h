@@ -9,7 +9,7 @@
 
 struct clc_req;
 
-extern const char *const clc_ec2_names[];	/* ec2_names.c */
+extern const char *const clc_ec2_names[];	/* actions_ec2_names.c */
 extern const size_t clc_ec2_names_n;
 int clc_actions_check(void);			/* actions.c */
 size_t clc_actions_count(void);
@@ -23,6 +23,7 @@ int clc_delete_key_pair(struct clc_req *r);
 /* action_group.c */
 int clc_create_security_group(struct clc_req *r);
 int clc_delete_security_group(struct clc_req *r);
+/* action_group_describe.c */
 int clc_describe_security_groups(struct clc_req *r);
 /* action_rule.c */
 int clc_authorize_ingress(struct clc_req *r);
@@ -60,14 +61,17 @@ int clc_disassociate_address(struct clc_req *r);
 int clc_create_volume(struct clc_req *r);
 int clc_delete_volume(struct clc_req *r);
 int clc_describe_volumes(struct clc_req *r);
+/* action_attach.c */
 int clc_attach_volume(struct clc_req *r);
 int clc_detach_volume(struct clc_req *r);
+/* action_snapshot.c */
 int clc_create_snapshot(struct clc_req *r);
 int clc_delete_snapshot(struct clc_req *r);
 int clc_describe_snapshots(struct clc_req *r);
 
-/* action_instance.c */
+/* action_run.c */
 int clc_run_instances(struct clc_req *r);
+/* action_instance.c */
 int clc_terminate_instances(struct clc_req *r);
 int clc_reboot_instances(struct clc_req *r);
 int clc_start_instances(struct clc_req *r);

@@ -1,6 +1,6 @@
 /*
  * clc_backend.h - calls to other daemons and remote clouds, off the event
- * loop (backend_call.c), and EC2 requests that wait for one (deferred.c).
+ * loop (backend_call.c), and EC2 requests that wait for one (backend_defer.c).
  *
  * The CLC's event loop never waits on a CC, EBS, Walrus or a remote cloud
  * (DESIGN.md, "CLC event loop").  An action that needs one is split in two:
@@ -51,7 +51,7 @@ int clc_backend_run(const char *backend, clc_work_fn work, clc_done_fn done, voi
 int clc_backend_inflight(const char *backend);
 void clc_backend_key(char *out, const char *kind, const char *name);
 
-/* deferred.c: an EC2 request waiting for its backend. */
+/* backend_defer.c: an EC2 request waiting for its backend. */
 /*
  * On the loop, in a transaction that commits whatever it wrote: apply the
  * answer (rc and kr_error are the work's) and write the response into
@@ -69,7 +69,7 @@ int clc_req_defer(struct clc_req *r, const char *backend, const char *backend2,
     clc_work_fn work, clc_resume_fn resume, void *arg, void (*free_arg)(void *));
 /* The action failed or its transaction did not commit: nothing is called. */
 void clc_defer_cancel(struct clc_req *r);
-/* How a front end (query.c, ec2_soap.c) answers once resume ran. */
+/* How a front end (api_query.c, ec2_soap.c) answers once resume ran. */
 typedef void (*clc_reply_fn)(struct evhttp_request *req, struct clc_req *r, int rc,
     bool soap12);
 /* Take over the request (its parameters too: *params is left empty) and start the call. */

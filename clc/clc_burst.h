@@ -94,7 +94,7 @@ void clc_burst_run_free(struct clc_burst_job *j);	/* NULL-safe */
 void clc_burst_terminate_later(sqlite3 *db, const char *zone, const char **ids, int n);
 void clc_burst_terminate_remote_later(const struct clc_remote *c, const char **remote_ids,
     int n);
-/* The calls of RebootInstances / GetConsoleOutput, on a worker (instance_call.c). */
+/* The calls of RebootInstances / GetConsoleOutput, on a worker (action_instance_call.c). */
 int clc_burst_ids_call(const struct clc_remote *c, const char *action, const char **remote,
     int n);
 int clc_burst_console_call(const struct clc_remote *c, const char *remote, xmlDoc **doc);

@@ -1,6 +1,6 @@
 /*
  * clc_cc.h - the CLC's view of its clusters and the calls it makes to
- * them (cc_client.c, cc_instances.c, clusters.c) and to EBS (ebs_client.c).
+ * them (client_cc.c, client_cc_instances.c, db_clusters.c) and to EBS (client_ebs.c).
  * Kept apart from clc.h because it needs the gSOAP types.
  */
 #ifndef KARRI_CLC_CC_H
@@ -32,7 +32,7 @@ struct clc_cluster {
 	int nodes;
 };
 
-/* clusters.c */
+/* db_clusters.c */
 int clc_clusters_load(struct clc *clc);
 struct clc_cluster *clc_cluster_find(struct clc *clc, const char *zone);
 /* No zone asked for: the up cluster with the most room for type (ties by name). */
@@ -41,7 +41,7 @@ int clc_types_load(sqlite3 *db, struct kr__virtualMachineType *out, int max,
     struct clc_type_cap *caps);
 int clc_type_get(sqlite3 *db, const char *name, struct clc_type_cap *t);
 
-/* cc_client.c */
+/* client_cc.c */
 struct soap *clc_cc_soap(struct clc *clc);
 void clc_cc_done(struct soap *soap);
 /*
@@ -56,7 +56,7 @@ void clc_cc_ids(char *correlation, char *user);
 /* On a worker, with c a copy whose types were loaded on the loop. */
 int clc_cc_describe_resources(struct clc *clc, struct clc_cluster *c);
 
-/* cc_instances.c: the poll of a cluster's instances, called on a worker, applied on the loop. */
+/* client_cc_instances.c: the poll of a cluster's instances (worker: call; loop: apply). */
 struct clc_cc_poll {
 	struct soap *soap;
 	struct _cc__DescribeInstancesResponse resp;

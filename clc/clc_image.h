@@ -1,6 +1,6 @@
 /*
- * clc_image.h - checks shared by the image actions (image_util.c) and
- * RegisterImage's validation of a bundle by Walrus (image_manifest.c).
+ * clc_image.h - checks shared by the image actions (action_image_check.c) and
+ * RegisterImage's validation of a bundle by Walrus (client_walrus_manifest.c).
  */
 #ifndef KARRI_CLC_IMAGE_H
 #define KARRI_CLC_IMAGE_H

@@ -1,6 +1,6 @@
 /*
  * clc_instance.h - instances: the columns every instance query selects
- * (instance_xml.c), their XML, and the CC calls about them (cc_instances.c).
+ * (action_instance_xml.c), their XML, and the CC calls about them (client_cc_instances.c).
  */
 #ifndef KARRI_CLC_INSTANCE_H
 #define KARRI_CLC_INSTANCE_H
@@ -38,7 +38,7 @@ struct clc_launch {
 	const char *type;
 };
 
-/* cc_instances.c */
+/* client_cc_instances.c */
 /* A launch: prepared (loop), called (worker), applied (loop); l lives until freed. */
 struct clc_cc_run;
 struct clc_cc_run *clc_cc_run_prepare(struct clc *clc, sqlite3 *db, const char *url,
@@ -55,7 +55,7 @@ int clc_cc_reboot(struct clc *clc, const char *url, const char **ids, int n);
 int clc_cc_console(struct clc *clc, const char *url, const char *id, char **output);
 
 /*
- * instance_call.c: RebootInstances / GetConsoleOutput deferred to a worker.
+ * action_instance_call.c: RebootInstances / GetConsoleOutput deferred to a worker.
  * new, add each instance (on the loop, with its zone), then reboot or
  * console (clc_req_defer: x is the deferral's from then on, even on -1);
  * free only when it was never handed over.

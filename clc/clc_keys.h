@@ -1,5 +1,5 @@
 /*
- * clc_keys.h - key pairs and base64 (keys.c).
+ * clc_keys.h - key pairs and base64 (crypto_keys.c).
  */
 #ifndef KARRI_CLC_KEYS_H
 #define KARRI_CLC_KEYS_H

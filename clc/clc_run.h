@@ -1,5 +1,5 @@
 /*
- * clc_run.h - RunInstances' helpers (run_util.c).
+ * clc_run.h - RunInstances' helpers (action_run_check.c).
  */
 #ifndef KARRI_CLC_RUN_H
 #define KARRI_CLC_RUN_H

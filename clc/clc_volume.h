@@ -1,5 +1,7 @@
 /*
- * clc_volume.h - calls to EBS (ebs_client.c) for the volume actions.
+ * clc_volume.h - volumes and snapshots: the calls to EBS (client_ebs.c),
+ * and the rows the volume, attach and snapshot actions share
+ * (db_volume_rows.c, action_snapshot.c, action_attach.c).
  */
 #ifndef KARRI_CLC_VOLUME_H
 #define KARRI_CLC_VOLUME_H
@@ -10,14 +12,14 @@
 #include "core/sizes.h"
 
 /*
- * The URL of the EBS of zone (NULL: any EBS), and when key is not NULL its
+ * client_ebs.c: the URL of the EBS of zone (NULL: any EBS), and when key is not NULL its
  * backend key (CLC_BACKEND_KEY_MAX, "ebs:<name>"): 0, or -1 + Unsupported
  * (no EBS serves that zone).
  */
 int clc_ebs_url(struct clc *clc, const char *zone, char *url, size_t len, char *key);
 struct soap *clc_ebs_soap(struct clc *clc);
 /*
- * A call to EBS about one volume or snapshot (ebs_client.c): made on the
+ * A call to EBS about one volume or snapshot (client_ebs.c): made on the
  * loop with the URL and a gSOAP context (whose memory holds the presigned
  * URLs), called on a worker, freed by the deferral (clc_backend.h).
  */
@@ -36,7 +38,7 @@ struct clc_ebs_job *clc_ebs_job_new(struct clc_req *r, const char *id, const cha
 void clc_ebs_job_free(void *arg);
 /* action_attach.c: the NC's attachment word (phy, nbd, guest...) as karri:path shows it. */
 const char *clc_attach_path(const char *nc_attachment);
-/* volume_rows.c (clc_volume_*), action_snapshot.c (clc_snapshot_*) */
+/* db_volume_rows.c (clc_volume_*), action_snapshot.c (clc_snapshot_*) */
 int clc_volume_owned(struct clc_req *r, const char *id, char *status, size_t slen,
     char *instance, size_t ilen);
 int clc_snapshot_owned(struct clc_req *r, const char *id, long *size);
@@ -46,7 +48,7 @@ int clc_snapshot_zone(sqlite3 *db, const char *id, char *zone, size_t len);
 int clc_volume_zone(sqlite3 *db, const char *id, char *zone, size_t len);
 
 /*
- * Snapshots live in Walrus, in the bucket CLC_SNAPSHOT_BUCKET of the
+ * client_ebs.c: snapshots live in Walrus, in the bucket CLC_SNAPSHOT_BUCKET of the
  * cloud's own user (clc_walrus.h), one object per EBS_SNAPSHOT_SEGMENT_GIB
  * of the volume: the first named after the snapshot, the next ones
  * "<id>.1", "<id>.2"...  EBS gets presigned URLs for them; PUTs and GETs
@@ -69,7 +71,7 @@ int clc_snapshot_source_urls(struct clc_req *r, struct soap *soap, const char *s
 /* The presigned PUT that makes the snapshot bucket (an owned one is fine). */
 int clc_snapshot_bucket_url(struct clc *clc, sqlite3 *db, struct soap *soap, char **url);
 
-/* Refresh volumes and snapshots in a transitional state from EBS. */
+/* client_ebs.c: refresh volumes and snapshots in a transitional state from EBS. */
 void clc_volumes_poll(struct clc *clc);
 
 #endif

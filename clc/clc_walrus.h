@@ -3,7 +3,7 @@
  *
  * Nodes and EBS hold no keys: the CLC presigns (SigV4, common/sig/sign.h) the
  * Walrus requests they need with the cloud's internal admin identity and
- * passes the URLs in the SOAP requests.  Implemented in walrus_url.c.
+ * passes the URLs in the SOAP requests.  Implemented in client_walrus_url.c.
  */
 #ifndef KARRI_CLC_WALRUS_H
 #define KARRI_CLC_WALRUS_H

@@ -5,7 +5,7 @@
  * CLI reach its DescribeService over SOAP on the same port.  The CLC runs
  * its own event loop (not Walrus's httpd.c) because besides its evhttp
  * servers it owns a timer, the reconciliation of instance state with the
- * CCs, and an HTTPS listener (listen.c).
+ * CCs, and an HTTPS listener (api_listen.c).
  */
 #include <signal.h>
 #include <string.h>

@@ -4,12 +4,14 @@
  * For each registered cluster: DescribeResources (liveness and capacity,
  * cached for DescribeAvailabilityZones), then DescribeInstances to move
  * instance rows along pending -> running -> shutting-down -> terminated
- * (cc_instances.c).  The calls run on a worker thread, one poll at a time
- * per cluster (a stopped CC is not asked again before its poll timed out),
- * and their answers are applied on the loop (clc_backend.h).  Terminations
- * the CC did not acknowledge are asked again; terminated instances are forgotten CLC_TERMINATED_KEEP_S after
- * they ended, as EC2 stops showing them after a while.  Changed security
- * group rules are pushed to the clusters here too (network.c).
+ * (client_cc_instances.c).  The calls run on a worker thread, one poll at a
+ * time per cluster (a stopped CC is not asked again before its poll timed
+ * out), and their answers are applied on the loop (clc_backend.h).
+ * Terminations the CC did not acknowledge are asked again; terminated
+ * instances are forgotten CLC_TERMINATED_KEEP_S after they ended, as EC2
+ * stops showing them after a while.  Changed security group rules are
+ * pushed to the clusters here too (client_cc_network.c).  The clusters
+ * themselves, as the last poll found them: db_clusters.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,7 +163,7 @@ clc_reconcile(struct clc *clc)
 	}
 	for (size_t i = 0; i < clc->nclusters; i++)
 		poll_cluster(clc, &clc->clusters[i]);
-	/* Stays dirty until every cluster that is up took the rules (network.c). */
+	/* Stays dirty until every cluster that is up took the rules (client_cc_network.c). */
 	if (clc->network_dirty)
 		clc_network_push(clc);
 	clc_burst_poll(clc);		/* remote clouds (burst_instances.c) */

@@ -4,10 +4,10 @@
  *
  * A cluster is an availability zone on its own L2 segment, and AoE does not
  * cross a router, so each zone needs its own EBS (the CLC sends every call
- * about a volume to the EBS of the volume's zone, clc/ebs_client.c).  An
+ * about a volume to the EBS of the volume's zone, clc/client_ebs.c).  An
  * EBS registered for zone '' (shown "*") is cloud-wide: it serves every
  * zone that has no EBS of its own, which is what a cloud with one EBS had
- * before zones mattered (clc/schema.c v7).
+ * before zones mattered (clc/db_schema.c v7).
  *
  * Without --zone: an EBS already registered keeps its zone; a new one
  * serves the cloud's only cluster, or is cloud-wide when no cluster is

@@ -1,6 +1,6 @@
 /*
  * form.c - fuzz kr_form_parse(): every EC2 Query string and form body, and
- * every S3 query string, goes through it (clc/query.c, walrus/route.c,
+ * every S3 query string, goes through it (clc/api_query.c, walrus/route.c,
  * common/sig/sig.c).  Checks what the callers rely on: keys and values are
  * NUL-terminated at their recorded lengths, and lookups of what was parsed
  * find something.

@@ -1,6 +1,6 @@
 /*
  * sig.c - fuzz request signature verification (common/sig/sig.c, sigv4.c,
- * sigv2.c, sig_time.c): kr_sig_verify() as the CLC (clc/query.c) and Walrus
+ * sigv2.c, sig_time.c): kr_sig_verify() as the CLC (clc/api_query.c) and Walrus
  * call it, on a request written as
  *
  *	<now, seconds since the epoch>\n

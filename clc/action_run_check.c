@@ -1,5 +1,5 @@
 /*
- * run_util.c - RunInstances' checks and answer (action_run.c does the
+ * action_run_check.c - RunInstances' checks and answer (action_run.c does the
  * launch): parameters, ClientToken replay, image and its kernel/ramdisk
  * with their presigned Walrus URLs, key pair, security groups, tags.
  */

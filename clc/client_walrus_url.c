@@ -1,5 +1,5 @@
 /*
- * walrus_url.c - presigned URLs of the registered Walrus (clc_walrus.h).
+ * client_walrus_url.c - presigned URLs of the registered Walrus (clc_walrus.h).
  *
  * The CLC signs with an identity of the cloud itself: the admin user
  * CLC_SYSTEM_USER in users.db, which Walrus shares, so Walrus accepts its

@@ -1,5 +1,5 @@
 /*
- * query.c - the EC2 Query API front end.
+ * api_query.c - the EC2 Query API front end.
  *
  * A request is GET (parameters in the query) or POST (form body, maybe a
  * query too).  In order: the signature (SigV4 or SigV2, kr_sig_verify

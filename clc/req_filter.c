@@ -1,5 +1,5 @@
 /*
- * filter.c - Describe* filters: Filter.N.Name with Filter.N.Value.M.
+ * req_filter.c - Describe* filters: Filter.N.Name with Filter.N.Value.M.
  *
  * As on EC2: an item matches when every filter matches, and a filter
  * matches when any of its values matches any value of the field; values

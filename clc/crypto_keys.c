@@ -1,5 +1,5 @@
 /*
- * keys.c - key pairs as EC2 makes and imports them (OpenSSL 3): RSA made
+ * crypto_keys.c - key pairs as EC2 makes and imports them (OpenSSL 3): RSA made
  * and imported, ed25519 imported (OpenSSH "ssh-ed25519 AAAA... comment").
  *
  * Fingerprints follow EC2 exactly, since users compare them with what

@@ -1,5 +1,5 @@
 /*
- * instance_xml.c - reservations and instances as RunInstances and
+ * action_instance_xml.c - reservations and instances as RunInstances and
  * DescribeInstances answer them (one writer, so both answer alike).
  *
  * The rows come from one SELECT (CLC_INSTANCE_COLS) ordered by

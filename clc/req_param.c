@@ -1,5 +1,5 @@
 /*
- * param.c - reading an action's parameters, each one checked.
+ * req_param.c - reading an action's parameters, each one checked.
  *
  * Every getter records the EC2 error a bad value deserves (MissingParameter,
  * InvalidParameterValue, UnknownParameter) and returns -1/NULL, so an action

@@ -1,5 +1,5 @@
 /*
- * reply.c - small pieces of EC2 response XML and MaxResults/NextToken paging.
+ * req_reply.c - small pieces of EC2 response XML and MaxResults/NextToken paging.
  *
  * Times are ISO 8601 UTC with milliseconds, as EC2 writes them
  * (2026-11-22T03:17:54.000Z).  Paging is keyset paging: a NextToken is the

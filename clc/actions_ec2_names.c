@@ -1,5 +1,5 @@
 /*
- * ec2_names.c - every action name of the EC2 API (botocore's model,
+ * actions_ec2_names.c - every action name of the EC2 API (botocore's model,
  * data/ec2/2016-11-15/service-2.json), sorted with strcmp order.
  *
  * A name in this list that actions.c does not implement is answered with

@@ -1,8 +1,8 @@
 /*
- * image_manifest.c - RegisterImage asks Walrus whether a bundle is whole.
+ * client_walrus_manifest.c - RegisterImage asks Walrus whether a bundle is whole.
  *
  * GET /services/Karri/manifest?bucket&key&user-signature=skip, presigned
- * with the cloud's identity (walrus_url.c): Walrus parses the manifest,
+ * with the cloud's identity (client_walrus_url.c): Walrus parses the manifest,
  * finds every part, checks they add up and that the cloud's key opens the
  * bundle, and answers the image's kind, name, architecture and the account
  * that uploaded the manifest.  The user's signature on the manifest is not

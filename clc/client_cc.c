@@ -1,5 +1,5 @@
 /*
- * cc_client.c - calling a cluster controller (wsdl/karri-cc.h).
+ * client_cc.c - calling a cluster controller (wsdl/karri-cc.h).
  *
  * One gSOAP context per call, on a worker of backend_call.c, timeouts from
  * SOAP_TIMEOUT (connect bounded at 5 s, so a dead CC costs little).  The

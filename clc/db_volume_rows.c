@@ -1,5 +1,5 @@
 /*
- * volume_rows.c - the caller's volume and a volume's zone, read from
+ * db_volume_rows.c - the caller's volume and a volume's zone, read from
  * clc.db: what the volume actions (action_volume.c, action_attach.c) and
  * the snapshot actions (action_snapshot.c) all need, kept below them so
  * that neither family calls into the other's file for it.

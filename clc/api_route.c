@@ -1,5 +1,5 @@
 /*
- * route.c - where an HTTP request to the CLC goes.
+ * api_route.c - where an HTTP request to the CLC goes.
  *
  * EC2 clients use the paths /services/Eucalyptus (with or without a trailing
  * slash) and /.  A SOAP call whose body is an EC2 action (namespace

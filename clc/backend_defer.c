@@ -1,7 +1,7 @@
 /*
- * deferred.c - an EC2 request that waits for a backend (clc_backend.h).
+ * backend_defer.c - an EC2 request that waits for a backend (clc_backend.h).
  *
- * The front end (query.c, ec2_soap.c) builds the request on its stack; an
+ * The front end (api_query.c, ec2_soap.c) builds the request on its stack; an
  * action that defers only records what it wants (clc_req_defer), and once
  * its "decide" transaction committed, clc_defer_start moves the request to
  * the heap: its parameters, its caller, its own answer buffer (the shared

@@ -1,5 +1,5 @@
 /*
- * clusters.c - the registered clusters (availability zones) and instance
+ * db_clusters.c - the registered clusters (availability zones) and instance
  * types, as the CLC keeps them in memory between polls.
  *
  * `karri register-cluster` writes the services table of clc.db; every poll

@@ -1,5 +1,5 @@
 /*
- * instance_call.c - RebootInstances and GetConsoleOutput off the event loop.
+ * action_instance_call.c - RebootInstances and GetConsoleOutput off the event loop.
  *
  * Both ask a backend about running instances: the CC of their zone, or the
  * remote cloud they were burst to.  On the loop the action finds where each

@@ -1,5 +1,5 @@
 /*
- * cc_instances.c - the CC calls about instances: RunInstances,
+ * client_cc_instances.c - the CC calls about instances: RunInstances,
  * TerminateInstances, RebootInstances, GetConsoleOutput, and the poll
  * (DescribeInstances) that reconciles the CLC's rows with what runs.
  *

@@ -1,5 +1,5 @@
 /*
- * network.c - pushing the security-group rules to the clusters
+ * client_cc_network.c - pushing the security-group rules to the clusters
  * (ConfigureNetwork), as Eucalyptus' CLC did.
  *
  * Every rule of every group goes in one call (the CC applies them as one

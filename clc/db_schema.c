@@ -1,5 +1,5 @@
 /*
- * schema.c - the CLC's sqlite state (clc.db) and its migrations.
+ * db_schema.c - the CLC's sqlite state (clc.db) and its migrations.
  *
  * Owners are account ids (the 12 digits of users.db), not user names: a
  * user renamed or re-created under the same name never inherits another's

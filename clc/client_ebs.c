@@ -1,5 +1,5 @@
 /*
- * ebs_client.c - calling the elastic block storage service
+ * client_ebs.c - calling the elastic block storage service
  * (wsdl/karri-ebs.h), and the poll that moves volumes and snapshots out
  * of their transitional states (creating, deleting, pending).
  *
@@ -29,7 +29,7 @@
 
 /*
  * A zone's EBS: the one registered for it, else the cloud-wide one (zone
- * '': registered before the cloud had zones, schema.c v7).  One EBS per
+ * '': registered before the cloud had zones, db_schema.c v7).  One EBS per
  * zone is `karri register-ebs`'s rule; ORDER BY only makes the choice
  * stable.  zone NULL: the first EBS (a snapshot from before v7).
  */
@@ -45,7 +45,7 @@ clc_ebs_url(struct clc *clc, const char *zone, char *url, size_t len, char *key)
 		return -1;
 	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
 	rc = kr_db_step(st);
-	if (rc == 1) {	/* https: mutual TLS as registered (cc_client.c) */
+	if (rc == 1) {	/* https: mutual TLS as registered (client_cc.c) */
 		snprintf(url, len, "%s://%s:%d/", sqlite3_column_text(st, 2),
 		    sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
 		if (key)	/* one queue per EBS: a stopped one holds up only its zone */

@@ -1,6 +1,6 @@
 /*
- * image_util.c - checks on image ids, locations and ownership (the bundle
- * itself is checked by Walrus: image_manifest.c).
+ * action_image_check.c - checks on image ids, locations and ownership (the bundle
+ * itself is checked by Walrus: client_walrus_manifest.c).
  */
 #include <stdbool.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * listen.c - the CLC's listeners: HTTP on CLC_PORT and, when the cloud CA
+ * api_listen.c - the CLC's listeners: HTTP on CLC_PORT and, when the cloud CA
  * has made the CLC a certificate, HTTPS on CLC_HTTPS_PORT.
  *
  * Both serve the same handler (clc_route) with the same limits.  HTTPS is
