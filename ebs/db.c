@@ -1,7 +1,8 @@
 /*
- * db.c - the EBS's state, the bottom of its files (it calls none of them):
- * ebs_state, the database (schema, migrations, one-statement helper) and
- * where a volume or snapshot lives (its file, its row's size and status).
+ * db.c - the EBS's database, the bottom of its files (it calls none of
+ * them): schema, migrations, one-statement helper, and where a volume or
+ * snapshot lives (its file, its row's size and status).  The state itself,
+ * struct ebs (ebs.h), is made by main.c and passed in.
  *
  * Volumes carry their AoE address while exported; UNIQUE (shelf, slot) is
  * what makes the allocation race-free (two exports can never be handed the
@@ -13,8 +14,6 @@
 #include "core/db.h"
 #include "ebs.h"
 #include "core/error.h"
-
-struct ebs ebs_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static const struct kr_db_migration migrations[] = {
 	{ 1,
@@ -61,12 +60,12 @@ ebs_db_open(const char *path, sqlite3 **db)
 }
 
 int
-ebs_db_exec(const char *sql, const char *p1, const char *p2)
+ebs_db_exec(sqlite3 *db, const char *sql, const char *p1, const char *p2)
 {
 	sqlite3_stmt *st = NULL;
 	int n, r;
 
-	if (kr_db_prepare(ebs_state.db, sql, &st) < 0)
+	if (kr_db_prepare(db, sql, &st) < 0)
 		return -1;
 	n = sqlite3_bind_parameter_count(st);
 	if (n >= 1)
@@ -79,9 +78,9 @@ ebs_db_exec(const char *sql, const char *p1, const char *p2)
 }
 
 int
-ebs_volume_path(const char *volume_id, char *out, size_t outlen)
+ebs_volume_path(const struct ebs *e, const char *volume_id, char *out, size_t outlen)
 {
-	if ((size_t)snprintf(out, outlen, "%s/%s.img", ebs_state.volumes_dir, volume_id) >= outlen) {
+	if ((size_t)snprintf(out, outlen, "%s/%s.img", e->volumes_dir, volume_id) >= outlen) {
 		kr_error("InternalError", "volume path too long");
 		return -1;
 	}
@@ -90,12 +89,13 @@ ebs_volume_path(const char *volume_id, char *out, size_t outlen)
 
 /* 1 found (size and status filled), 0 not found, -1 error. */
 int
-ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen)
+ebs_volume_lookup(sqlite3 *db, const char *volume_id, long *size_gib, char *status,
+    size_t statuslen)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status FROM volumes WHERE id = ?", &st) < 0)
+	if (kr_db_prepare(db, "SELECT size_gib, status FROM volumes WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, volume_id, -1, SQLITE_STATIC);
 	r = kr_db_step(st);
@@ -108,10 +108,9 @@ ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t st
 }
 
 int
-ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen)
+ebs_snapshot_path(const struct ebs *e, const char *snapshot_id, char *out, size_t outlen)
 {
-	if ((size_t)snprintf(out, outlen, "%s/%s.snap", ebs_state.snapshots_dir, snapshot_id) >=
-	    outlen) {
+	if ((size_t)snprintf(out, outlen, "%s/%s.snap", e->snapshots_dir, snapshot_id) >= outlen) {
 		kr_error("InternalError", "snapshot path too long");
 		return -1;
 	}

@@ -6,6 +6,10 @@
  * serialized by one mutex: it runs a few calls a minute and owns the
  * sqlite connection.  The data plane (aoe_target.c) never touches the
  * database: it serves a table of exports that the control plane fills.
+ *
+ * The daemon's state is one struct ebs, made by main.c and passed down:
+ * the operations find it in soap->user (ebs_from_soap), the transfer
+ * workers in their pool (jobs.c).  No file keeps it in a global.
  */
 #ifndef KARRI_EBS_H
 #define KARRI_EBS_H
@@ -31,9 +35,11 @@
 #define EBS_SEGMENTS_MAX 1024	/* snapshot objects per snapshot (4 TiB) */
 
 struct ebs_target;
+struct ebs_jobs;
 
+/* The daemon: one per process (main.c), shared by the SOAP workers and the jobs. */
 struct ebs {
-	pthread_mutex_t lock;		/* the control plane */
+	pthread_mutex_t lock;		/* the control plane and its db */
 	struct kr_config *cfg;
 	sqlite3 *db;
 	char volumes_dir[KR_DIR_MAX];
@@ -42,18 +48,18 @@ struct ebs {
 	long max_total_gib;		/* 0: the file system's free space is the limit */
 	bool direct_io;
 	struct ebs_target *target;	/* NULL without EBS_STORAGE_INTERFACE */
+	struct ebs_jobs *jobs;		/* the transfer workers (jobs.c) */
 };
 
-extern struct ebs ebs_state;		/* db.c */
-
-/* db.c: the state, the bottom file */
+/* db.c: the database and where things live, the bottom file */
 int ebs_db_open(const char *path, sqlite3 **db);
-/* One statement without rows on ebs_state.db, ?1 and ?2 (if it has them) bound
- * to p1 and p2 (NULL: SQL NULL): 0, or -1 + kr_error. */
-int ebs_db_exec(const char *sql, const char *p1, const char *p2);
-int ebs_volume_path(const char *volume_id, char *out, size_t outlen);
-int ebs_volume_lookup(const char *volume_id, long *size_gib, char *status, size_t statuslen);
-int ebs_snapshot_path(const char *snapshot_id, char *out, size_t outlen);
+/* One statement without rows, ?1 and ?2 (if it has them) bound to p1 and p2
+ * (NULL: SQL NULL): 0, or -1 + kr_error. */
+int ebs_db_exec(sqlite3 *db, const char *sql, const char *p1, const char *p2);
+int ebs_volume_path(const struct ebs *e, const char *volume_id, char *out, size_t outlen);
+int ebs_volume_lookup(sqlite3 *db, const char *volume_id, long *size_gib, char *status,
+    size_t statuslen);
+int ebs_snapshot_path(const struct ebs *e, const char *snapshot_id, char *out, size_t outlen);
 
 /* file.c */
 bool ebs_all_zero(const char *p, size_t n);
@@ -85,20 +91,20 @@ int ebs_xfer_get(const char *url, ebs_xfer_sink_fn sink, void *arg, struct ebs_x
 int ebs_xfer_simple(const char *method, const char *url, struct ebs_xfer_progress *p);
 
 /* jobs.c: the background transfers; the database is their queue. */
-int ebs_jobs_start(void);
-void ebs_jobs_stop(void);
-void ebs_jobs_kick(void);		/* new work in the database; caller holds the lock */
+int ebs_jobs_start(struct ebs *e);	/* e->jobs; 0 or -1 + kr_error */
+void ebs_jobs_stop(struct ebs *e);	/* joins and frees e->jobs; NULL-safe */
+void ebs_jobs_kick(struct ebs *e);	/* new work in the database; caller holds the lock */
 /*
  * Stop the job working on id, if any, and wait until it let go; caller
  * holds the lock and has made the row unclaimable first (or it is claimed
  * again at once).
  */
-void ebs_jobs_cancel(const char *id);
+void ebs_jobs_cancel(struct ebs *e, const char *id);
 int ebs_urls_check(int n, char **urls, uint64_t bytes);	/* the contract's URL list */
 char *ebs_urls_join(int n, char **urls);		/* malloc'd, newline-separated */
 
 /* export.c */
-int ebs_export_restore(void);		/* at start: re-export what the db says is exported */
+int ebs_export_restore(struct ebs *e);	/* at start: re-export what the db says is exported */
 
 
 /* aoe_target.c: the AoE data plane. */
@@ -121,20 +127,23 @@ int ebs_target_remove(struct ebs_target *t, const char *volume_id);
 int ebs_target_quiesce(struct ebs_target *t, const char *volume_id);
 void ebs_target_resume(struct ebs_target *t, const char *volume_id);
 
-/* soap_util.c: checks at the SOAP edge (answers: common/soap/soap_error.h). */
+/* soap_util.c: the SOAP edge (answers: common/soap/soap_error.h). */
 struct soap;
+
+/* The daemon an operation runs in: soap->user, set by main.c. */
+struct ebs *ebs_from_soap(const struct soap *soap);
 
 /*
  * The body of an EBS operation: run `call` (0, or -1 with kr_error set)
- * under the EBS lock and answer the contract's way -- return, and on a
+ * under e's lock and answer the contract's way -- return, and on a
  * refusal statusMessage "Code: message".  Refusals are not SOAP faults.
  */
-#define EBS_ANSWER_LOCKED(soap, req, resp, call) do { \
+#define EBS_ANSWER_LOCKED(e, soap, req, resp, call) do { \
 	int ebs_rc_; \
 	KR_SOAP_ECHO(resp, req); \
-	pthread_mutex_lock(&ebs_state.lock); \
+	pthread_mutex_lock(&(e)->lock); \
 	ebs_rc_ = (call); \
-	pthread_mutex_unlock(&ebs_state.lock); \
+	pthread_mutex_unlock(&(e)->lock); \
 	(resp)->_return = true_; \
 	if (ebs_rc_ < 0) \
 		kr_soap_error_reply(soap, &(resp)->_return, &(resp)->statusMessage); \

@@ -24,13 +24,13 @@
 
 /* The lowest free address; 0 or -1 + kr_error. */
 static int
-allocate_address(unsigned *shelf, unsigned *slot)
+allocate_address(sqlite3 *db, unsigned *shelf, unsigned *slot)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned want = 0;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT shelf * 16 + slot FROM volumes "
+	if (kr_db_prepare(db, "SELECT shelf * 16 + slot FROM volumes "
 	    "WHERE shelf IS NOT NULL ORDER BY 1", &st) < 0)
 		return -1;
 	while ((r = kr_db_step(st)) == 1) {
@@ -54,12 +54,12 @@ allocate_address(unsigned *shelf, unsigned *slot)
 
 /* Current address of an exported volume; 1 exported, 0 not, -1 error. */
 static int
-current_address(const char *id, unsigned *shelf, unsigned *slot)
+current_address(sqlite3 *db, const char *id, unsigned *shelf, unsigned *slot)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT shelf, slot FROM volumes WHERE id = ? AND "
+	if (kr_db_prepare(db, "SELECT shelf, slot FROM volumes WHERE id = ? AND "
 	    "shelf IS NOT NULL", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -73,12 +73,12 @@ current_address(const char *id, unsigned *shelf, unsigned *slot)
 }
 
 static int
-record_export(const char *id, unsigned shelf, unsigned slot, char **macs, int nmacs)
+record_export(sqlite3 *db, const char *id, unsigned shelf, unsigned slot, char **macs, int nmacs)
 {
 	sqlite3_stmt *st = NULL;
 	int i, r;
 
-	if (kr_db_prepare(ebs_state.db, "UPDATE volumes SET shelf = ?, slot = ?, status = 'in-use' "
+	if (kr_db_prepare(db, "UPDATE volumes SET shelf = ?, slot = ?, status = 'in-use' "
 	    "WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_int(st, 1, (int)shelf);
@@ -88,17 +88,17 @@ record_export(const char *id, unsigned shelf, unsigned slot, char **macs, int nm
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
-	if (ebs_db_exec("DELETE FROM volume_macs WHERE volume_id = ?", id, NULL) < 0)
+	if (ebs_db_exec(db, "DELETE FROM volume_macs WHERE volume_id = ?", id, NULL) < 0)
 		return -1;
 	for (i = 0; i < nmacs; i++)
-		if (ebs_db_exec("INSERT OR IGNORE INTO volume_macs (volume_id, mac) VALUES (?, ?)",
-		    id, macs[i]) < 0)
+		if (ebs_db_exec(db, "INSERT OR IGNORE INTO volume_macs (volume_id, mac) "
+		    "VALUES (?, ?)", id, macs[i]) < 0)
 			return -1;
 	return 0;
 }
 
 int
-ebs_export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
+ebs_export_volume(struct ebs *e, struct soap *soap, struct _ebs__ExportVolume *req,
     struct _ebs__ExportVolumeResponse *resp)
 {
 	uint8_t macs[EBS_MACS_MAX][6];
@@ -108,7 +108,7 @@ ebs_export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
 	long size;
 	int i, r;
 
-	if (ebs_state.target == NULL) {
+	if (e->target == NULL) {
 		kr_error("InvalidConfiguration", "EBS_STORAGE_INTERFACE is not set: nothing serves AoE");
 		return -1;
 	}
@@ -129,7 +129,7 @@ ebs_export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
 		kr_aoe_mac_format(macs[i], mac);
 		norm[i] = soap_strdup(soap, mac);
 	}
-	r = ebs_volume_lookup(req->volumeId, &size, status, sizeof(status));
+	r = ebs_volume_lookup(e->db, req->volumeId, &size, status, sizeof(status));
 	if (r == 0)
 		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", req->volumeId);
 	if (r != 1)
@@ -138,34 +138,35 @@ ebs_export_volume(struct soap *soap, struct _ebs__ExportVolume *req,
 		kr_error("IncorrectState", "the volume '%s' is %s", req->volumeId, status);
 		return -1;
 	}
-	if (ebs_volume_path(req->volumeId, path, sizeof(path)) < 0 || kr_db_begin(ebs_state.db) < 0)
+	if (ebs_volume_path(e, req->volumeId, path, sizeof(path)) < 0 || kr_db_begin(e->db) < 0)
 		return -1;
-	r = current_address(req->volumeId, &shelf, &slot);
+	r = current_address(e->db, req->volumeId, &shelf, &slot);
 	if (r == 0)
-		r = allocate_address(&shelf, &slot);
-	if (r < 0 || record_export(req->volumeId, shelf, slot, norm, req->__sizeallowedMacs) < 0 ||
-	    ebs_target_add(ebs_state.target, req->volumeId, path, shelf, slot,
-	    (const uint8_t (*)[6])macs, (unsigned)req->__sizeallowedMacs, ebs_state.direct_io) < 0) {
-		kr_db_rollback(ebs_state.db);
+		r = allocate_address(e->db, &shelf, &slot);
+	if (r < 0 ||
+	    record_export(e->db, req->volumeId, shelf, slot, norm, req->__sizeallowedMacs) < 0 ||
+	    ebs_target_add(e->target, req->volumeId, path, shelf, slot,
+	    (const uint8_t (*)[6])macs, (unsigned)req->__sizeallowedMacs, e->direct_io) < 0) {
+		kr_db_rollback(e->db);
 		return -1;
 	}
-	if (kr_db_commit(ebs_state.db) < 0) {
-		ebs_target_remove(ebs_state.target, req->volumeId);
+	if (kr_db_commit(e->db) < 0) {
+		ebs_target_remove(e->target, req->volumeId);
 		return -1;
 	}
 	resp->shelf = (int)shelf;
 	resp->slot = (int)slot;
-	resp->interface = soap_strdup(soap, kr_config_get(ebs_state.cfg, "EBS_STORAGE_INTERFACE"));
-	ebs_target_mac(ebs_state.target, mac);
+	resp->interface = soap_strdup(soap, kr_config_get(e->cfg, "EBS_STORAGE_INTERFACE"));
+	ebs_target_mac(e->target, mac);
 	resp->targetMac = soap_strdup(soap, mac);
-	resp->mtu = ebs_target_mtu(ebs_state.target);
+	resp->mtu = ebs_target_mtu(e->target);
 	kr_log_info("exported %s as e%u.%u to %d initiator(s)", req->volumeId, shelf, slot,
 	    req->__sizeallowedMacs);
 	return 0;
 }
 
 int
-ebs_unexport_volume(const char *id)
+ebs_unexport_volume(struct ebs *e, const char *id)
 {
 	char status[32];
 	long size;
@@ -175,17 +176,17 @@ ebs_unexport_volume(const char *id)
 		kr_error("InvalidParameterValue", "volumeId must be vol-XXXXXXXX");
 		return -1;
 	}
-	r = ebs_volume_lookup(id, &size, status, sizeof(status));
+	r = ebs_volume_lookup(e->db, id, &size, status, sizeof(status));
 	if (r == 0)
 		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", id);
 	if (r != 1)
 		return -1;
 	/* Stop serving first: after the answer no initiator can write. */
-	if (ebs_state.target != NULL)
-		ebs_target_remove(ebs_state.target, id);
-	if (ebs_db_exec("UPDATE volumes SET shelf = NULL, slot = NULL, status = 'available' "
+	if (e->target != NULL)
+		ebs_target_remove(e->target, id);
+	if (ebs_db_exec(e->db, "UPDATE volumes SET shelf = NULL, slot = NULL, status = 'available' "
 	    "WHERE id = ? AND status = 'in-use'", id, NULL) < 0 ||
-	    ebs_db_exec("DELETE FROM volume_macs WHERE volume_id = ?", id, NULL) < 0)
+	    ebs_db_exec(e->db, "DELETE FROM volume_macs WHERE volume_id = ?", id, NULL) < 0)
 		return -1;
 	kr_log_info("unexported %s", id);
 	return 0;
@@ -193,12 +194,12 @@ ebs_unexport_volume(const char *id)
 
 /* Load one volume's MACs; the count, or -1. */
 static int
-load_macs(const char *id, uint8_t macs[EBS_MACS_MAX][6])
+load_macs(sqlite3 *db, const char *id, uint8_t macs[EBS_MACS_MAX][6])
 {
 	sqlite3_stmt *st = NULL;
 	int n = 0, r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT mac FROM volume_macs WHERE volume_id = ?", &st) < 0)
+	if (kr_db_prepare(db, "SELECT mac FROM volume_macs WHERE volume_id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while ((r = kr_db_step(st)) == 1 && n < EBS_MACS_MAX)
@@ -209,12 +210,12 @@ load_macs(const char *id, uint8_t macs[EBS_MACS_MAX][6])
 }
 
 int
-ebs_export_restore(void)
+ebs_export_restore(struct ebs *e)
 {
 	sqlite3_stmt *st = NULL;
 	int r, count = 0;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT id, shelf, slot FROM volumes "
+	if (kr_db_prepare(e->db, "SELECT id, shelf, slot FROM volumes "
 	    "WHERE shelf IS NOT NULL", &st) < 0)
 		return -1;
 	while ((r = kr_db_step(st)) == 1) {
@@ -225,15 +226,15 @@ ebs_export_restore(void)
 		int n;
 
 		snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 0));
-		if (ebs_state.target == NULL) {
+		if (e->target == NULL) {
 			kr_log_warnx("%s is exported as e%u.%u but EBS_STORAGE_INTERFACE is not set",
 			    id, shelf, slot);
 			continue;
 		}
-		n = load_macs(id, macs);
-		if (n <= 0 || ebs_volume_path(id, path, sizeof(path)) < 0 ||
-		    ebs_target_add(ebs_state.target, id, path, shelf, slot,
-		    (const uint8_t (*)[6])macs, (unsigned)n, ebs_state.direct_io) < 0) {
+		n = load_macs(e->db, id, macs);
+		if (n <= 0 || ebs_volume_path(e, id, path, sizeof(path)) < 0 ||
+		    ebs_target_add(e->target, id, path, shelf, slot,
+		    (const uint8_t (*)[6])macs, (unsigned)n, e->direct_io) < 0) {
 			kr_log_errorx("cannot re-export %s: %s", id, kr_error_message());
 			continue;
 		}

@@ -12,6 +12,8 @@
  * transfer and waits for the worker to let go before it removes anything
  * (ebs_jobs_cancel).  Failures are not queued
  * again: the row becomes "error" with the reason, the local bytes go.
+ * The workers are the daemon's (e->jobs, made by ebs_jobs_start) and share
+ * its lock: a claim, the end of a job and every database write are under it.
  *
  * Each segment of a volume is one object in the sparse format of
  * snapshot_format.h: only what the point-in-time copy holds is sent.
@@ -39,6 +41,7 @@
 
 struct job {
 	struct ebs_xfer_progress p;	/* first: the progress callback finds its job */
+	struct ebs_jobs *pool;		/* its pool, and through it the daemon */
 	char id[KR_ID_MAX];		/* "" while idle */
 	atomic_bool cancel;
 	uint64_t base, total;		/* bytes before this request, and in all */
@@ -46,14 +49,16 @@ struct job {
 	time_t saved;			/* when progress last went to the database */
 };
 
-static struct {
+/* The daemon's workers (e->jobs); a job's id and `stopping` change only under e->lock. */
+struct ebs_jobs {
+	struct ebs *e;
 	pthread_t threads[JOB_WORKERS];
 	struct job jobs[JOB_WORKERS];
 	int started;
 	bool stopping;
 	pthread_cond_t work;		/* new work, or stopping */
 	pthread_cond_t released;	/* a job let go of its id */
-} J = { .work = PTHREAD_COND_INITIALIZER, .released = PTHREAD_COND_INITIALIZER };
+};
 
 int
 ebs_urls_check(int n, char **urls, uint64_t bytes)
@@ -110,10 +115,10 @@ url_next(char **cursor)
 }
 
 static bool
-claimed(const char *id)
+claimed(const struct ebs_jobs *pool, const char *id)
 {
 	for (int i = 0; i < JOB_WORKERS; i++)
-		if (strcmp(J.jobs[i].id, id) == 0)
+		if (strcmp(pool->jobs[i].id, id) == 0)
 			return true;
 	return false;
 }
@@ -122,6 +127,7 @@ static void
 save_progress(struct ebs_xfer_progress *p, uint64_t done)
 {
 	struct job *j = (struct job *)p;
+	struct ebs *e = j->pool->e;
 	int pct = j->total ? (int)((j->base + done) * 100 / j->total) : 0;
 	time_t now = time(NULL);
 	sqlite3_stmt *st = NULL;
@@ -132,14 +138,14 @@ save_progress(struct ebs_xfer_progress *p, uint64_t done)
 		return;
 	j->pct = pct;
 	j->saved = now;
-	pthread_mutex_lock(&ebs_state.lock);
-	if (kr_db_prepare(ebs_state.db, "UPDATE snapshots SET progress = ? WHERE id = ?", &st) == 0) {
+	pthread_mutex_lock(&e->lock);
+	if (kr_db_prepare(e->db, "UPDATE snapshots SET progress = ? WHERE id = ?", &st) == 0) {
 		sqlite3_bind_int(st, 1, pct);
 		sqlite3_bind_text(st, 2, j->id, -1, SQLITE_STATIC);
 		(void)kr_db_step(st);
 		sqlite3_finalize(st);
 	}
-	pthread_mutex_unlock(&ebs_state.lock);
+	pthread_mutex_unlock(&e->lock);
 }
 
 /* Before attempt a+1: sleep 2^a seconds unless cancelled or out of attempts. */
@@ -213,7 +219,7 @@ upload(struct job *j, char *urls, const char *bucket_url, uint64_t bytes)
 	uint64_t off = 0;
 	int fd, rc = 0, a, i = 0;
 
-	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
+	if (ebs_snapshot_path(j->pool->e, j->id, path, sizeof(path)) < 0)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		kr_error_errno("InternalError", "open %s", path);
@@ -326,13 +332,13 @@ claim(struct job *j, bool *volume, char **urls, char **bucket, uint64_t *bytes)
 	for (k = 0; k < 2 && r != 1; k++) {
 		sqlite3_stmt *st = NULL;
 
-		if (kr_db_prepare(ebs_state.db, q[k], &st) < 0)
+		if (kr_db_prepare(j->pool->e->db, q[k], &st) < 0)
 			return 0;
 		while ((r = kr_db_step(st)) == 1) {
 			const char *id = (const char *)sqlite3_column_text(st, 0);
 			const char *b = (const char *)sqlite3_column_text(st, 3);
 
-			if (claimed(id))
+			if (claimed(j->pool, id))
 				continue;
 			snprintf(j->id, sizeof(j->id), "%s", id);
 			*volume = k == 0;
@@ -354,17 +360,18 @@ claim(struct job *j, bool *volume, char **urls, char **bucket, uint64_t *bytes)
 static void
 finish_snapshot(struct job *j, int rc, const char *reason)
 {
+	struct ebs *e = j->pool->e;
 	char path[KR_PATH_MAX];
 
-	if (ebs_snapshot_path(j->id, path, sizeof(path)) < 0)
+	if (ebs_snapshot_path(e, j->id, path, sizeof(path)) < 0)
 		return;
 	if (rc == 0) {
-		(void)ebs_db_exec("UPDATE snapshots SET status = 'completed', progress = 100, "
+		(void)ebs_db_exec(e->db, "UPDATE snapshots SET status = 'completed', progress = 100, "
 		    "urls = NULL, bucket_url = NULL, reason = ?2 WHERE id = ?1 AND status = 'pending'",
 		    j->id, NULL);
 		kr_log_info("snapshot %s is in Walrus", j->id);
 	} else {
-		(void)ebs_db_exec("UPDATE snapshots SET status = 'error', urls = NULL, "
+		(void)ebs_db_exec(e->db, "UPDATE snapshots SET status = 'error', urls = NULL, "
 		    "bucket_url = NULL, reason = ?2 WHERE id = ?1 AND status = 'pending'", j->id,
 		    reason);
 		kr_log_warnx("snapshot %s failed: %s", j->id, reason);
@@ -376,21 +383,22 @@ finish_snapshot(struct job *j, int rc, const char *reason)
 static void
 finish_volume(struct job *j, int rc, const char *reason, const char *tmp)
 {
+	struct ebs *e = j->pool->e;
 	char path[KR_PATH_MAX];
 
-	if (rc == 0 && (ebs_volume_path(j->id, path, sizeof(path)) < 0 || rename(tmp, path) < 0)) {
+	if (rc == 0 && (ebs_volume_path(e, j->id, path, sizeof(path)) < 0 || rename(tmp, path) < 0)) {
 		kr_error_errno("InternalError", "rename %s", tmp);
 		reason = kr_error_message();
 		rc = -1;
 	}
 	if (rc == 0) {
-		(void)ebs_db_exec("UPDATE volumes SET status = 'available', source_urls = NULL, "
+		(void)ebs_db_exec(e->db, "UPDATE volumes SET status = 'available', source_urls = NULL, "
 		    "reason = ?2 WHERE id = ?1 AND status = 'creating'", j->id, NULL);
 		kr_log_info("volume %s filled from Walrus", j->id);
 		return;
 	}
 	(void)unlink(tmp);
-	(void)ebs_db_exec("UPDATE volumes SET status = 'error', source_urls = NULL, reason = ?2 "
+	(void)ebs_db_exec(e->db, "UPDATE volumes SET status = 'error', source_urls = NULL, reason = ?2 "
 	    "WHERE id = ?1 AND status = 'creating'", j->id, reason);
 	kr_log_warnx("volume %s failed: %s", j->id, reason);
 }
@@ -402,7 +410,7 @@ run(struct job *j, bool volume, char *urls, const char *bucket, uint64_t bytes)
 	int rc;
 
 	tmp[0] = '\0';
-	if (volume && ebs_volume_path(j->id, tmp, sizeof(tmp) - 4) == 0)
+	if (volume && ebs_volume_path(j->pool->e, j->id, tmp, sizeof(tmp) - 4) == 0)
 		strcat(tmp, ".tmp");
 	kr_log_info("%s %s: %llu bytes", volume ? "filling" : "uploading", j->id,
 	    (unsigned long long)bytes);
@@ -411,7 +419,7 @@ run(struct job *j, bool volume, char *urls, const char *bucket, uint64_t bytes)
 	else
 		rc = upload(j, urls, bucket, bytes);
 	snprintf(reason, sizeof(reason), "%s: %s", kr_error_code(), kr_error_message());
-	pthread_mutex_lock(&ebs_state.lock);
+	pthread_mutex_lock(&j->pool->e->lock);
 	if (atomic_load(&j->cancel)) {
 		/* Deleted or shutting down: whoever cancelled owns the row now. */
 		if (volume && tmp[0])
@@ -422,81 +430,104 @@ run(struct job *j, bool volume, char *urls, const char *bucket, uint64_t bytes)
 		finish_snapshot(j, rc, reason);
 	}
 	j->id[0] = '\0';
-	pthread_cond_broadcast(&J.released);
+	pthread_cond_broadcast(&j->pool->released);
 }
 
 static void *
 worker(void *arg)
 {
 	struct job *j = arg;
+	struct ebs_jobs *pool = j->pool;
 
-	pthread_mutex_lock(&ebs_state.lock);
-	while (!J.stopping) {
+	pthread_mutex_lock(&pool->e->lock);
+	while (!pool->stopping) {
 		char *urls = NULL, *bucket = NULL;
 		uint64_t bytes = 0;
 		bool volume = false;
 
 		if (claim(j, &volume, &urls, &bucket, &bytes) != 1) {
 			kr_error_clear();
-			pthread_cond_wait(&J.work, &ebs_state.lock);
+			pthread_cond_wait(&pool->work, &pool->e->lock);
 			continue;
 		}
 		atomic_store(&j->cancel, false);
 		j->base = j->total = 0;
 		j->pct = -1;
 		j->saved = 0;
-		pthread_mutex_unlock(&ebs_state.lock);
+		pthread_mutex_unlock(&pool->e->lock);
 		run(j, volume, urls, bucket, bytes);	/* returns with the lock held */
 		free(urls);
 		free(bucket);
 	}
-	pthread_mutex_unlock(&ebs_state.lock);
+	pthread_mutex_unlock(&pool->e->lock);
 	return NULL;
 }
 
 int
-ebs_jobs_start(void)
+ebs_jobs_start(struct ebs *e)
 {
+	struct ebs_jobs *pool = calloc(1, sizeof(*pool));
+
+	if (pool == NULL) {
+		kr_error("InternalError", "out of memory");
+		return -1;
+	}
+	pool->e = e;
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->released, NULL);
+	e->jobs = pool;		/* before a worker runs: ebs_jobs_stop finds the ones that started */
 	for (int i = 0; i < JOB_WORKERS; i++) {
-		J.jobs[i].p.fn = save_progress;
-		J.jobs[i].p.cancel = &J.jobs[i].cancel;
-		if (pthread_create(&J.threads[i], NULL, worker, &J.jobs[i]) != 0) {
+		struct job *j = &pool->jobs[i];
+
+		j->pool = pool;
+		j->p.fn = save_progress;
+		j->p.cancel = &j->cancel;
+		if (pthread_create(&pool->threads[i], NULL, worker, j) != 0) {
 			kr_error("InternalError", "cannot start the transfer workers");
 			return -1;
 		}
-		J.started++;
+		pool->started++;
 	}
 	return 0;
 }
 
 void
-ebs_jobs_kick(void)
+ebs_jobs_kick(struct ebs *e)
 {
-	pthread_cond_broadcast(&J.work);
+	pthread_cond_broadcast(&e->jobs->work);
 }
 
 void
-ebs_jobs_cancel(const char *id)
+ebs_jobs_cancel(struct ebs *e, const char *id)
 {
-	for (int i = 0; i < J.started; i++) {
-		if (strcmp(J.jobs[i].id, id) != 0)
+	struct ebs_jobs *pool = e->jobs;
+
+	for (int i = 0; i < pool->started; i++) {
+		if (strcmp(pool->jobs[i].id, id) != 0)
 			continue;
-		atomic_store(&J.jobs[i].cancel, true);
-		while (strcmp(J.jobs[i].id, id) == 0)
-			pthread_cond_wait(&J.released, &ebs_state.lock);
+		atomic_store(&pool->jobs[i].cancel, true);
+		while (strcmp(pool->jobs[i].id, id) == 0)
+			pthread_cond_wait(&pool->released, &e->lock);
 	}
 }
 
 void
-ebs_jobs_stop(void)
+ebs_jobs_stop(struct ebs *e)
 {
-	pthread_mutex_lock(&ebs_state.lock);
-	J.stopping = true;
-	for (int i = 0; i < J.started; i++)
-		atomic_store(&J.jobs[i].cancel, true);
-	pthread_cond_broadcast(&J.work);
-	pthread_mutex_unlock(&ebs_state.lock);
-	for (int i = 0; i < J.started; i++)
-		pthread_join(J.threads[i], NULL);
-	J.started = 0;
+	struct ebs_jobs *pool = e->jobs;
+
+	if (pool == NULL)
+		return;
+	pthread_mutex_lock(&e->lock);
+	pool->stopping = true;
+	for (int i = 0; i < pool->started; i++)
+		atomic_store(&pool->jobs[i].cancel, true);
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < pool->started; i++)
+		pthread_join(pool->threads[i], NULL);
+	pthread_cond_destroy(&pool->work);
+	pthread_cond_destroy(&pool->released);
+	e->jobs = NULL;
+	free(pool);
 }

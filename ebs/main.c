@@ -2,8 +2,10 @@
  * main.c - karri-ebs: Karri elastic block storage: volumes exported over ATA-over-Ethernet
  *
  * Start-up (database, crash leftovers, the AoE target, re-exports), the
- * SOAP listener and shut-down; the operations of the ebs contract live in
- * volume.c, export.c and snapshot.c, the data plane in aoe_target.c.
+ * SOAP listener and shut-down.  The daemon's one struct ebs is made here and
+ * handed to the SOAP listener (soap->user) and the transfer workers; the
+ * operations of the ebs contract live in ops_volume.c, ops_export.c and
+ * ops_snapshot.c, the data plane in aoe_target.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +27,7 @@
  * stay: jobs.c starts them over (a volume's half-filled file goes).
  */
 static void
-recover(void)
+recover(struct ebs *e)
 {
 	const char *q[] = { "SELECT id, source_urls FROM volumes WHERE status = 'creating'",
 	    "SELECT id, NULL FROM snapshots WHERE status = 'pending' AND NOT (copied = 1 AND "
@@ -35,14 +37,14 @@ recover(void)
 	for (i = 0; i < 2; i++) {
 		sqlite3_stmt *st = NULL;
 
-		if (kr_db_prepare(ebs_state.db, q[i], &st) < 0)
+		if (kr_db_prepare(e->db, q[i], &st) < 0)
 			continue;
 		while (kr_db_step(st) == 1) {
 			const char *id = (const char *)sqlite3_column_text(st, 0);
 			char path[KR_PATH_MAX], tmp[KR_TMP_PATH_MAX];
 
-			if ((i == 0 ? ebs_volume_path(id, path, sizeof(path)) :
-			    ebs_snapshot_path(id, path, sizeof(path))) < 0)
+			if ((i == 0 ? ebs_volume_path(e, id, path, sizeof(path)) :
+			    ebs_snapshot_path(e, id, path, sizeof(path))) < 0)
 				continue;
 			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 			(void)unlink(tmp);
@@ -53,42 +55,42 @@ recover(void)
 		}
 		sqlite3_finalize(st);
 	}
-	(void)kr_db_exec(ebs_state.db, "DELETE FROM volumes WHERE status = 'creating' AND "
+	(void)kr_db_exec(e->db, "DELETE FROM volumes WHERE status = 'creating' AND "
 	    "source_urls IS NULL;"
 	    "DELETE FROM snapshots WHERE status = 'pending' AND NOT (copied = 1 AND "
 	    "urls IS NOT NULL);");
 }
 
 static void
-ebs_init(struct kr_daemon *d)
+ebs_init(struct ebs *e, struct kr_daemon *d)
 {
 	char db_path[1024];
 
-	ebs_state.cfg = d->cfg;
-	if ((size_t)snprintf(ebs_state.volumes_dir, sizeof(ebs_state.volumes_dir), "%s",
-	    kr_config_get(d->cfg, "EBS_VOLUMES_DIR")) >= sizeof(ebs_state.volumes_dir) ||
-	    (size_t)snprintf(ebs_state.snapshots_dir, sizeof(ebs_state.snapshots_dir),
-	    "%s/snapshots", ebs_state.volumes_dir) >= sizeof(ebs_state.snapshots_dir))
+	e->cfg = d->cfg;
+	if ((size_t)snprintf(e->volumes_dir, sizeof(e->volumes_dir), "%s",
+	    kr_config_get(d->cfg, "EBS_VOLUMES_DIR")) >= sizeof(e->volumes_dir) ||
+	    (size_t)snprintf(e->snapshots_dir, sizeof(e->snapshots_dir),
+	    "%s/snapshots", e->volumes_dir) >= sizeof(e->snapshots_dir))
 		kr_daemon_fatal(d, "EBS_VOLUMES_DIR is too long");
-	ebs_state.max_volume_gib = kr_config_int(d->cfg, "EBS_MAX_VOLUME_SIZE");
-	ebs_state.max_total_gib = kr_config_int(d->cfg, "EBS_MAX_TOTAL_SIZE");
-	ebs_state.direct_io = kr_config_bool(d->cfg, "EBS_DIRECT_IO");
-	if (kr_mkdir_p(ebs_state.snapshots_dir) < 0)
+	e->max_volume_gib = kr_config_int(d->cfg, "EBS_MAX_VOLUME_SIZE");
+	e->max_total_gib = kr_config_int(d->cfg, "EBS_MAX_TOTAL_SIZE");
+	e->direct_io = kr_config_bool(d->cfg, "EBS_DIRECT_IO");
+	if (kr_mkdir_p(e->snapshots_dir) < 0)
 		kr_daemon_fatal(d, kr_error_message());
 	if (kr_daemon_path(d, "var/lib/karri", db_path, sizeof(db_path)) < 0 ||
 	    kr_mkdir_p(db_path) < 0 ||
 	    kr_daemon_path(d, "var/lib/karri/ebs.db", db_path, sizeof(db_path)) < 0 ||
-	    ebs_db_open(db_path, &ebs_state.db) < 0)
+	    ebs_db_open(db_path, &e->db) < 0)
 		kr_daemon_fatal(d, kr_error_message());
-	recover();
-	if (ebs_xfer_init() < 0 || ebs_jobs_start() < 0)
+	recover(e);
+	if (ebs_xfer_init() < 0 || ebs_jobs_start(e) < 0)
 		kr_daemon_fatal(d, kr_error_message());
-	if (ebs_state.target != NULL &&
-	    ebs_target_run(ebs_state.target, (int)kr_config_int(d->cfg, "EBS_AOE_WORKERS")) < 0)
+	if (e->target != NULL &&
+	    ebs_target_run(e->target, (int)kr_config_int(d->cfg, "EBS_AOE_WORKERS")) < 0)
 		kr_daemon_fatal(d, kr_error_message());
-	if (ebs_state.target == NULL)
+	if (e->target == NULL)
 		kr_log_warnx("EBS_STORAGE_INTERFACE is not set: volumes cannot be exported");
-	if (ebs_export_restore() < 0)
+	if (ebs_export_restore(e) < 0)
 		kr_daemon_fatal(d, kr_error_message());
 }
 
@@ -106,12 +108,12 @@ static const struct kr_daemon_path ebs_user_paths[] = {
 
 /* As root: the AoE socket, if there is a storage NIC; then root is given up. */
 static void
-open_target_and_drop_root(struct kr_daemon *d)
+open_target_and_drop_root(struct ebs *e, struct kr_daemon *d)
 {
 	const char *ifname = kr_config_get(d->cfg, "EBS_STORAGE_INTERFACE");
 
 	if (ifname != NULL && ifname[0] != '\0' &&
-	    (ebs_state.target = ebs_target_open(ifname)) == NULL)
+	    (e->target = ebs_target_open(ifname)) == NULL)
 		kr_daemon_fatal(d, kr_error_message());
 	kr_daemon_become_user(d, ebs_user_paths);
 }
@@ -129,16 +131,18 @@ main(int argc, char **argv)
 		.summary = "Karri elastic block storage: volumes exported over ATA-over-Ethernet",
 		.internal = true,
 	};
+	struct ebs ebs = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 	kr_daemon_start(&d, argc, argv);
 	/* The port first: a second copy must fail before it touches anything. */
 	srv = kr_soap_daemon_listen(&d, dispatchers);
-	open_target_and_drop_root(&d);	/* before any thread exists */
-	ebs_init(&d);
+	kr_soap_server_set_user(srv, &ebs);	/* what the operations find (ebs_from_soap) */
+	open_target_and_drop_root(&ebs, &d);	/* before any thread exists */
+	ebs_init(&ebs, &d);
 	kr_soap_daemon_serve(&d, srv);
-	ebs_jobs_stop();
-	ebs_target_stop(ebs_state.target);
-	kr_db_close(ebs_state.db);
+	ebs_jobs_stop(&ebs);
+	ebs_target_stop(ebs.target);
+	kr_db_close(ebs.db);
 	kr_daemon_finish(&d);
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * ops_snapshot.c - CreateSnapshot, DeleteSnapshot, DescribeSnapshots
- * (wsdl/karri-ebs.h): each calls snapshot.c and answers, a refusal through
- * common/soap/soap_error.h.  DeleteSnapshot runs without the control lock (its
- * Walrus requests must not hold up the other operations).
+ * (wsdl/karri-ebs.h): each finds the daemon (ebs_from_soap), calls
+ * snapshot.c and answers, a refusal through common/soap/soap_error.h.
+ * DeleteSnapshot runs without the control lock (its Walrus requests must
+ * not hold up the other operations).
  */
 #include "core/db.h"
 #include "core/error.h"
@@ -13,7 +14,9 @@ int
 __ebs__CreateSnapshot(struct soap *soap, struct _ebs__CreateSnapshot *req,
     struct _ebs__CreateSnapshotResponse *resp)
 {
-	EBS_ANSWER_LOCKED(soap, req, resp, ebs_snapshot_create(soap, req, &resp->snapshot));
+	struct ebs *e = ebs_from_soap(soap);
+
+	EBS_ANSWER_LOCKED(e, soap, req, resp, ebs_snapshot_create(e, soap, req, &resp->snapshot));
 	if (resp->_return == false_)
 		resp->snapshot = NULL;
 	return SOAP_OK;
@@ -27,7 +30,7 @@ __ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
 
 	/* Not EBS_ANSWER_LOCKED: the Walrus requests run without the lock. */
 	KR_SOAP_ECHO(resp, req);
-	rc = ebs_snapshot_delete(req);
+	rc = ebs_snapshot_delete(ebs_from_soap(soap), req);
 	resp->_return = true_;
 	if (rc < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
@@ -35,7 +38,7 @@ __ebs__DeleteSnapshot(struct soap *soap, struct _ebs__DeleteSnapshot *req,
 }
 
 static int
-describe_snapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
+describe_snapshots(struct ebs *e, struct soap *soap, struct _ebs__DescribeSnapshots *req,
     struct _ebs__DescribeSnapshotsResponse *resp)
 {
 	sqlite3_stmt *st = NULL;
@@ -55,7 +58,7 @@ describe_snapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
 				kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
 				return -1;
 			}
-			r = ebs_snapshot_find(soap, id, &resp->snapshots[n]);
+			r = ebs_snapshot_find(e, soap, id, &resp->snapshots[n]);
 			if (r == 0)
 				kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
 			if (r != 1)
@@ -65,12 +68,12 @@ describe_snapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
 		resp->__sizesnapshots = n;
 		return 0;
 	}
-	if (kr_db_prepare(ebs_state.db, "SELECT count(*) FROM snapshots", &st) < 0)
+	if (kr_db_prepare(e->db, "SELECT count(*) FROM snapshots", &st) < 0)
 		return -1;
 	cap = kr_db_step(st) == 1 ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
 	resp->snapshots = soap_malloc(soap, ((size_t)cap + 1) * sizeof(*resp->snapshots));
-	if (kr_db_prepare(ebs_state.db, EBS_SNAP_COLUMNS " ORDER BY id", &st) < 0)
+	if (kr_db_prepare(e->db, EBS_SNAP_COLUMNS " ORDER BY id", &st) < 0)
 		return -1;
 	while (n < cap && (r = kr_db_step(st)) == 1)
 		ebs_snapshot_load(soap, st, &resp->snapshots[n++]);
@@ -83,7 +86,9 @@ int
 __ebs__DescribeSnapshots(struct soap *soap, struct _ebs__DescribeSnapshots *req,
     struct _ebs__DescribeSnapshotsResponse *resp)
 {
-	EBS_ANSWER_LOCKED(soap, req, resp, describe_snapshots(soap, req, resp));
+	struct ebs *e = ebs_from_soap(soap);
+
+	EBS_ANSWER_LOCKED(e, soap, req, resp, describe_snapshots(e, soap, req, resp));
 	if (resp->_return == false_) {
 		resp->__sizesnapshots = 0;
 		resp->snapshots = NULL;

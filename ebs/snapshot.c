@@ -55,12 +55,13 @@ ebs_snapshot_load(struct soap *soap, sqlite3_stmt *st, struct ebs__snapshotType 
 }
 
 int
-ebs_snapshot_find(struct soap *soap, const char *id, struct ebs__snapshotType *s)
+ebs_snapshot_find(struct ebs *e, struct soap *soap, const char *id,
+    struct ebs__snapshotType *s)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, EBS_SNAP_COLUMNS " WHERE id = ?", &st) < 0)
+	if (kr_db_prepare(e->db, EBS_SNAP_COLUMNS " WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	r = kr_db_step(st);
@@ -72,12 +73,12 @@ ebs_snapshot_find(struct soap *soap, const char *id, struct ebs__snapshotType *s
 
 /* Copy the volume file while its writes are paused; 0 or -1 + kr_error. */
 static int
-copy_volume(const char *volume_id, const char *dst_path, uint64_t bytes)
+copy_volume(struct ebs *e, const char *volume_id, const char *dst_path, uint64_t bytes)
 {
 	char src_path[KR_PATH_MAX], tmp[KR_TMP_PATH_MAX];
 	int src = -1, dst = -1, paused = 0, rc = -1;
 
-	if (ebs_volume_path(volume_id, src_path, sizeof(src_path)) < 0)
+	if (ebs_volume_path(e, volume_id, src_path, sizeof(src_path)) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dst_path);
 	src = open(src_path, O_RDONLY | O_CLOEXEC);
@@ -86,11 +87,11 @@ copy_volume(const char *volume_id, const char *dst_path, uint64_t bytes)
 		kr_error_errno("InternalError", "open for snapshot");
 		goto cleanup;
 	}
-	if (ebs_state.target != NULL)
-		paused = ebs_target_quiesce(ebs_state.target, volume_id);
+	if (e->target != NULL)
+		paused = ebs_target_quiesce(e->target, volume_id);
 	rc = ebs_file_copy_sparse(src, dst, bytes);
 	if (paused)
-		ebs_target_resume(ebs_state.target, volume_id);
+		ebs_target_resume(e->target, volume_id);
 	if (rc == 0 && (fsync(dst) < 0 || rename(tmp, dst_path) < 0)) {
 		kr_error_errno("InternalError", "finish snapshot %s", dst_path);
 		rc = -1;
@@ -106,7 +107,7 @@ cleanup:
 }
 
 int
-ebs_snapshot_create(struct soap *soap, struct _ebs__CreateSnapshot *req,
+ebs_snapshot_create(struct ebs *e, struct soap *soap, struct _ebs__CreateSnapshot *req,
     struct ebs__snapshotType **out)
 {
 	char status[32], path[KR_PATH_MAX], *urls = NULL;
@@ -120,7 +121,7 @@ ebs_snapshot_create(struct soap *soap, struct _ebs__CreateSnapshot *req,
 		return -1;
 	}
 	*out = soap_malloc(soap, sizeof(**out));
-	r = ebs_snapshot_find(soap, req->snapshotId, *out);
+	r = ebs_snapshot_find(e, soap, req->snapshotId, *out);
 	if (r < 0)
 		return -1;
 	if (r == 1) {		/* a retried call is a success; another volume is not */
@@ -131,7 +132,7 @@ ebs_snapshot_create(struct soap *soap, struct _ebs__CreateSnapshot *req,
 		}
 		return 0;
 	}
-	r = ebs_volume_lookup(req->volumeId, &size, status, sizeof(status));
+	r = ebs_volume_lookup(e->db, req->volumeId, &size, status, sizeof(status));
 	if (r == 0)
 		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", req->volumeId);
 	if (r != 1)
@@ -150,8 +151,8 @@ ebs_snapshot_create(struct soap *soap, struct _ebs__CreateSnapshot *req,
 	}
 	if (walrus && (urls = ebs_urls_join(req->__sizesnapshotUrls, req->snapshotUrls)) == NULL)
 		return -1;
-	if (ebs_snapshot_path(req->snapshotId, path, sizeof(path)) < 0 ||
-	    kr_db_prepare(ebs_state.db, "INSERT INTO snapshots (id, volume_id, size_gib, status, "
+	if (ebs_snapshot_path(e, req->snapshotId, path, sizeof(path)) < 0 ||
+	    kr_db_prepare(e->db, "INSERT INTO snapshots (id, volume_id, size_gib, status, "
 	    "start_time, store, copied, urls, bucket_url) VALUES (?, ?, ?, 'pending', ?, ?, 0, ?, ?)",
 	    &st) < 0) {
 		free(urls);
@@ -169,38 +170,39 @@ ebs_snapshot_create(struct soap *soap, struct _ebs__CreateSnapshot *req,
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
-	if (copy_volume(req->volumeId, path, (uint64_t)size * EBS_GIB) < 0) {
+	if (copy_volume(e, req->volumeId, path, (uint64_t)size * EBS_GIB) < 0) {
 		struct kr_err saved;
 
 		kr_error_save(&saved);
-		(void)ebs_db_exec("DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
+		(void)ebs_db_exec(e->db, "DELETE FROM snapshots WHERE id = ?", req->snapshotId,
+		    NULL);
 		kr_error_restore(&saved);
 		return -1;
 	}
 	if (walrus) {
-		if (ebs_db_exec("UPDATE snapshots SET copied = 1 WHERE id = ?", req->snapshotId,
-		    NULL) < 0)
+		if (ebs_db_exec(e->db, "UPDATE snapshots SET copied = 1 WHERE id = ?",
+		    req->snapshotId, NULL) < 0)
 			return -1;
-		ebs_jobs_kick();
+		ebs_jobs_kick(e);
 		kr_log_info("snapshot %s of %s copied, going to Walrus", req->snapshotId,
 		    req->volumeId);
 	} else {
-		if (ebs_db_exec("UPDATE snapshots SET status = 'completed', copied = 1 WHERE id = ?",
-		    req->snapshotId, NULL) < 0)
+		if (ebs_db_exec(e->db, "UPDATE snapshots SET status = 'completed', copied = 1 "
+		    "WHERE id = ?", req->snapshotId, NULL) < 0)
 			return -1;
 		kr_log_info("snapshot %s of %s completed", req->snapshotId, req->volumeId);
 	}
-	return ebs_snapshot_find(soap, req->snapshotId, *out) == 1 ? 0 : -1;
+	return ebs_snapshot_find(e, soap, req->snapshotId, *out) == 1 ? 0 : -1;
 }
 
 /* The snapshot's size and where it is kept; 1 found, 0 not, -1 error. */
 static int
-snapshot_store(const char *id, long *size_gib, char *store, size_t len)
+snapshot_store(sqlite3 *db, const char *id, long *size_gib, char *store, size_t len)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, store FROM snapshots WHERE id = ?",
+	if (kr_db_prepare(db, "SELECT size_gib, store FROM snapshots WHERE id = ?",
 	    &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -219,7 +221,7 @@ snapshot_store(const char *id, long *size_gib, char *store, size_t len)
  * if any, is stopped and the row marked "deleting"), -1 + kr_error.
  */
 static int
-delete_begin(struct _ebs__DeleteSnapshot *req)
+delete_begin(struct ebs *e, struct _ebs__DeleteSnapshot *req)
 {
 	const char *id = req->snapshotId;
 	char path[KR_PATH_MAX], store[16];
@@ -230,15 +232,15 @@ delete_begin(struct _ebs__DeleteSnapshot *req)
 		kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
 		return -1;
 	}
-	r = snapshot_store(id, &size, store, sizeof(store));
-	if (r < 0 || ebs_snapshot_path(id, path, sizeof(path)) < 0)
+	r = snapshot_store(e->db, id, &size, store, sizeof(store));
+	if (r < 0 || ebs_snapshot_path(e, id, path, sizeof(path)) < 0)
 		return -1;
 	if (r == 0 && n == 0) {
 		kr_error("InvalidSnapshot.NotFound", "the snapshot '%s' does not exist", id);
 		return -1;
 	}
 	if (r == 1 && strcmp(store, "local") == 0) {
-		if (ebs_db_exec("DELETE FROM snapshots WHERE id = ?", id, NULL) < 0)
+		if (ebs_db_exec(e->db, "DELETE FROM snapshots WHERE id = ?", id, NULL) < 0)
 			return -1;
 		if (unlink(path) < 0)
 			kr_log_warn("delete %s", path);
@@ -255,10 +257,10 @@ delete_begin(struct _ebs__DeleteSnapshot *req)
 	    (uint64_t)n * EBS_SEGMENT_BYTES) < 0)
 		return -1;
 	if (r == 1) {
-		if (ebs_db_exec("UPDATE snapshots SET status = 'deleting', urls = NULL, "
+		if (ebs_db_exec(e->db, "UPDATE snapshots SET status = 'deleting', urls = NULL, "
 		    "bucket_url = NULL WHERE id = ?", id, NULL) < 0)
 			return -1;
-		ebs_jobs_cancel(id);
+		ebs_jobs_cancel(e, id);
 		if (unlink(path) < 0 && errno != ENOENT)
 			kr_log_warn("delete %s", path);
 	}
@@ -266,27 +268,27 @@ delete_begin(struct _ebs__DeleteSnapshot *req)
 }
 
 int
-ebs_snapshot_delete(struct _ebs__DeleteSnapshot *req)
+ebs_snapshot_delete(struct ebs *e, struct _ebs__DeleteSnapshot *req)
 {
 	char reason[KR_ERROR_CODE_MAX + KR_ERROR_MSG_MAX + 32];
 	sqlite3_stmt *st = NULL;
 	int i, r;
 
-	pthread_mutex_lock(&ebs_state.lock);
-	r = delete_begin(req);
-	pthread_mutex_unlock(&ebs_state.lock);
+	pthread_mutex_lock(&e->lock);
+	r = delete_begin(e, req);
+	pthread_mutex_unlock(&e->lock);
 	if (r <= 0)
 		return r;
 	for (i = 0, r = 0; i < req->__sizesnapshotUrls && r == 0; i++)
 		r = ebs_xfer_simple("DELETE", req->snapshotUrls[i], NULL);
-	pthread_mutex_lock(&ebs_state.lock);
+	pthread_mutex_lock(&e->lock);
 	if (r < 0) {
 		struct kr_err saved;
 
 		kr_error_save(&saved);
 		snprintf(reason, sizeof(reason), "deleting failed: %s: %s", saved.code,
 		    saved.message);
-		if (kr_db_prepare(ebs_state.db, "UPDATE snapshots SET status = 'error', reason = ? "
+		if (kr_db_prepare(e->db, "UPDATE snapshots SET status = 'error', reason = ? "
 		    "WHERE id = ?", &st) == 0) {
 			sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, req->snapshotId, -1, SQLITE_STATIC);
@@ -295,11 +297,11 @@ ebs_snapshot_delete(struct _ebs__DeleteSnapshot *req)
 		}
 		kr_error_restore(&saved);
 	} else {
-		r = ebs_db_exec("DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
+		r = ebs_db_exec(e->db, "DELETE FROM snapshots WHERE id = ?", req->snapshotId, NULL);
 		if (r == 0)
 			kr_log_info("deleted snapshot %s and its %d object(s) in Walrus",
 			    req->snapshotId, req->__sizesnapshotUrls);
 	}
-	pthread_mutex_unlock(&ebs_state.lock);
+	pthread_mutex_unlock(&e->lock);
 	return r;
 }

@@ -1,5 +1,6 @@
 /*
- * soap_util.c - checks at EBS's SOAP edge.
+ * soap_util.c - EBS's SOAP edge: the daemon an operation runs in, and the
+ * checks of what a request carries.
  *
  * Every operation answers HTTP 200; a refusal is return=false and
  * statusMessage "Code: message" (the kr_error recorded where the failure
@@ -8,6 +9,14 @@
 #include <string.h>
 
 #include "ebs.h"
+#include "soap/soap_server.h"
+
+/* main.c hands its struct ebs to the listener, which gives it to every worker. */
+struct ebs *
+ebs_from_soap(const struct soap *soap)
+{
+	return soap->user;
+}
 
 /* Strings from a request that end up in paths or logs: short and printable. */
 bool

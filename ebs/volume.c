@@ -31,13 +31,13 @@
 #include "soap/soap_server.h"
 
 int
-ebs_volume_load(struct soap *soap, const char *id, struct ebs__volumeType *v)
+ebs_volume_load(struct ebs *e, struct soap *soap, const char *id, struct ebs__volumeType *v)
 {
 	sqlite3_stmt *st = NULL;
 	int r, n = 0;
 
 	memset(v, 0, sizeof(*v));
-	if (kr_db_prepare(ebs_state.db, "SELECT id, size_gib, snapshot_id, status, create_time, "
+	if (kr_db_prepare(e->db, "SELECT id, size_gib, snapshot_id, status, create_time, "
 	    "shelf, slot, reason FROM volumes WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -57,7 +57,7 @@ ebs_volume_load(struct soap *soap, const char *id, struct ebs__volumeType *v)
 	sqlite3_finalize(st);
 	if (r != 1)
 		return -1;
-	if (kr_db_prepare(ebs_state.db, "SELECT mac FROM volume_macs WHERE volume_id = ? "
+	if (kr_db_prepare(e->db, "SELECT mac FROM volume_macs WHERE volume_id = ? "
 	    "ORDER BY mac", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -71,33 +71,33 @@ ebs_volume_load(struct soap *soap, const char *id, struct ebs__volumeType *v)
 
 /* Refuse sizes over the limits, before taking any space. */
 static int
-check_limits(long size_gib)
+check_limits(struct ebs *e, long size_gib)
 {
 	sqlite3_stmt *st = NULL;
 	long used = 0;
 	int64_t free_bytes;
 
-	if (size_gib > ebs_state.max_volume_gib) {
+	if (size_gib > e->max_volume_gib) {
 		kr_error("VolumeLimitExceeded", "a volume of %ld GiB is larger than "
-		    "EBS_MAX_VOLUME_SIZE (%ld GiB)", size_gib, ebs_state.max_volume_gib);
+		    "EBS_MAX_VOLUME_SIZE (%ld GiB)", size_gib, e->max_volume_gib);
 		return -1;
 	}
-	if (kr_db_prepare(ebs_state.db, "SELECT coalesce(sum(size_gib), 0) FROM volumes", &st) < 0)
+	if (kr_db_prepare(e->db, "SELECT coalesce(sum(size_gib), 0) FROM volumes", &st) < 0)
 		return -1;
 	if (kr_db_step(st) == 1)
 		used = (long)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (ebs_state.max_total_gib > 0 && used + size_gib > ebs_state.max_total_gib) {
+	if (e->max_total_gib > 0 && used + size_gib > e->max_total_gib) {
 		kr_error("InsufficientCapacity", "%ld GiB more would pass EBS_MAX_TOTAL_SIZE "
-		    "(%ld GiB, %ld in use)", size_gib, ebs_state.max_total_gib, used);
+		    "(%ld GiB, %ld in use)", size_gib, e->max_total_gib, used);
 		return -1;
 	}
-	free_bytes = ebs_file_free_bytes(ebs_state.volumes_dir);
+	free_bytes = ebs_file_free_bytes(e->volumes_dir);
 	if (free_bytes < 0)
 		return -1;
 	if ((uint64_t)free_bytes < (uint64_t)size_gib * EBS_GIB) {
 		kr_error("InsufficientCapacity", "%ld GiB do not fit the %lld GiB free in %s",
-		    size_gib, (long long)(free_bytes / (int64_t)EBS_GIB), ebs_state.volumes_dir);
+		    size_gib, (long long)(free_bytes / (int64_t)EBS_GIB), e->volumes_dir);
 		return -1;
 	}
 	return 0;
@@ -110,14 +110,14 @@ check_limits(long size_gib)
  * (*size_gib 0: unknown).  0 or -1 + kr_error.
  */
 static int
-snapshot_source(struct _ebs__CreateVolume *req, long *size_gib, char *path, size_t pathlen,
-    bool *walrus)
+snapshot_source(struct ebs *e, struct _ebs__CreateVolume *req, long *size_gib, char *path,
+    size_t pathlen, bool *walrus)
 {
 	const char *snap_id = req->snapshotId;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (kr_db_prepare(ebs_state.db, "SELECT size_gib, status, store FROM snapshots "
+	if (kr_db_prepare(e->db, "SELECT size_gib, status, store FROM snapshots "
 	    "WHERE id = ?", &st) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, snap_id, -1, SQLITE_STATIC);
@@ -142,17 +142,18 @@ snapshot_source(struct _ebs__CreateVolume *req, long *size_gib, char *path, size
 		    "needs its snapshotUrls", snap_id);
 		return -1;
 	}
-	return *walrus ? 0 : ebs_snapshot_path(snap_id, path, pathlen);
+	return *walrus ? 0 : ebs_snapshot_path(e, snap_id, path, pathlen);
 }
 
 static int
-set_status(const char *id, const char *status)
+set_status(struct ebs *e, const char *id, const char *status)
 {
-	return ebs_db_exec("UPDATE volumes SET status = ?2 WHERE id = ?1", id, status);
+	return ebs_db_exec(e->db, "UPDATE volumes SET status = ?2 WHERE id = ?1", id, status);
 }
 
 int
-ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs__volumeType **out)
+ebs_volume_create(struct ebs *e, struct soap *soap, struct _ebs__CreateVolume *req,
+    struct ebs__volumeType **out)
 {
 	char path[KR_PATH_MAX], snap_path[KR_PATH_MAX], *urls = NULL;
 	long size = req->size, snap_size = 0, existing;
@@ -170,7 +171,7 @@ ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs_
 			kr_error("InvalidParameterValue", "snapshotId must be snap-XXXXXXXX");
 			return -1;
 		}
-		if (snapshot_source(req, &snap_size, snap_path, sizeof(snap_path), &walrus) < 0)
+		if (snapshot_source(e, req, &snap_size, snap_path, sizeof(snap_path), &walrus) < 0)
 			return -1;
 		if (size == 0)
 			size = snap_size;
@@ -200,7 +201,7 @@ ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs_
 		return -1;
 	}
 	/* The CLC may retry a call it timed out on: the same request is a success. */
-	r = ebs_volume_lookup(req->volumeId, &existing, status, sizeof(status));
+	r = ebs_volume_lookup(e->db, req->volumeId, &existing, status, sizeof(status));
 	if (r < 0)
 		return -1;
 	if (r == 1) {
@@ -212,11 +213,11 @@ ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs_
 		}
 		goto answer;
 	}
-	if (check_limits(size) < 0 || ebs_volume_path(req->volumeId, path, sizeof(path)) < 0)
+	if (check_limits(e, size) < 0 || ebs_volume_path(e, req->volumeId, path, sizeof(path)) < 0)
 		return -1;
 	if (walrus && (urls = ebs_urls_join(req->__sizesnapshotUrls, req->snapshotUrls)) == NULL)
 		return -1;
-	if (kr_db_prepare(ebs_state.db, "INSERT INTO volumes (id, size_gib, snapshot_id, status, "
+	if (kr_db_prepare(e->db, "INSERT INTO volumes (id, size_gib, snapshot_id, status, "
 	    "create_time, source_urls) VALUES (?, ?, ?, 'creating', ?, ?)", &st) < 0) {
 		free(urls);
 		return -1;
@@ -231,7 +232,7 @@ ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs_
 	if (r < 0)
 		return -1;
 	if (walrus) {
-		ebs_jobs_kick();
+		ebs_jobs_kick(e);
 		kr_log_info("creating %s: %ld GiB from %s in Walrus", req->volumeId, size,
 		    req->snapshotId);
 		goto answer;
@@ -241,21 +242,21 @@ ebs_volume_create(struct soap *soap, struct _ebs__CreateVolume *req, struct ebs_
 		struct kr_err saved;
 
 		kr_error_save(&saved);
-		(void)ebs_db_exec("DELETE FROM volumes WHERE id = ?", req->volumeId, NULL);
+		(void)ebs_db_exec(e->db, "DELETE FROM volumes WHERE id = ?", req->volumeId, NULL);
 		kr_error_restore(&saved);
 		return -1;
 	}
-	if (set_status(req->volumeId, "available") < 0)
+	if (set_status(e, req->volumeId, "available") < 0)
 		return -1;
 	kr_log_info("created %s: %ld GiB%s%s", req->volumeId, size,
 	    req->snapshotId ? " from " : "", req->snapshotId ? req->snapshotId : "");
 answer:
 	*out = soap_malloc(soap, sizeof(**out));
-	return ebs_volume_load(soap, req->volumeId, *out);
+	return ebs_volume_load(e, soap, req->volumeId, *out);
 }
 
 int
-ebs_volume_delete(const char *id)
+ebs_volume_delete(struct ebs *e, const char *id)
 {
 	char path[KR_PATH_MAX], status[32];
 	long size;
@@ -265,7 +266,7 @@ ebs_volume_delete(const char *id)
 		kr_error("InvalidParameterValue", "volumeId must be vol-XXXXXXXX");
 		return -1;
 	}
-	r = ebs_volume_lookup(id, &size, status, sizeof(status));
+	r = ebs_volume_lookup(e->db, id, &size, status, sizeof(status));
 	if (r == 0) {
 		kr_error("InvalidVolume.NotFound", "the volume '%s' does not exist", id);
 		return -1;
@@ -278,15 +279,16 @@ ebs_volume_delete(const char *id)
 	}
 	/* Still being filled from Walrus: stop that (unclaimable first). */
 	if (strcmp(status, "creating") == 0) {
-		if (ebs_db_exec("UPDATE volumes SET source_urls = NULL WHERE id = ?", id, NULL) < 0)
+		if (ebs_db_exec(e->db, "UPDATE volumes SET source_urls = NULL WHERE id = ?", id,
+		    NULL) < 0)
 			return -1;
-		ebs_jobs_cancel(id);
+		ebs_jobs_cancel(e, id);
 	}
-	if (ebs_volume_path(id, path, sizeof(path)) < 0)
+	if (ebs_volume_path(e, id, path, sizeof(path)) < 0)
 		return -1;
 	/* The row goes first: a crash after it leaves an orphan file, which
 	 * wastes space but never a row pointing at nothing. */
-	if (ebs_db_exec("DELETE FROM volumes WHERE id = ?", id, NULL) < 0)
+	if (ebs_db_exec(e->db, "DELETE FROM volumes WHERE id = ?", id, NULL) < 0)
 		return -1;
 	if (unlink(path) < 0 && errno != ENOENT)	/* none when it never got made */
 		kr_log_warn("delete %s", path);

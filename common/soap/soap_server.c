@@ -493,6 +493,13 @@ kr_soap_daemon_listen(struct kr_daemon *d, const kr_soap_dispatch_fn *dispatcher
 }
 
 void
+kr_soap_server_set_user(struct kr_soap_server *srv, void *user)
+{
+	srv->opts.user = user;
+	srv->master->user = user;
+}
+
+void
 kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv)
 {
 	kr_log_info("serving SOAP%s on %s:%d", srv->opts.tls ? " over mutual TLS" : " over plain HTTP",

@@ -73,6 +73,13 @@ struct kr_daemon;
 struct kr_soap_server *kr_soap_daemon_listen(struct kr_daemon *d,
     const kr_soap_dispatch_fn *dispatchers);
 
+/*
+ * What the operations find in soap->user: the struct kr_daemon unless the
+ * daemon hands over a context of its own (EBS: struct ebs) here, before
+ * kr_soap_daemon_serve() starts the workers (each copies it then).
+ */
+void kr_soap_server_set_user(struct kr_soap_server *srv, void *user);
+
 /* Serve until SIGTERM, stop the workers and free the server. */
 void kr_soap_daemon_serve(struct kr_daemon *d, struct kr_soap_server *srv);
 
