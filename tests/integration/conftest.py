@@ -1,7 +1,7 @@
 """Fixtures for Karri's integration tests.
 
     sim    (session) the simulated hosts: a front end and two nodes, each node
-           with its own libvirtd (tools/karri_sim.py); prefix "kt<pid>"
+           with its own libvirtd (karri.sim); prefix "kt<pid>"
     guest  (session) the test guest (tests/guest/build-guest): .vmlinuz,
            .initrd, .disk (a raw image to copy, never to boot directly)
     guest_generic (session) the same on Debian's generic kernel, which has

@@ -1,5 +1,5 @@
 """The CC's virtual network, for real, in simulated hosts: dnsmasq, iptables,
-VLANs and bridges in the namespaces of a karri_sim Sim (no libvirt).
+VLANs and bridges in the namespaces of a karri.sim Sim (no libvirt).
 
 Instances are launched through the CC onto karri-ncsim nodes (the NC
 stand-in, fast), and each is then stood in for by a "guest" namespace

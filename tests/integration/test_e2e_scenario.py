@@ -1,5 +1,5 @@
 """The end-to-end scenario of issue #8, on the whole real cloud of
-tools/quickstart.py (its own namespaces, state dir and sim net index beside
+karri.quickstart (its own namespaces, state dir and sim net index beside
 anything else), driven only as a user drives it: /usr/bin/aws with the
 admin's eucarc, and once boto2 forced to SigV2.
 

@@ -11,12 +11,13 @@ import subprocess
 
 import pytest
 
+import karri.sim
 from harness import simlife
 from harness.guestvm import GuestVM, make_disk
+from karri import python_argv
 
 pytestmark = pytest.mark.root
 
-SIM_PY = os.path.join(simlife.REPO, "tools", "karri_sim.py")
 
 
 def links(host_or_ns):
@@ -193,12 +194,12 @@ def test_cli_up_status_down_leaves_nothing(sim):
     prefix = simlife.session_prefix("d")
     state = os.path.join("/var/lib/karri-sim", prefix)
     env = dict(os.environ, KARRI_SIM_PREFIX=prefix)
-    py = "/usr/bin/python3"
     ids = {}
     index = simlife.free_net_index()
     front_ip = "10.83.%d.2" % index
     try:
-        up = subprocess.run([py, SIM_PY, "up", "--nodes", "1", "--net-index", str(index), "--host-link"],
+        up = subprocess.run(python_argv("sim", "up", "--nodes", "1", "--net-index", str(index),
+                                        "--host-link"),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             timeout=120)
         assert up.returncode == 0, up.stderr
@@ -210,24 +211,24 @@ def test_cli_up_status_down_leaves_nothing(sim):
         # The host link works; a spawned process is recorded for down.
         p = subprocess.run(["ping", "-c", "1", "-W", "2", front_ip], stdout=subprocess.PIPE)
         assert p.returncode == 0
-        other = simlife.karri_sim.Sim.load(prefix)
+        other = karri.sim.Sim.load(prefix)
         other.front.spawn(["sleep", "1000"])
 
-        st = subprocess.run([py, SIM_PY, "status"], env=env, stdout=subprocess.PIPE, text=True)
+        st = subprocess.run(python_argv("sim", "status"), env=env, stdout=subprocess.PIPE, text=True)
         assert "sim %s: up" % prefix in st.stdout and "libvirt up" in st.stdout
         ids = simlife.netns_ids(prefix)
         running = [x for x in simlife.leftovers(prefix, state, ids) if x.startswith("process")]
         assert any("libvirtd" in x for x in running) and any("sleep 1000" in x for x in running)
     finally:
-        down = subprocess.run([py, SIM_PY, "down"], env=env, stdout=subprocess.PIPE,
+        down = subprocess.run(python_argv("sim", "down"), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert simlife.leftovers(prefix, state, ids) == []
     # Idempotent: a second down finds nothing and succeeds.
-    again = subprocess.run([py, SIM_PY, "down"], env=env, stdout=subprocess.PIPE,
+    again = subprocess.run(python_argv("sim", "down"), env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
-    st = subprocess.run([py, SIM_PY, "status"], env=env, stdout=subprocess.PIPE, text=True)
+    st = subprocess.run(python_argv("sim", "status"), env=env, stdout=subprocess.PIPE, text=True)
     assert "sim %s: down" % prefix in st.stdout
 
 
@@ -253,7 +254,7 @@ def test_down_after_crash_kills_guests_and_daemons(sim, guest, tmp_path):
         # "Crash": that object is dropped; a new one that knows nothing but
         # the prefix cleans up.
         simlife.forget(first)
-        simlife.stop(simlife.karri_sim.Sim(prefix))
+        simlife.stop(karri.sim.Sim(prefix))
         if vm:
             vm.close()                  # removes the disk copy
     assert _gone(qemu_pid), "qemu %d survived down" % qemu_pid
@@ -298,7 +299,7 @@ def test_containers_live_in_their_nodes_cgroups_and_down_removes_them(tmp_path):
         assert not _gone(pid)
     finally:
         simlife.forget(first)
-        simlife.stop(simlife.karri_sim.Sim(prefix))
+        simlife.stop(karri.sim.Sim(prefix))
     assert pid is None or _gone(pid), "container init %d survived down" % pid
     assert [c["host"] for c in cgs if os.path.exists(c["host"])] == []
     assert simlife.leftovers(prefix, state, ids) == []

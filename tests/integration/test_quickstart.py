@@ -1,4 +1,4 @@
-"""./quickstart's cloud (tools/quickstart.py, after ./quickstart has
+"""./quickstart's cloud (karri.quickstart, after ./quickstart has
 installed and built): every service answers, the test image is registered
 and a demo instance boots it (its console marker is printed), the API is
 reachable from this machine, a second run changes and duplicates nothing,
@@ -18,9 +18,9 @@ import subprocess
 import pytest
 
 from harness import simlife
-from harness.daemons import BUILD, SRC
+from harness.daemons import BUILD
+from karri import python_argv
 
-PY = "/usr/bin/python3"
 PREFIX = "kqt"
 NET = simlife.free_net_index(first=6)   # its host link 10.83.I.0/30, unused here
 
@@ -67,7 +67,7 @@ def qs(tmp_path):
            "KARRI_QS_WRAPPER": str(tmp_path / "karri")}     # not this machine's karri
 
     def run(*args, timeout=600):
-        return subprocess.run([PY, os.path.join(SRC, "tools", "quickstart.py"), *args],
+        return subprocess.run(python_argv("quickstart", *args),
                               capture_output=True, text=True, timeout=timeout, env=env)
     run.dir, run.forward = env["KARRI_QS_DIR"], forward
     yield run

@@ -29,19 +29,15 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
 from harness import simlife
-from harness.daemons import BUILD, SRC
+from harness.daemons import BUILD
 from harness.wait import wait_for
+from karri import python_argv, qs_image
 
-sys.path.insert(0, os.path.join(SRC, "tools"))
-import qs_image  # noqa: E402
-
-PY = "/usr/bin/python3"
 PREFIX = "kqr"
 DAEMONS = [("front", "karri-clc"), ("front", "karri-walrus"), ("front", "karri-ebs"),
            ("front", "karri-cc")]            # + ("nodeK", "karri-nc") of the instance's node
@@ -74,7 +70,7 @@ class Cloud:
                     "KARRI_QS_WRAPPER": self.wrapper}
 
     def qs(self, *args, timeout=UP_TIMEOUT):
-        return subprocess.run([PY, os.path.join(SRC, "tools", "quickstart.py"), *args],
+        return subprocess.run(python_argv("quickstart", *args),
                               capture_output=True, text=True, timeout=timeout, env=self.env,
                               stdin=subprocess.DEVNULL)
 

@@ -1,7 +1,7 @@
 """Two clusters on separate storage networks (issue 20), on the real cloud of
-tools/quickstart.py with KARRI_QS_CLUSTERS=2: the front end runs the CLC and
+karri.quickstart with KARRI_QS_CLUSTERS=2: the front end runs the CLC and
 Walrus; zone1 and zone2 each have a head host (its CC and its EBS) and one
-node, on a private and a storage network of their own (tools/karri_sim.py).
+node, on a private and a storage network of their own (karri.sim).
 AoE does not cross a router, so a zone's volumes can only be served by the
 EBS on that zone's storage network.  Driven as a user drives it:
 /usr/bin/aws with the admin's eucarc.

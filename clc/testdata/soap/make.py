@@ -1,19 +1,16 @@
-#!/usr/bin/python3
-"""Regenerate soap-test.c's signed envelopes (run from this directory; needs
+#!/usr/bin/env -S sh -c 'top=$(dirname "$(readlink -f "$0")")/../../..; PYTHONPATH=$top/python:$top/tests/integration exec /usr/bin/python3 "$0" "$@"'
+# (sh, above, puts python/ and tests/integration on PYTHONPATH: docs/decisions.md)
+"""Regenerate soap-test.c's signed envelopes (./make.py in this directory; needs
 openssl and xmlsec1).  A CA like Karri's, alice's certificate from it and
 from another CA, and DescribeAvailabilityZones signed by xmlsec1 at
 2027-01-15T08:00:00Z (soap-test.c's SIGNED_AT), plus broken variants.
 Private keys are thrown away: only certificates and signed XML are kept."""
 
 import datetime
-import os
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "../../../tests/integration"))
-from harness import ec2soap  # noqa: E402
+from harness import ec2soap
 
 AT = datetime.datetime(2027, 1, 15, 8, 0, 0, tzinfo=datetime.timezone.utc)
 OP = '<DescribeAvailabilityZones xmlns="%s"/>' % ec2soap.ns("2009-11-30")

@@ -112,7 +112,7 @@ def netns_spawn(ns, argv):
 
 
 class SimGuest:
-    """One simulated instance on `node` (a karri_sim Node), joined to `bridge`."""
+    """One simulated instance on `node` (a karri.sim Node), joined to `bridge`."""
 
     def __init__(self, node, name, mac, bridge):
         self.node, self.mac, self.bridge = node, mac, bridge

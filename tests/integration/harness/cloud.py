@@ -1,4 +1,4 @@
-"""A whole Karri cloud for a test: tools/quickstart.py's, run beside anything
+"""A whole Karri cloud for a test: karri.quickstart's, run beside anything
 else on the machine (its own state dir, namespace prefix, sim net index, no
 127.0.0.1 forwarders), driven like a user drives it: /usr/bin/aws with the
 admin's eucarc.
@@ -7,7 +7,7 @@ admin's eucarc.
         cloud.ec2("describe-availability-zones")      # -> parsed JSON
         cloud.sim.front.run([...])                    # a command on the front end
 
-stop() (also on leaving the with block) runs `quickstart.py stop` and
+stop() (also on leaving the with block) runs `karri.quickstart stop` and
 checks that nothing of the cloud is left: no namespace, no process.
 
     Cloud(tmp_dir, prefix="kz1234", net=9, clusters=2, nodes=1)
@@ -20,18 +20,14 @@ leftovers() after stop() also looks for links and processes by namespace.
 import json
 import os
 import subprocess
-import sys
 import time
 
+import karri.sim
 from harness import simlife
-from harness.daemons import BUILD, SRC
+from harness.daemons import BUILD
+from karri import python_argv
 
-PY = "/usr/bin/python3"
 AWS = "/usr/bin/aws"
-QUICKSTART = os.path.join(SRC, "tools", "quickstart.py")
-
-sys.path.insert(0, os.path.join(SRC, "tools"))
-import karri_sim  # noqa: E402
 
 
 class CloudError(AssertionError):
@@ -60,7 +56,7 @@ class Cloud:
 
     # --- life cycle ------------------------------------------------------------
     def quickstart(self, *args, timeout=300):
-        return subprocess.run([PY, QUICKSTART, *args], capture_output=True, text=True,
+        return subprocess.run(python_argv("quickstart", *args), capture_output=True, text=True,
                               timeout=timeout, env=self.env_qs)
 
     def up(self):
@@ -75,7 +71,7 @@ class Cloud:
                 if line.startswith("export ") and "=" in line and "${" not in line:
                     k, v = line[len("export "):].strip().split("=", 1)
                     self.env[k] = v.strip("'\"")
-        self.sim = karri_sim.Sim.load(self.prefix, state_dir=os.path.join(self.qs, "sim"))
+        self.sim = karri.sim.Sim.load(self.prefix, state_dir=os.path.join(self.qs, "sim"))
         self.netns_ids = simlife.netns_ids(self.prefix)
         return self
 

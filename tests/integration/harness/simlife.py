@@ -17,10 +17,9 @@ import subprocess
 import sys
 import types
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, os.path.join(REPO, "tools"))
+import karri.sim
 
-import karri_sim  # noqa: E402  (path set up just above)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 BUILD_GUEST = os.path.join(REPO, "tests", "guest", "build-guest")
 STALE_RE = re.compile(r"^kt(\d+)[a-z]?$")
@@ -66,20 +65,20 @@ def reap_stale():
     prefixes = set()
     for ns in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
         prefixes.add(ns.rsplit("-", 1)[0])
-    if os.path.isdir(karri_sim.STATE_BASE):
-        prefixes.update(os.listdir(karri_sim.STATE_BASE))
+    if os.path.isdir(karri.sim.STATE_BASE):
+        prefixes.update(os.listdir(karri.sim.STATE_BASE))
     for p in sorted(prefixes):
         m = STALE_RE.match(p)
         # A zombie counts as dead: a SIGKILLed session may not be reaped yet.
-        if m and int(m.group(1)) != os.getpid() and not karri_sim._alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not karri.sim._alive(int(m.group(1))):
             print("karri-sim: removing stale test sim %s" % p, file=sys.stderr)
-            karri_sim.Sim(p).down(quiet=True)
+            karri.sim.Sim(p).down(quiet=True)
 
 
 def start(prefix, nodes=2, **kw):
     """Up a sim that is torn down at exit whatever happens."""
     _install_safety_net()
-    sim = karri_sim.Sim(prefix, nodes=nodes, **kw)
+    sim = karri.sim.Sim(prefix, nodes=nodes, **kw)
     _live.append(sim)
     sim.up()
     return sim
@@ -125,7 +124,7 @@ def leftovers(prefix, state_dir=None, ids=None):
     namespaces, processes (inside one of its namespaces `ids`, from
     netns_ids(), or with its state dir on their command line),
     root-namespace links, state dir.  [] when it is all gone."""
-    state_dir = state_dir or os.path.join(karri_sim.STATE_BASE, prefix)
+    state_dir = state_dir or os.path.join(karri.sim.STATE_BASE, prefix)
     ids = set((ids or {}).values())
     left = []
     left += ["netns " + n for n in netns_ids(prefix)]

@@ -1,14 +1,13 @@
-#!/usr/bin/python3
-"""karri_supervise: keep a simulated host's Karri daemons running.
+"""karri.supervise: keep a simulated host's Karri daemons running.
 
 ./quickstart starts one supervisor per simulated host (inside the host's
 network namespace) instead of the daemons themselves, as systemd's
 Restart=on-failure does for the units in etc/ on a real host (systemd does
 not run on these machines).  Python 3 stdlib only.
 
-    karri_supervise.py SPEC
+    python3 -m karri.supervise SPEC
 
-SPEC is a JSON file written by tools/quickstart.py:
+SPEC is a JSON file written by karri.quickstart:
 
     {"host": "front", "state": ".../supervise.json", "log": ".../supervise.log",
      "children": [{"name": "karri-clc", "argv": [...], "env": {...}, "out": ".../karri-clc.out"}, ...]}
@@ -271,7 +270,7 @@ class Supervisor:
 
 def main(argv):
     if len(argv) != 2:
-        print("usage: karri_supervise.py SPEC.json", file=sys.stderr)
+        print("usage: python3 -m karri.supervise SPEC.json", file=sys.stderr)
         return 2
     Supervisor(argv[1]).run()
     return 0

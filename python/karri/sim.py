@@ -1,5 +1,4 @@
-#!/usr/bin/python3
-"""karri_sim: Karri's simulated hosts -- a front end and N nodes on one machine.
+"""karri.sim: Karri's simulated hosts -- a front end and N nodes on one machine.
 
 The one implementation of the simulated cloud used by the pytest fixtures and
 by ./quickstart.  Hosts are Linux network namespaces joined by bridges in a
@@ -96,9 +95,10 @@ they are only mount points.  Paths *inside* those directories differ between
 a node's libvirtd and everything else, so give libvirt disk/console paths
 elsewhere (e.g. under the state dir or /tmp).
 
-CLI:  karri_sim.py up [--prefix P] [--nodes N] [--clusters C] [--net-index I] [--host-link]
-      karri_sim.py down|status [--prefix P] [--json]
-      karri_sim.py exec [--prefix P] HOST -- ARGV...
+CLI:  python3 -m karri.sim up [--prefix P] [--nodes N] [--clusters C] [--net-index I] [--host-link]
+      python3 -m karri.sim down|status [--prefix P] [--json]
+      python3 -m karri.sim exec [--prefix P] HOST -- ARGV...
+      (python/ on PYTHONPATH: see python/karri/__init__.py)
 Python:
       sim = Sim("kt123", nodes=2); sim.up()
       sim.front.priv_ip, sim.nodes[0].libvirt_uri, sim.nodes[0].run([...])
@@ -119,6 +119,8 @@ import subprocess
 import sys
 import time
 
+from karri import python_argv
+
 STATE_BASE = "/var/lib/karri-sim"
 CAPS_CACHE = "/var/cache/karri/sim-qemu-caps"
 MTU = 9000
@@ -132,7 +134,7 @@ LIBVIRT_DIRS = [("etc", "/etc/libvirt"), ("run", "/run/libvirt"),
                 ("log", "/var/log/libvirt")]
 
 QEMU_CONF = """\
-# Written by karri_sim.py for a simulated node.  See its docstring.
+# Written by karri.sim (python/karri/sim.py) for a simulated node.  See its docstring.
 user = "root"
 group = "root"
 dynamic_ownership = 0
@@ -144,12 +146,12 @@ cgroup_controllers = [ ]
 """
 
 LXC_CONF = """\
-# Written by karri_sim.py for a simulated node.  See its docstring.
+# Written by karri.sim (python/karri/sim.py) for a simulated node.  See its docstring.
 security_driver = "none"
 """
 
 LIBVIRTD_CONF = """\
-# Written by karri_sim.py for a simulated node.
+# Written by karri.sim (python/karri/sim.py) for a simulated node.
 unix_sock_group = "root"
 unix_sock_ro_perms = "0777"
 unix_sock_rw_perms = "0770"
@@ -557,7 +559,7 @@ class Sim:
     def up(self):
         """Create everything; on any failure, remove what was made and raise."""
         if os.geteuid() != 0:
-            raise PermissionError("karri_sim needs root (network namespaces)")
+            raise PermissionError("karri.sim needs root (network namespaces)")
         if Sim.load(self.prefix, self.state_dir).is_up():
             raise RuntimeError("sim %s is already up (run down first)" % self.prefix)
         self.down(quiet=True)          # leftovers of a crashed run
@@ -684,19 +686,18 @@ class Sim:
         nss = os.path.join(n.state, "nss")
         os.makedirs(nss, exist_ok=True)
         _write_nss(nss)
-        # ip netns exec -> taskset -> unshare -m -> this file's "_enter-node"
-        # -> libvirtd, each exec'ing the next: the recorded pid is libvirtd's.
+        # ip netns exec -> taskset -> unshare -m -> env -> this module's
+        # "_enter-node" -> libvirtd, each exec'ing the next: the recorded pid
+        # is libvirtd's.
         # taskset: libvirt keys its QEMU capabilities cache on the CPUID of
         # the CPU libvirtd happens to start on (the APIC ID differs per core),
         # so an unpinned libvirtd re-probes QEMU (~4 s) half of the time.
         # Pinned, every node and every run hits the cache.  libvirt gives
         # QEMU all host CPUs back, so guests are not pinned.
-        me = os.path.abspath(__file__)
-        py = sys.executable or "/usr/bin/python3"
         cpu = str(min(os.sched_getaffinity(0)))
         return n.spawn(["taskset", "-c", cpu, "unshare", "--mount", "--propagation", "slave",
-                        py, me, "_enter-node", n.state, "--",
-                        LIBVIRTD, "--pid-file", "/run/libvirt/libvirtd.pid"],
+                        *python_argv("sim", "_enter-node", n.state, "--",
+                                     LIBVIRTD, "--pid-file", "/run/libvirt/libvirtd.pid")],
                        log=os.path.join(n.state, "log", "libvirtd.log"))
 
     def _wait_libvirtd(self, n, timeout=60):
@@ -1103,7 +1104,7 @@ def enter_node(state, argv):
 # --- CLI -------------------------------------------------------------------------
 
 def main(args=None):
-    ap = argparse.ArgumentParser(prog="karri_sim.py", description="Karri's simulated hosts.")
+    ap = argparse.ArgumentParser(prog="python3 -m karri.sim", description="Karri's simulated hosts.")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def common(p):

@@ -2,7 +2,7 @@
 does it: karri-bundle, /usr/bin/aws s3 to upload, /usr/bin/aws ec2 to
 register and run, all with a user's eucarc.
 
-    from qs_image import Eucarc, guest_files, publish_test_image, ensure_demo_instance
+    from karri.qs_image import Eucarc, guest_files, publish_test_image, ensure_demo_instance
     rc = Eucarc("/var/lib/karri/quickstart")            # the directory `karri credentials` wrote
     ids = publish_test_image(rc, guest_files(), "build/gcc/tools/karri-bundle")
     # {"emi": "emi-...", "eki": "eki-...", "eri": "eri-..."}; a second call reuses them
@@ -20,7 +20,8 @@ import subprocess
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from karri import TOP
+
 AWS = "/usr/bin/aws"
 BUCKET = "quickstart-test-image"     # karri-* buckets are the cloud's own (Walrus refuses them)
 DEMO_NAME = "karri-demo"

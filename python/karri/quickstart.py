@@ -1,7 +1,6 @@
-#!/usr/bin/python3
-"""The cloud of ./quickstart: simulated hosts (tools/karri_sim.py), Karri's
+"""The cloud of ./quickstart: simulated hosts (karri.sim), Karri's
 daemons on them, the endpoints forwarded to this machine's loopback, the
-admin's eucarc, and then what a user does first (tools/qs_image.py): the
+admin's eucarc, and then what a user does first (karri.qs_image): the
 test guest bundled, uploaded and registered, and one demo instance running
 it, whose console marker is shown.  Called by ./quickstart after it has
 installed and built.
@@ -11,7 +10,7 @@ host's KARRI_HOME (front/, node1/, ...), the forwarders' pids, the eucarc
 and quickstart.json (the cloud's net index, what was registered).
 
 The cloud is never lost by the quickstart itself:
-  * each host's daemons run under tools/karri_supervise.py (one per host,
+  * each host's daemons run under karri.supervise (one per host,
     in its namespace), which restarts a daemon that dies, with backoff and a
     line in <host>/supervise.log, and counts restarts in <host>/supervise.json;
   * `up` on a cloud that exists repairs it: it rebuilds hosts that are gone
@@ -37,7 +36,7 @@ every node's full capacity), KARRI_QS_DEMO=no does neither.
 KARRI_QS_CLUSTERS=N (default 1) makes a cloud of N clusters, zone1..zoneN:
 the front end then runs the CLC and Walrus only, and each cluster has a
 head host of its own with its CC and EBS, its own private and storage
-networks (tools/karri_sim.py) and KARRI_QS_NODES nodes (default 2 for one
+networks (karri.sim) and KARRI_QS_NODES nodes (default 2 for one
 cluster, 1 per cluster for more).  With one cluster the CC and EBS run on
 the front end, as always.  A cloud keeps the layout it was made with: a
 rerun with another KARRI_QS_CLUSTERS is refused (reset first).
@@ -58,11 +57,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import karri_sim  # noqa: E402
-import qs_image  # noqa: E402
+from karri import TOP, python_argv, qs_image
+from karri import sim as karri_sim    # `sim` below is always a karri_sim.Sim
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KARRI_BUILD", os.path.join(TOP, "build", "gcc"))
 QS = os.environ.get("KARRI_QS_DIR", "/var/lib/karri/quickstart")
 PREFIX = os.environ.get("KARRI_QS_PREFIX", "kq")
@@ -79,7 +76,6 @@ ZONE = "zone1"                    # the first cluster's availability zone (the o
 FORWARDER_PIDS = os.path.join(QS, "forwarders.pids")
 RECORD = os.path.join(QS, "quickstart.json")
 SIM_DIR = os.path.join(QS, "sim")
-SUPERVISE = os.path.join(TOP, "tools", "karri_supervise.py")
 # The admin CLI for this machine (see tools/karri-qs.in); tests install theirs elsewhere.
 # A cloud in another KARRI_QS_DIR (a test's) installs one only where KARRI_QS_WRAPPER says.
 WRAPPER = os.environ.get("KARRI_QS_WRAPPER") or (
@@ -194,14 +190,14 @@ def supervisor_alive(host):
 def ensure_supervisor(sim, host):
     """Start the host's supervisor unless it runs; True if it was started.
     A new supervisor adopts daemons an old one left running (see
-    tools/karri_supervise.py) and starts the others."""
+    karri.supervise) and starts the others."""
     if supervisor_alive(host):
         return False
     files = supervisor_files(host)
     with open(files["spec"], "w") as f:
         json.dump({"host": host.name, "state": files["state"], "log": files["log"],
                    "children": supervised(sim, host)}, f, indent=1)
-    p = host.spawn(["/usr/bin/python3", SUPERVISE, files["spec"]],
+    p = host.spawn(python_argv("supervise", files["spec"]),
                    log=os.path.join(QS, host.name, "supervise.out"))
     deadline = time.monotonic() + 10
     while not supervisor_alive(host):
@@ -224,7 +220,7 @@ def stop_supervisors(sim, hosts):
 
 
 def ensure_daemon_user():
-    """karri-clc, karri-walrus and karri-ebs, started as root, become the
+    """karri-clc, karri-walrus, karri-ebs and karri-cc's child, started as root, become the
     system user karri (docs/decisions.md, "Least privilege"): make it as
     `make install` does, and let it reach the hosts' homes under QS (o+x on
     each directory on the way, never o+r)."""
@@ -873,7 +869,7 @@ def status():
     sys.exit(int(rc) or out.returncode)
 
 
-USAGE = "usage: quickstart.py up | status | stop [--purge [--yes]] | reset [--yes]"
+USAGE = "usage: python3 -m karri.quickstart up | status | stop [--purge [--yes]] | reset [--yes]"
 
 if __name__ == "__main__":
     cmd, rest = (sys.argv[1] if len(sys.argv) > 1 else "up"), sys.argv[2:]
