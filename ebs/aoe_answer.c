@@ -145,24 +145,47 @@ rw_valid(struct ebs_target *t, const struct ebs_export *e, const struct kr_aoe_a
 	    (write || a->count <= atomic_load(&t->spf));
 }
 
-/* Is [off, off+len) of a mapped export in the page cache? */
+/*
+ * Is [off, off+len) of a mapped export in the page cache?  Asked of the
+ * rx thread's residency window (struct ebs_export, res_*): a mincore() of
+ * AOE_RES_PAGES pages from a multiple of half that below the request, so
+ * that the request always fits and a sequential stream, forwards or
+ * backwards, asks once per half window instead of once per frame.  The
+ * answer is trusted for AOE_RES_NS only.  It is a hint either way, as a
+ * per-frame mincore() was: a page evicted after the check makes the send
+ * wait for the disk once; a page that arrived after it sends its frame to
+ * a worker, which reads it with preadv().
+ */
 static bool
-resident(const struct ebs_export *e, uint64_t off, size_t len)
+resident(struct ebs_export *e, uint64_t off, size_t len)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	unsigned char vec[8];
-	uint64_t first;
-	size_t span, i, pages;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), first, last, p, now, total;
+	struct timespec ts;
 
 	if (e->map == NULL || len == 0 || off + len > e->map_len)
 		return false;
-	first = off & ~(uint64_t)(page - 1);
-	span = (size_t)(off + len - first);
-	pages = (span + (size_t)page - 1) / (size_t)page;
-	if (pages > sizeof(vec) || mincore((void *)(e->map + first), span, vec) < 0)
-		return false;
-	for (i = 0; i < pages; i++)
-		if (!(vec[i] & 1))
+	first = off / page;
+	last = (off + len - 1) / page;
+	if (last - first >= AOE_RES_PAGES / 2)
+		return false;		/* no AoE frame spans that much */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (e->res_pages == 0 || now >= e->res_until || first < e->res_first ||
+	    last >= e->res_first + e->res_pages) {
+		uint64_t start = first - first % (AOE_RES_PAGES / 2);
+
+		total = (e->map_len + page - 1) / page;
+		e->res_pages = 0;
+		if (mincore((void *)(e->map + start * page),
+		    (size_t)((total - start < AOE_RES_PAGES ? total - start : AOE_RES_PAGES) * page),
+		    e->res_vec) < 0)
+			return false;
+		e->res_first = start;
+		e->res_pages = (unsigned)(total - start < AOE_RES_PAGES ? total - start : AOE_RES_PAGES);
+		e->res_until = now + AOE_RES_NS;
+	}
+	for (p = first; p <= last; p++)
+		if (!(e->res_vec[p - e->res_first] & 1))
 			return false;
 	return true;
 }

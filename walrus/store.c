@@ -28,6 +28,9 @@
 #include "core/log.h"
 #include "walrus.h"
 
+/* Bytes of a body between two starts of writeback (wl_blob_write). */
+#define WRITEBACK_STEP (8u << 20)
+
 static const struct kr_db_migration migrations[] = {
 	{ 1,
 	  "CREATE TABLE buckets ("
@@ -206,6 +209,18 @@ wl_blob_write(struct wl_blob *b, const void *data, size_t len)
 	}
 	b->size += len;
 	wl_md5_update(b->md5, b->fd, data, len);
+	/*
+	 * Start the disk on what has arrived, every WRITEBACK_STEP bytes,
+	 * without waiting for it: the fsync() before the PUT is answered then
+	 * finds most of the body already written instead of all of it
+	 * dirty (here dd copies 1 GiB into the page cache in 0.5 s and then
+	 * waits 2 s for its fsync).  A hint: on failure fsync() does it all.
+	 */
+	if (b->size - b->queued >= WRITEBACK_STEP) {
+		(void)sync_file_range(b->fd, (off_t)b->queued, (off_t)(b->size - b->queued),
+		    SYNC_FILE_RANGE_WRITE);
+		b->queued = b->size;
+	}
 	return 0;
 }
 

@@ -110,6 +110,7 @@ struct wl_blob {
 	char id[40];
 	char tmp[1024];
 	uint64_t size;
+	uint64_t queued;	/* bytes handed to writeback so far (store.c) */
 	struct wl_md5 *md5;	/* of what was written (blob_md5.c) */
 };
 
