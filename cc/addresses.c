@@ -6,36 +6,23 @@
  * mappings public -> private are kept in cc.db.  Each public address sits
  * on VNET_PUBINTERFACE as a /32 (so the CC answers ARP for it) for as long
  * as the CC runs; which instance it reaches is only a DNAT/SNAT pair in
- * firewall.c, so moving it to another instance is one atomic ruleset swap,
- * after which the flows tracked to the old instance are flushed
- * (vnet_conntrack.c) so that they do not keep going there.
+ * the firewall's picture, so moving it to another instance is one atomic
+ * ruleset swap, after which the flows tracked to the old instance are
+ * flushed (vnet_conntrack.c) so that they do not keep going there.  The
+ * host's side of each step is the privileged parent's (priv.h), which reads
+ * the same pool from karri.conf and refuses any address outside it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "karriH.h"
-#include "core/command.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "soap/soap_error.h"
 #include "soap/soap_server.h"
+#include "priv.h"
 #include "vnet.h"
-
-static void
-addr_on_if(const char *verb, const char *pub)
-{
-	char a[24];
-	const char *argv[] = { "ip", "addr", verb, a, "dev", V.pubif, NULL };
-	struct kr_command_opts o = { .timeout_ms = 10000 };
-	struct kr_command_result r = { 0 };
-
-	snprintf(a, sizeof(a), "%s/32", pub);
-	if (kr_command_run(argv, &o, &r) < 0 && !(r.err && (strstr(r.err, "File exists") ||
-	    strstr(r.err, "already assigned") || strstr(r.err, "Cannot assign"))))
-		kr_log_warnx("%s", kr_error_message());
-	kr_command_result_free(&r);
-}
 
 static struct vnet_public *
 pub_find(const char *pub)
@@ -58,12 +45,12 @@ pool_add(uint32_t ip)
 		V.pubs[V.npubs++].priv[0] = '\0';
 }
 
-int
-vnet_public_load(void)
+/* The pool, from karri.conf: the child's addresses, the parent's limits. */
+void
+vnet_public_pool(void)
 {
 	char **items = NULL;
 	size_t n = kr_config_list(cc.cfg, "VNET_PUBLICIPS", &items);
-	sqlite3_stmt *st = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		char *dash = strchr(items[i], '-');
@@ -80,6 +67,13 @@ vnet_public_load(void)
 			pool_add(ip);
 	}
 	kr_config_list_free(items, n);
+}
+
+int
+vnet_public_load(void)
+{
+	sqlite3_stmt *st = NULL;
+
 	pthread_mutex_lock(&cc.dblock);
 	if (kr_db_prepare(cc.db, "SELECT public_ip, private_ip FROM public_ips", &st) == 0)
 		while (kr_db_step(st) == 1) {
@@ -91,7 +85,8 @@ vnet_public_load(void)
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&cc.dblock);
 	for (int i = 0; i < V.npubs; i++)
-		addr_on_if("add", V.pubs[i].pub);
+		if (cc_priv_address(CC_PRIV_ADDRESS_ASSIGN, V.pubs[i].pub) < 0)
+			kr_log_warnx("%s", kr_error_message());
 	return 0;
 }
 
@@ -99,7 +94,8 @@ void
 vnet_public_remove_all(void)
 {
 	for (int i = 0; i < V.npubs; i++)
-		addr_on_if("del", V.pubs[i].pub);
+		if (cc_priv_address(CC_PRIV_ADDRESS_UNASSIGN, V.pubs[i].pub) < 0)
+			kr_log_warnx("%s", kr_error_message());
 }
 
 static int
@@ -169,8 +165,10 @@ set_mapping(const char *pub, const char *priv)
 			} else {
 				kr_log_info("elastic IP %s -> %s%s%s", pub, priv ? priv : "(none)",
 				    old[0] ? ", was " : "", old);
-				if (old[0] && strcmp(old, priv ? priv : "") != 0)
-					vnet_conntrack_flush(pub);
+				if (old[0] && strcmp(old, priv ? priv : "") != 0 &&
+				    cc_priv_address(CC_PRIV_CONNTRACK_FLUSH, pub) < 0)
+					kr_log_warnx("elastic IP %s: old connections not flushed: %s",
+					    pub, kr_error_message());
 			}
 		}
 	}

@@ -184,7 +184,8 @@ void cc_resv_expire(struct cc_node *n, time_t now);
 int cc_fits_count(const struct cc_res *have, const struct cc_res *need);
 
 /* vnet.c: the virtual network, all modes */
-int cc_vnet_init(void);
+int cc_vnet_configure(void);	/* karri.conf into V, as root before the fork (cc/priv.h) */
+int cc_vnet_init(void);		/* the child: cc.db, then the host made to match */
 void cc_vnet_shutdown(void);
 int cc_vnet_assign(const char *instance_id, const char *user, const char *group, int vlan,
     int net_index, const char *mac_given, struct cc_inst *in);

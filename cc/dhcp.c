@@ -19,6 +19,11 @@
  * loopback resolver would be the guest's own).  dnsmasq runs in the foreground as our child with a pid
  * file; after a CC crash it keeps serving, and the restarted CC adopts it
  * when its command line (/proc/PID/cmdline) is exactly what it would start.
+ *
+ * All of this runs in the privileged parent (priv.h), on V's networks and
+ * leases as the child last sent them (checked); its files -- hosts, pid
+ * files, dnsmasq.log -- are in V.dir, root's directory, which the child
+ * cannot touch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -300,7 +305,7 @@ spawn(struct vnet_dhcp *d, struct argv_set *a)
 	char log[640], pidpath[640];
 	struct kr_command_opts o = { .log_path = log };
 
-	snprintf(log, sizeof(log), "%s/cc-dnsmasq.log", V.logdir);
+	snprintf(log, sizeof(log), "%s/dnsmasq.log", V.dir);
 	path_of(d->ifname, "pid", pidpath);
 	unlink(pidpath);
 	if ((d->pid = kr_command_spawn((const char *const *)a->v, &o)) < 0)

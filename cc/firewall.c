@@ -1,247 +1,112 @@
 /*
- * firewall.c - security groups, elastic IP NAT and the metadata redirect as
- * one iptables ruleset, applied atomically; and ConfigureNetwork.
+ * firewall.c - security groups (ConfigureNetwork) and the picture of the
+ * whole ruleset that the privileged parent applies (firewall_rules.c: the
+ * chains, the policy, the metadata redirect and the elastic IP NAT).
  *
- * Karri owns its chains and only those: KARRI-FWD (filter, jumped to from
- * FORWARD), one KARRI-G<net> per group network, and KARRI-PRE / KARRI-OUT /
- * KARRI-POST in nat.  Every change rebuilds all of them from V and hands
- * the text to one `iptables-restore --noflush`: declaring a chain in the
- * batch flushes it, the rest of the host's rules are untouched, and the
- * kernel swaps the whole batch in at once, so no packet ever sees half a
- * change (an elastic IP moves from one instance to the other in one step).
- *
- * Policy: traffic to a group's network goes through its chain; within a
- * group everything is allowed, from elsewhere only what a rule opens
- * (protocol, ports, source CIDR or source group), the rest is dropped
- * (default deny between groups).  Replies pass by conntrack.  Instances
- * may go out; those without an elastic IP are masqueraded.
- *
- * Metadata: 169.254.169.254:80 is DNATed to VNET_CLOUDIP:CLC_PORT, and
- * traffic to VNET_CLOUDIP is never SNATed, so the CLC sees the instance's
- * own private address as the source and answers for that instance only.
- * (The CLC host routes VNET_SUBNET via the CC; when they share a host, as in
- * the front end, the route is the CC's own gateway address.)
+ * The rules are kept as the CLC sent them (user, group, protocol, ports,
+ * source CIDR or source group) in V and cc.db; what goes to the parent is
+ * numbers only, each source group resolved to its network's CIDR, so the
+ * parent checks ranges rather than parsing names.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "karriH.h"
-#include "core/buf.h"
-#include "core/command.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "soap/soap_error.h"
 #include "soap/soap_server.h"
+#include "priv.h"
 #include "vnet.h"
 
-static bool jumps_done, scanned;
-
-static const struct { const char *table, *chain, *from; } jumps[] = {
-	{ "filter", "KARRI-FWD", "FORWARD" },
-	{ "nat", "KARRI-PRE", "PREROUTING" },
-	{ "nat", "KARRI-OUT", "OUTPUT" },
-	{ "nat", "KARRI-POST", "POSTROUTING" },
-};
-
-static void
-cidr_of(int vlan, char out[32])
+static uint8_t
+proto_of(const char *name)
 {
-	char ip[16];
-
-	vnet_ip_str(vnet_net_base(vlan), ip);
-	snprintf(out, 32, "%s/%d", ip, vnet_plen());
+	return strcmp(name, "tcp") == 0 ? CC_PRIV_TCP : strcmp(name, "udp") == 0 ? CC_PRIV_UDP :
+	    CC_PRIV_ICMP;
 }
 
-static void
-subnet_cidr(char out[32])
+/* A stored rule as numbers, its source group resolved; false when it matches nothing yet. */
+static bool
+rule_picture(const struct vnet_rule *r, int vlan, struct cc_priv_rule *out)
 {
-	char ip[16];
+	uint32_t src = 0;
 	int plen = 0;
-
-	for (uint32_t m = V.netmask; m & 0x80000000u; m <<= 1)
-		plen++;
-	vnet_ip_str(V.subnet, ip);
-	snprintf(out, 32, "%s/%d", ip, plen);
-}
-
-static void
-rule_lines(struct kr_buf *b, const char *chain, const struct vnet_rule *r)
-{
-	char src[32] = "";
 
 	if (r->source_name[0]) {
 		struct vnet_net *s = vnet_net_by_name(r->source_user, r->source_name);
 
 		if (!s)
-			return;		/* that group has no network (yet): nothing to match */
-		cidr_of(s->vlan, src);
-	} else {
-		snprintf(src, sizeof(src), "%s", r->source_net[0] ? r->source_net : "0.0.0.0/0");
+			return false;	/* that group has no network (yet): nothing to match */
+		src = vnet_net_base(s->vlan);
+		plen = vnet_plen();
+	} else if (r->source_net[0]) {
+		char ip[20], *slash;
+
+		snprintf(ip, sizeof(ip), "%s", r->source_net);
+		if ((slash = strchr(ip, '/')) == NULL)
+			return false;
+		*slash = '\0';
+		plen = atoi(slash + 1);
+		if (vnet_ip_parse(ip, &src) < 0 || plen < 0 || plen > 32)
+			return false;
+		/* iptables would take 10.1.2.3/8 as 10.0.0.0/8: say so in numbers. */
+		src &= plen ? ~0u << (32 - plen) : 0;
 	}
-	kr_buf_addf(b, "-A %s -s %s -p %s", chain, src, r->protocol);
-	if (strcmp(r->protocol, "icmp") == 0) {
-		if (r->port_min >= 0 && r->port_max >= 0)
-			kr_buf_addf(b, " --icmp-type %d/%d", r->port_min, r->port_max);
-		else if (r->port_min >= 0)
-			kr_buf_addf(b, " --icmp-type %d", r->port_min);
-	} else {
-		kr_buf_addf(b, " --dport %d:%d", r->port_min, r->port_max);
-	}
-	kr_buf_add(b, " -j ACCEPT\n");
+	*out = (struct cc_priv_rule){ .vlan = (uint16_t)vlan, .proto = proto_of(r->protocol),
+		.src_plen = (uint8_t)plen, .src = src, .port_min = r->port_min,
+		.port_max = r->port_max };
+	return true;
 }
 
-/* The whole ruleset, as iptables-restore reads it. */
+/* V as the parent's ruleset wants it (V.lock held). */
 static void
-ruleset(struct kr_buf *b)
+picture(struct cc_priv_firewall *fw)
 {
-	char all[32], cidr[32];
+	uint32_t ip;
 
-	subnet_cidr(all);
-	kr_buf_add(b, "*filter\n:KARRI-FWD - [0:0]\n");
-	for (int i = 0; i < V.nnets; i++)
-		kr_buf_addf(b, ":KARRI-G%d - [0:0]\n", V.nets[i].vlan);
-	kr_buf_add(b, "-A KARRI-FWD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
-	for (int i = 0; i < V.nnets; i++) {
-		cidr_of(V.nets[i].vlan, cidr);
-		kr_buf_addf(b, "-A KARRI-FWD -d %s -j KARRI-G%d\n", cidr, V.nets[i].vlan);
+	for (int i = 0; i < V.nnets && fw->nnets < VNET_NETS_MAX; i++) {
+		const struct vnet_net *n = &V.nets[i];
+
+		fw->nets[fw->nnets++] = (uint16_t)n->vlan;
+		for (int r = 0; r < V.nrules && fw->nrules < VNET_RULES_MAX; r++)
+			if (strcmp(V.rules[r].user, n->user) == 0 &&
+			    strcmp(V.rules[r].name, n->name) == 0 &&
+			    rule_picture(&V.rules[r], n->vlan, &fw->rules[fw->nrules]))
+				fw->nrules++;
 	}
-	kr_buf_addf(b, "-A KARRI-FWD -s %s -j ACCEPT\n", all);
-	for (int i = 0; i < V.nnets; i++) {
-		char chain[24];
-
-		snprintf(chain, sizeof(chain), "KARRI-G%d", V.nets[i].vlan);
-		cidr_of(V.nets[i].vlan, cidr);
-		kr_buf_addf(b, "-A %s -s %s -j ACCEPT\n", chain, cidr);
-		for (int r = 0; r < V.nrules; r++)
-			if (strcmp(V.rules[r].user, V.nets[i].user) == 0 &&
-			    strcmp(V.rules[r].name, V.nets[i].name) == 0)
-				rule_lines(b, chain, &V.rules[r]);
-		kr_buf_addf(b, "-A %s -j DROP\n", chain);
-	}
-	kr_buf_add(b, "COMMIT\n*nat\n:KARRI-PRE - [0:0]\n:KARRI-OUT - [0:0]\n:KARRI-POST - [0:0]\n");
-	if (V.cloudip[0]) {
-		kr_buf_addf(b, "-A KARRI-PRE -s %s -d 169.254.169.254/32 -p tcp --dport 80 "
-		    "-j DNAT --to-destination %s:%d\n", all, V.cloudip, V.clc_port);
-		kr_buf_addf(b, "-A KARRI-POST -s %s -d %s/32 -j RETURN\n", all, V.cloudip);
-	}
-	for (int i = 0; i < V.npubs; i++) {
-		if (!V.pubs[i].priv[0])
-			continue;
-		kr_buf_addf(b, "-A KARRI-PRE -d %s/32 -j DNAT --to-destination %s\n",
-		    V.pubs[i].pub, V.pubs[i].priv);
-		kr_buf_addf(b, "-A KARRI-OUT -d %s/32 -j DNAT --to-destination %s\n",
-		    V.pubs[i].pub, V.pubs[i].priv);
-	}
-	kr_buf_addf(b, "-A KARRI-POST -s %s -d %s -j RETURN\n", all, all);
-	for (int i = 0; i < V.npubs; i++)
-		if (V.pubs[i].priv[0])
-			kr_buf_addf(b, "-A KARRI-POST -s %s/32 -j SNAT --to-source %s\n",
-			    V.pubs[i].priv, V.pubs[i].pub);
-	kr_buf_addf(b, "-A KARRI-POST -s %s -o %s -j MASQUERADE\nCOMMIT\n", all, V.pubif);
-}
-
-static int
-ipt(const char *table, const char *op, const char *chain, const char *target)
-{
-	const char *argv[] = { "iptables", "-w", "-t", table, op, chain,
-		target ? "-j" : NULL, target, NULL };
-	struct kr_command_opts o = { .timeout_ms = 15000 };
-
-	return kr_command_run(argv, &o, NULL);
-}
-
-/* Group chains left by an earlier run (a crash) that this one did not make. */
-static void
-scan_chains(void)
-{
-	const char *argv[] = { "iptables", "-w", "-t", "filter", "-S", NULL };
-	struct kr_command_opts o = { .timeout_ms = 15000 };
-	struct kr_command_result r = { 0 };
-
-	if (kr_command_run(argv, &o, &r) == 0)
-		for (char *p = r.out; (p = strstr(p, "-N KARRI-G")) != NULL; p++) {
-			int v = atoi(p + 10);
-
-			if (v >= 0 && v <= VNET_NETS_MAX)
-				V.applied_chains[v] = true;
-		}
-	kr_command_result_free(&r);
+	for (int i = 0; i < V.npubs && fw->nnat < VNET_PUBLIC_MAX; i++)
+		if (V.pubs[i].priv[0] && vnet_ip_parse(V.pubs[i].pub, &fw->nat[fw->nnat].pub) == 0 &&
+		    vnet_ip_parse(V.pubs[i].priv, &ip) == 0)
+			fw->nat[fw->nnat++].priv = ip;
 }
 
 int
 vnet_firewall_apply(void)
 {
-	const char *argv[] = { "iptables-restore", "-w", "--noflush", NULL };
-	struct kr_buf b = KR_BUF_INIT;
-	struct kr_command_opts o = { .timeout_ms = 30000 };
-	bool now[VNET_NETS_MAX + 1] = { false };
+	struct cc_priv_firewall *fw;
 	int rc;
 
 	if (!vnet_managed())
 		return 0;
-	if (!scanned) {
-		scan_chains();
-		scanned = true;
-	}
-	ruleset(&b);
-	if (kr_buf_failed(&b)) {
-		kr_buf_free(&b);
-		kr_error("InternalError", "firewall ruleset too large");
+	if ((fw = calloc(1, sizeof(*fw))) == NULL) {
+		kr_error("InternalError", "out of memory");
 		return -1;
 	}
-	o.input = kr_buf_str(&b);
-	o.input_len = kr_buf_len(&b);
-	rc = kr_command_run(argv, &o, NULL);
-	kr_buf_free(&b);
-	if (rc < 0) {
+	picture(fw);
+	if ((rc = cc_priv_firewall_set(fw)) < 0)
 		kr_log_warnx("firewall: %s", kr_error_message());
-		return -1;
-	}
-	if (!jumps_done) {
-		for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++)
-			if (ipt(jumps[i].table, "-C", jumps[i].from, jumps[i].chain) < 0 &&
-			    ipt(jumps[i].table, "-I", jumps[i].from, jumps[i].chain) < 0)
-				return -1;
-		jumps_done = true;
-	}
-	for (int i = 0; i < V.nnets; i++)
-		if (V.nets[i].vlan <= VNET_NETS_MAX)
-			now[V.nets[i].vlan] = true;
-	for (int v = 0; v <= VNET_NETS_MAX; v++) {
-		char chain[24];
-
-		if (!V.applied_chains[v] || now[v])
-			continue;
-		snprintf(chain, sizeof(chain), "KARRI-G%d", v);
-		ipt("filter", "-F", chain, NULL);
-		ipt("filter", "-X", chain, NULL);
-	}
-	memcpy(V.applied_chains, now, sizeof(now));
-	return 0;
+	free(fw);
+	return rc;
 }
 
 void
 vnet_firewall_remove(void)
 {
-	for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
-		while (ipt(jumps[i].table, "-D", jumps[i].from, jumps[i].chain) == 0)
-			;
-		ipt(jumps[i].table, "-F", jumps[i].chain, NULL);
-		ipt(jumps[i].table, "-X", jumps[i].chain, NULL);
-	}
-	for (int v = 0; v <= VNET_NETS_MAX; v++) {
-		char chain[24];
-
-		if (!V.applied_chains[v])
-			continue;
-		snprintf(chain, sizeof(chain), "KARRI-G%d", v);
-		ipt("filter", "-F", chain, NULL);
-		ipt("filter", "-X", chain, NULL);
-		V.applied_chains[v] = false;
-	}
-	jumps_done = false;
+	if (cc_priv_simple(CC_PRIV_FIREWALL_REMOVE) < 0)
+		kr_log_warnx("firewall: %s", kr_error_message());
 }
 
 /* --- ConfigureNetwork ------------------------------------------------------------ */

@@ -7,10 +7,17 @@
  * clean shutdown (SIGTERM) removes everything the CC made on this host;
  * a killed CC leaves it all in place for the next start to adopt.  The
  * operations of the cc contract live in their own files.
+ *
+ * Started as root, karri-cc reads its config, opens its port (its TLS pair
+ * is root's to read), forks, and from then on is two processes (priv.h):
+ * a root parent with a few network capabilities that changes the host when
+ * asked, and a child, EUCA_USER without any capability, that does all the
+ * rest -- every byte from the network is parsed there.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "karriH.h"
 #include "cc.h"
@@ -19,7 +26,30 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sizes.h"
+#include "priv.h"
 #include "soap/soap_server.h"
+
+/* What the child writes, handed to EUCA_USER by root before it drops. */
+static const struct kr_daemon_path cc_user_paths[] = {
+	{ "var/lib/karri/cc.db", KR_OWN_DB },
+	{ "var/log/karri/karri-cc.log", KR_OWN_FILE },	/* opened by root, rotated by the user */
+	{ NULL, KR_OWN_FILE },
+};
+
+/* The child's state is under KARRI_HOME: say so plainly when EUCA_USER cannot get there. */
+static void
+check_home_reachable(struct kr_daemon *d)
+{
+	const char *home = d->home[0] ? d->home : "/";
+	char what[1200];
+
+	if (access(home, X_OK) == 0)
+		return;
+	snprintf(what, sizeof(what), "KARRI_HOME %s cannot be reached by EUCA_USER '%.64s', which "
+	    "the unprivileged part of karri-cc runs as: let it search every directory on the way "
+	    "(o+x)", home, kr_config_get(d->cfg, "EUCA_USER"));
+	kr_daemon_fatal(d, what);
+}
 
 static void
 settings(struct kr_daemon *d)
@@ -60,6 +90,20 @@ main(int argc, char **argv)
 	/* The port first: a second copy must fail before it touches anything. */
 	srv = kr_soap_daemon_listen(&d, dispatchers);
 	settings(&d);
+	if (cc_vnet_configure() < 0)
+		kr_daemon_fatal(&d, kr_error_message());
+	switch (cc_priv_fork()) {
+	case -1:
+		kr_daemon_fatal(&d, kr_error_message());
+	case 0:
+		break;
+	default:
+		kr_soap_server_free(srv);	/* the port is the child's */
+		cc_priv_parent_run(&d);
+	}
+	kr_daemon_become_user(&d, cc_user_paths);
+	check_home_reachable(&d);
+	cc_priv_child_ready();
 	if (kr_daemon_path(&d, "var/lib/karri", dir, sizeof(dir)) < 0 || kr_mkdir_p(dir) < 0)
 		kr_daemon_fatal(&d, kr_error_message());
 	snprintf(db, sizeof(db), "%s/cc.db", dir);

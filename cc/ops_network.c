@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "soap/soap_error.h"
 #include "soap/soap_server.h"
+#include "priv.h"
 #include "vnet.h"
 
 static int
@@ -54,7 +55,7 @@ __cc__StartNetwork(struct soap *soap, struct _cc__StartNetwork *req,
 	} else if (!n) {
 		rc = vnet_net_start(user, name, req->vlan) < 0 ? -1 : 0;
 		if (rc == 0)
-			rc = vnet_dhcp_sync();
+			rc = cc_priv_dhcp_sync();
 	}
 	pthread_mutex_unlock(&V.lock);
 	return answer(soap, &resp->_return, &resp->statusMessage, rc);

@@ -2,8 +2,8 @@
  * vnet.c - the cluster's virtual network: modes, configuration, start and
  * clean shutdown, networks started and stopped, and each instance's
  * address (its lease).  The SOAP operations are in ops_network.c, the
- * state in vnet_state.c, the host's side in vnet_host.c, dhcp.c,
- * firewall.c and addresses.c.
+ * state in vnet_state.c; the host's side is the privileged parent's
+ * (priv.h), asked through priv_client.c.
  *
  *   SYSTEM          instances join VNET_BRIDGE on the node and get their
  *                   address from the LAN; the CC only gives MACs.
@@ -28,6 +28,7 @@
 #include "daemon/daemon.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "priv.h"
 #include "vnet.h"
 
 /* --- configuration ------------------------------------------------------------- */
@@ -86,9 +87,7 @@ read_config(void)
 	copy_ip_key("VNET_ROUTER", V.router);
 	copy_ip_key("VNET_BROADCAST", V.broadcast);
 	if (d)
-		snprintf(V.dir, sizeof(V.dir), "%s/var/lib/karri/cc-net", d->home);
-	if (d)
-		snprintf(V.logdir, sizeof(V.logdir), "%s/var/log/karri", d->home);
+		snprintf(V.dir, sizeof(V.dir), "%s/var/lib/karri-cc", d->home);
 	if (V.mode == VNET_SYSTEM)
 		return 0;
 	if (vnet_ip_parse(kr_config_get(cc.cfg, "VNET_SUBNET"), &V.subnet) < 0 ||
@@ -116,8 +115,16 @@ read_config(void)
 	return V.mode == VNET_STATIC ? load_macmap() : 0;
 }
 
+/*
+ * As root, before the fork (cc/priv.h): both processes get V's settings
+ * from karri.conf here -- the child to run the network, the parent as the
+ * limits it checks the child's requests against.  The parent's directory
+ * (dnsmasq's hosts and pid files, its log) is made now, root's, outside
+ * what the child owns: a child that could swap it for a symbolic link
+ * could make the parent write or signal elsewhere.
+ */
 int
-cc_vnet_init(void)
+cc_vnet_configure(void)
 {
 	if (read_config() < 0)
 		return -1;
@@ -130,21 +137,31 @@ cc_vnet_init(void)
 		kr_error("InternalError", "out of memory");
 		return -1;
 	}
+	if (vnet_managed())
+		vnet_public_pool();
+	return V.mode == VNET_SYSTEM ? 0 : kr_mkdir_p(V.dir);
+}
+
+/* The child: V from cc.db, then the host made to match it, through the parent. */
+int
+cc_vnet_init(void)
+{
 	if (vnet_state_load() < 0)
 		return -1;
 	kr_log_info("network mode %s: %d network(s), %d address lease(s), %d rule(s)",
 	    V.mode_name, V.nnets, V.nleases, V.nrules);
 	if (V.mode == VNET_SYSTEM)
 		return 0;
-	if (kr_mkdir_p(V.dir) < 0)
-		return -1;
 	pthread_mutex_lock(&V.lock);
-	vnet_host_forwarding_on();
+	if (cc_priv_simple(CC_PRIV_FORWARDING_ON) < 0)
+		kr_log_warnx("%s", kr_error_message());
 	for (int i = 0; vnet_managed() && i < V.nnets; i++)
-		vnet_host_net_up(V.nets[i].vlan);
+		if (cc_priv_net(CC_PRIV_NET_UP, V.nets[i].vlan) < 0)
+			kr_log_warnx("%s", kr_error_message());
 	if (vnet_managed())
 		vnet_public_load();
-	vnet_dhcp_sync();
+	if (cc_priv_dhcp_sync() < 0)
+		kr_log_warnx("%s", kr_error_message());
 	if (vnet_managed())
 		vnet_firewall_apply();
 	pthread_mutex_unlock(&V.lock);
@@ -157,12 +174,12 @@ cc_vnet_shutdown(void)
 	if (V.mode == VNET_SYSTEM)
 		return;
 	pthread_mutex_lock(&V.lock);
-	vnet_dhcp_stop_all();
+	cc_priv_simple(CC_PRIV_DHCP_STOP);
 	if (vnet_managed()) {
 		vnet_firewall_remove();
 		vnet_public_remove_all();
 		for (int i = 0; i < V.nnets; i++)
-			vnet_host_net_down(V.nets[i].vlan);
+			cc_priv_net(CC_PRIV_NET_DOWN, V.nets[i].vlan);
 	}
 	pthread_mutex_unlock(&V.lock);
 	kr_log_info("network removed from this host (clean shutdown)");
@@ -207,7 +224,7 @@ vnet_net_start(const char *user, const char *group, int vlan)
 	snprintf(n->user, sizeof(n->user), "%s", user);
 	snprintf(n->name, sizeof(n->name), "%s", group);
 	kr_log_info("network %d for group %s of %s", vlan, group, user);
-	if (vnet_host_net_up(vlan) < 0)
+	if (cc_priv_net(CC_PRIV_NET_UP, vlan) < 0)
 		return -1;
 	vnet_firewall_apply();
 	return vlan;
@@ -234,9 +251,9 @@ vnet_net_stop(struct vnet_net *n)
 	if (rc == 0 && (rc = vnet_db_exec("DELETE FROM networks WHERE vlan = ?", NULL, NULL,
 	    NULL, vlan, -1)) == 0) {
 		*n = V.nets[--V.nnets];
-		vnet_dhcp_sync();
+		cc_priv_dhcp_sync();
 		vnet_firewall_apply();
-		vnet_host_net_down(vlan);
+		cc_priv_net(CC_PRIV_NET_DOWN, vlan);
 		kr_log_info("network %d stopped", vlan);
 	}
 	return rc;
@@ -319,7 +336,7 @@ cc_vnet_assign(const char *id, const char *user, const char *group, int vlan, in
 	l->index = in->net_index;
 	snprintf(l->mac, sizeof(l->mac), "%s", in->mac);
 	snprintf(l->ip, sizeof(l->ip), "%s", in->priv_ip);
-	vnet_dhcp_sync();
+	cc_priv_dhcp_sync();
 	rc = 0;
 out:
 	pthread_mutex_unlock(&V.lock);
@@ -337,9 +354,10 @@ cc_vnet_release(const char *id)
 	if ((l = vnet_lease_find(id)) != NULL) {
 		vnet_db_exec("DELETE FROM leases WHERE instance_id = ?", id, NULL, NULL, -1, -1);
 		/* dnsmasq forgets the lease, so the address can go to the next instance */
-		vnet_dhcp_release(l->vlan, l->ip, l->mac);
+		if (cc_priv_dhcp_release(l->vlan, l->ip, l->mac) < 0)
+			kr_log_warnx("dhcp_release %s %s: %s", l->ip, l->mac, kr_error_message());
 		*l = V.leases[--V.nleases];
-		vnet_dhcp_sync();
+		cc_priv_dhcp_sync();
 	}
 	pthread_mutex_unlock(&V.lock);
 }

@@ -1,11 +1,12 @@
 /*
  * vnet.h - the cluster's virtual network (private to the CC).  The files,
  * bottom up: vnet_state.c (V, its lookups and cc.db rows), vnet_addr.c
- * (address arithmetic), vnet_host.c (bridges, gateway addresses, sysctls),
- * dhcp.c, firewall.c, addresses.c, vnet_conntrack.c (the other host side
- * effects), vnet.c (configuration, start/stop, networks and leases) and
- * ops_network.c (StartNetwork, StopNetwork, DescribeNetworks).  None calls
- * a file above it.
+ * (address arithmetic); the host's side, run only by the privileged parent
+ * (priv.h): vnet_host.c (bridges, gateway and public addresses, sysctls),
+ * dhcp.c, firewall_rules.c, vnet_conntrack.c; the child's: priv_client.c
+ * (its requests), firewall.c, addresses.c, vnet.c (configuration,
+ * start/stop, networks and leases) and ops_network.c (StartNetwork,
+ * StopNetwork, DescribeNetworks).  None calls a file above it.
  *
  * Addressing (Eucalyptus' scheme): network number v of a MANAGED mode owns
  * VNET_ADDRSPERNET addresses starting at VNET_SUBNET + v * VNET_ADDRSPERNET;
@@ -78,8 +79,7 @@ struct vnet {
 	char dns[16], cloudip[16], router[16], broadcast[16];
 	int clc_port;
 	const char *macprefix;
-	char dir[600];			/* $KARRI_HOME/var/lib/karri/cc-net */
-	char logdir[600];
+	char dir[600];			/* $KARRI_HOME/var/lib/karri-cc: the parent's */
 	struct vnet_net *nets;
 	int nnets;
 	struct vnet_lease *leases;
@@ -113,29 +113,31 @@ int vnet_ip_parse(const char *s, uint32_t *ip);
 int vnet_plen(void);				/* prefix length of one network */
 uint32_t vnet_net_base(int vlan);
 
-/* vnet_host.c (V.lock held) */
+/* vnet_host.c (the privileged parent) */
 int vnet_host_net_up(int vlan);		/* bridge (MANAGED) and gateway address */
 void vnet_host_net_down(int vlan);
 void vnet_host_forwarding_on(void);
+int vnet_host_public(bool add, const char *pub);
 
 /* vnet.c (V.lock held) */
 int vnet_net_start(const char *user, const char *group, int vlan);	/* the vlan, or -1 */
 int vnet_net_stop(struct vnet_net *n);
 
-/* dhcp.c (V.lock held) */
+/* dhcp.c (the privileged parent, with V's networks and leases as the child sent them) */
 int vnet_dhcp_sync(void);		/* hosts files written, dnsmasq started or told */
 void vnet_dhcp_stop_all(void);
 void vnet_dhcp_release(int vlan, const char *ip, const char *mac);	/* lease of a gone instance */
 
-/* firewall.c (V.lock held) */
-int vnet_firewall_apply(void);		/* the whole ruleset, one batch */
+/* firewall.c (V.lock held): V's ruleset, applied by the parent in one batch */
+int vnet_firewall_apply(void);
 void vnet_firewall_remove(void);
 
-/* addresses.c (V.lock held) */
-int vnet_public_load(void);
-void vnet_public_remove_all(void);
+/* addresses.c */
+void vnet_public_pool(void);		/* VNET_PUBLICIPS into V.pubs (both processes) */
+int vnet_public_load(void);		/* the child: mappings from cc.db; V.lock held */
+void vnet_public_remove_all(void);	/* V.lock held */
 
-/* vnet_conntrack.c: drop the tracked flows of a public address that moved. */
+/* vnet_conntrack.c (the parent): drop the tracked flows of a public address that moved. */
 void vnet_conntrack_flush(const char *pub);
 
 #endif

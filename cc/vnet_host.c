@@ -1,9 +1,11 @@
 /*
  * vnet_host.c - what the cluster network changes on the CC's host besides
- * dnsmasq (dhcp.c), iptables (firewall.c) and public addresses
- * (addresses.c): each network's bridge and gateway address, and the
+ * dnsmasq (dhcp.c) and iptables (firewall_rules.c): each network's bridge
+ * and gateway address, the public addresses on VNET_PUBINTERFACE, and the
  * forwarding sysctls.  Every step is idempotent ("already so" is done), so
- * a restarted CC re-applies its state over what it left.  V.lock held.
+ * a restarted CC re-applies its state over what it left.  Run by the
+ * privileged parent (priv_parent.c) on the child's checked request, with
+ * the parent's own V: names and addresses come from its karri.conf.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +67,16 @@ vnet_host_net_down(int vlan)
 		kr_vnet_bridge_down(vlan);
 	else
 		ip_addr("del", gw, V.privif);
+}
+
+/* pub/32 on VNET_PUBINTERFACE, so the CC answers ARP for it; or taken off. */
+int
+vnet_host_public(bool add, const char *pub)
+{
+	char a[24];
+
+	snprintf(a, sizeof(a), "%s/32", pub);
+	return ip_addr(add ? "add" : "del", a, V.pubif);
 }
 
 static void

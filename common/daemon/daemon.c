@@ -174,6 +174,7 @@ write_pid_file(struct kr_daemon *d)
 	char rel[128], dir[PATH_MAX], buf[32];
 	int fd, n;
 
+	d->pid = (long)getpid();
 	snprintf(rel, sizeof(rel), "var/run/karri/%s.pid", d->name);
 	if (kr_daemon_path(d, "var/run/karri", dir, sizeof(dir)) < 0 ||
 	    kr_daemon_path(d, rel, d->pid_path, sizeof(d->pid_path)) < 0 ||
@@ -185,7 +186,7 @@ write_pid_file(struct kr_daemon *d)
 		d->pid_path[0] = '\0';
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	n = snprintf(buf, sizeof(buf), "%ld\n", d->pid);
 	if (write(fd, buf, (size_t)n) != n)
 		kr_log_warn("cannot write pid file %s", d->pid_path);
 	close(fd);

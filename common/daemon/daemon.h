@@ -63,6 +63,7 @@ struct kr_daemon {
 	const char *bind_address;
 	int port;
 	time_t started;
+	long pid;			/* the daemon's, as its pid file says (a privsep child's parent) */
 };
 
 /*

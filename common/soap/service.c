@@ -31,7 +31,7 @@ __svc__DescribeService(struct soap *soap, struct _svc__DescribeService *req,
 	resp->serviceName = soap_strdup(soap, d->name);
 	resp->version = soap_strdup(soap, PACKAGE_VERSION);
 	resp->state = soap_strdup(soap, kr_daemon_stopping() ? "STOPPING" : "ENABLED");
-	resp->pid = (int)getpid();
+	resp->pid = d->pid > 0 ? (int)d->pid : (int)getpid();	/* karri-cc: the parent's */
 	resp->uptimeSeconds = (long)(time(NULL) - d->started);
 	resp->hostName = soap_strdup(soap, host);
 	return SOAP_OK;

@@ -1,9 +1,11 @@
-"""The unprivileged user karri-clc, karri-walrus and karri-ebs run as, for the tests.
+"""The unprivileged user karri-clc, karri-walrus, karri-ebs and karri-cc's
+child run as, for the tests.
 
 Started as root (as the tests and the quickstart start them), those
 daemons hand themselves what root made in their KARRI_HOME and become
 EUCA_USER ("karri") before they open anything else (common/daemon/daemon.c; EBS
-right after its AoE socket, ebs/main.c).  What the
+right after its AoE socket, ebs/main.c; the CC's child right after the
+fork, its parent staying root: cc/priv.h).  What the
 harness adds is what `make install` does on a real host, plus what only a
 test has:
 
@@ -22,12 +24,13 @@ import pwd
 import subprocess
 
 USER = "karri"
-UNPRIVILEGED = {"karri-clc", "karri-walrus", "karri-ebs"}   # EBS: after its AoE socket
+UNPRIVILEGED = {"karri-clc", "karri-walrus", "karri-ebs", "karri-cc",
+                "karri-nc"}   # EBS: after its AoE socket; CC, NC: their children
 
 # Config keys naming files (or directories) an unprivileged daemon opens.
 _FILES = ("KARRI_CLOUD_KEY", "KARRI_CLOUD_CERT")
 _DBS = ("CLC_DB", "USERS_DB", "WALRUS_DB")
-_DIRS = ("WALRUS_STORAGE_DIR", "EBS_VOLUMES_DIR")
+_DIRS = ("WALRUS_STORAGE_DIR", "EBS_VOLUMES_DIR", "INSTANCE_PATH")
 
 
 def ensure_user():

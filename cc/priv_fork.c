@@ -1,0 +1,223 @@
+/*
+ * priv_fork.c - karri-cc becomes two processes (priv.h): the fork, the
+ * parent's capabilities, and parent and child living and dying together.
+ *
+ * The parent keeps uid 0 but only the capabilities its operations need, in
+ * its bounding set as well, so that nothing it runs (ip, iptables-restore,
+ * conntrack, dnsmasq, dhcp_release) gets more:
+ *   CAP_NET_ADMIN         links, bridges, addresses, netfilter, conntrack, sysctls
+ *   CAP_NET_RAW           iptables' and dnsmasq's raw sockets
+ *   CAP_NET_BIND_SERVICE  dnsmasq's port 67, dhcp_release's 68
+ *   CAP_KILL              its dnsmasqs, which run as VNET_DHCPUSER
+ *   CAP_SETUID/SETGID     dnsmasq's own drop to VNET_DHCPUSER
+ * No CAP_DAC_OVERRIDE: the parent writes only in its own root-owned
+ * directory (V.dir) and cannot be made to write in the child's.
+ *
+ * Dying together: the child asks for PR_SET_PDEATHSIG (SIGKILL), so a
+ * parent that is killed takes the child with it (a killed CC leaves the
+ * network in place, as before).  The parent forwards SIGTERM and SIGINT to
+ * the child, which then stops cleanly -- removing the network through the
+ * parent -- and exits; the parent sees the end of the channel, reaps the
+ * child and exits with its status (dying of the same signal if it was
+ * killed).  A child that breaks the protocol is killed at once.  So the
+ * supervisors, which know only the parent's pid, stop both by stopping it
+ * -- SIGSTOP and SIGCONT included (follow_parent()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "daemon/daemon.h"
+#include "daemon/privsep.h"
+#include "priv.h"
+
+static const int parent_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_KILL,
+	CAP_SETUID, CAP_SETGID };
+
+static volatile sig_atomic_t child_pid;
+static pid_t parent_pid;
+static int serve_fd = -1;
+
+static bool
+kept(int cap)
+{
+	for (size_t i = 0; i < sizeof(parent_caps) / sizeof(parent_caps[0]); i++)
+		if (parent_caps[i] == cap)
+			return true;
+	return false;
+}
+
+/* The bounding set first (that needs CAP_SETPCAP), then what the process holds. */
+static int
+drop_capabilities(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; cap < 64; cap++)
+		if (!kept(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+			kr_error_errno("InternalError", "cannot drop capability %d from the bounding set",
+			    cap);
+			return -1;
+		}
+	memset(d, 0, sizeof(d));
+	for (size_t i = 0; i < sizeof(parent_caps) / sizeof(parent_caps[0]); i++) {
+		d[parent_caps[i] / 32].effective |= 1u << (parent_caps[i] % 32);
+		d[parent_caps[i] / 32].permitted |= 1u << (parent_caps[i] % 32);
+	}
+	if (syscall(SYS_capset, &h, d) < 0) {
+		kr_error_errno("InternalError", "cannot set the parent's capabilities");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+forward_stop(int sig)
+{
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+}
+
+pid_t
+cc_priv_fork(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	parent_pid = getpid();
+	if (kr_privsep_pair(fds) < 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		kr_error_errno("InternalError", "cannot fork the unprivileged child");
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		cc_priv_client_init(fds[1]);
+		return 0;
+	}
+	close(fds[1]);
+	child_pid = pid;
+	serve_fd = fds[0];
+	return pid;
+}
+
+/*
+ * SIGSTOP cannot be caught, yet supervisors and tests stop "the CC" by the
+ * pid they know, the parent's, to make it hang: the child must then hang
+ * too.  Nothing tells a process that its parent stopped, so this thread
+ * looks (every FOLLOW_MS, a pread of /proc/PPID/stat) and stops the child
+ * itself; the parent's SIGCONT handler continues it.
+ */
+#define FOLLOW_MS 10
+
+static void *
+follow_parent(void *arg)
+{
+	char path[64], buf[256], *state;
+	struct timespec ts = { 0, FOLLOW_MS * 1000000L };
+	ssize_t n;
+	int fd;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)parent_pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		kr_log_warn("cannot follow the privileged parent's state (%s)", path);
+		return NULL;
+	}
+	for (;;) {
+		nanosleep(&ts, NULL);
+		if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			break;		/* gone: PDEATHSIG does the rest */
+		buf[n] = '\0';
+		if ((state = strrchr(buf, ')')) != NULL && (state[2] == 'T' || state[2] == 't'))
+			raise(SIGSTOP);
+	}
+	close(fd);
+	return NULL;
+}
+
+void
+cc_priv_child_ready(void)
+{
+	pthread_t t;
+
+	/* Root given up already: PDEATHSIG is cleared by a change of ids, so set it now. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid) {
+		kr_log_errorx("the privileged parent is gone: stopping");
+		_exit(1);
+	}
+	if (pthread_create(&t, NULL, follow_parent, NULL) != 0)
+		kr_log_warnx("cannot follow the privileged parent's state: no thread");
+	else
+		pthread_detach(t);
+}
+
+/* Exit as the child did: its status, or its signal. */
+static _Noreturn void
+exit_like(struct kr_daemon *d, int status)
+{
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+
+	if (sig)
+		kr_log_warnx("privileged parent: the child died of signal %d: so do we", sig);
+	kr_daemon_finish(d);
+	if (sig) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	exit(code);
+}
+
+void
+cc_priv_parent_run(struct kr_daemon *d)
+{
+	struct sigaction sa;
+	int status = 0;
+	bool breach = false;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_stop;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCONT, &sa, NULL);	/* continued: so is the child (follow_parent) */
+	if (kr_daemon_stopping())	/* asked before the handler was there */
+		kill((pid_t)child_pid, SIGTERM);
+	/* Not root (a developer's run): nothing to keep or drop. */
+	if (geteuid() == 0 && drop_capabilities() < 0) {
+		kr_log_errorx("privileged parent: %s", kr_error_message());
+		breach = true;
+	} else {
+		kr_log_info("privileged parent: serving child %d", (int)child_pid);
+		breach = kr_privsep_serve(serve_fd, cc_priv_ops, NULL) < 0;
+	}
+	if (breach)
+		kill((pid_t)child_pid, SIGKILL);
+	close(serve_fd);
+	while (waitpid((pid_t)child_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (breach) {
+		kr_daemon_finish(d);
+		exit(1);
+	}
+	exit_like(d, status);
+}
