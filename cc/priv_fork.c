@@ -20,13 +20,13 @@
  * parent -- and exits; the parent sees the end of the channel, reaps the
  * child and exits with its status (dying of the same signal if it was
  * killed).  A child that breaks the protocol is killed at once.  So the
- * supervisors, which know only the parent's pid, stop both by stopping it
- * -- SIGSTOP and SIGCONT included (follow_parent()).
+ * supervisors, which know only the parent's pid, stop both by stopping it.
+ * SIGSTOP cannot be caught or forwarded: to make the whole CC hang (tests
+ * of a stalled backend do), stop its process group, `kill -STOP -PID`;
+ * the child is in it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/capability.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,7 +35,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -118,55 +117,14 @@ cc_priv_fork(void)
 	return pid;
 }
 
-/*
- * SIGSTOP cannot be caught, yet supervisors and tests stop "the CC" by the
- * pid they know, the parent's, to make it hang: the child must then hang
- * too.  Nothing tells a process that its parent stopped, so this thread
- * looks (every FOLLOW_MS, a pread of /proc/PPID/stat) and stops the child
- * itself; the parent's SIGCONT handler continues it.
- */
-#define FOLLOW_MS 10
-
-static void *
-follow_parent(void *arg)
-{
-	char path[64], buf[256], *state;
-	struct timespec ts = { 0, FOLLOW_MS * 1000000L };
-	ssize_t n;
-	int fd;
-
-	(void)arg;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)parent_pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		kr_log_warn("cannot follow the privileged parent's state (%s)", path);
-		return NULL;
-	}
-	for (;;) {
-		nanosleep(&ts, NULL);
-		if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
-			break;		/* gone: PDEATHSIG does the rest */
-		buf[n] = '\0';
-		if ((state = strrchr(buf, ')')) != NULL && (state[2] == 'T' || state[2] == 't'))
-			raise(SIGSTOP);
-	}
-	close(fd);
-	return NULL;
-}
-
 void
 cc_priv_child_ready(void)
 {
-	pthread_t t;
-
 	/* Root given up already: PDEATHSIG is cleared by a change of ids, so set it now. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent_pid) {
 		kr_log_errorx("the privileged parent is gone: stopping");
 		_exit(1);
 	}
-	if (pthread_create(&t, NULL, follow_parent, NULL) != 0)
-		kr_log_warnx("cannot follow the privileged parent's state: no thread");
-	else
-		pthread_detach(t);
 }
 
 /* Exit as the child did: its status, or its signal. */
@@ -199,7 +157,6 @@ cc_priv_parent_run(struct kr_daemon *d)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGCONT, &sa, NULL);	/* continued: so is the child (follow_parent) */
 	if (kr_daemon_stopping())	/* asked before the handler was there */
 		kill((pid_t)child_pid, SIGTERM);
 	/* Not root (a developer's run): nothing to keep or drop. */

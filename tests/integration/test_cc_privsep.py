@@ -241,16 +241,17 @@ def proc_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-def test_a_stopped_parent_stops_the_child_and_a_continued_one_continues_it(cc, netsim):
-    """SIGSTOP to the pid the supervisors know makes the whole CC hang, as a
-    hung CC would (the CLC's stalled-backend tests do this)."""
+def test_stopping_the_process_group_stops_both_and_continuing_it_continues_both(cc, netsim):
+    """SIGSTOP to the CC's process group (the pid the supervisors know, which
+    starts its own session) makes the whole CC hang, as a hung CC would (the
+    CLC's stalled-backend tests do this)."""
     parent, child = cc.proc.pid, child_of(cc.proc.pid)
-    os.kill(parent, signal.SIGSTOP)
+    os.killpg(parent, signal.SIGSTOP)
     try:
         wait_for(lambda: proc_state(child) == "T", timeout=5, step=0.01,
                  what="the child stopped with its parent")
     finally:
-        os.kill(parent, signal.SIGCONT)
+        os.killpg(parent, signal.SIGCONT)
     wait_for(lambda: proc_state(child) != "T", timeout=5, step=0.01,
              what="the child continued with its parent")
     assert CcClient(cc.url, netns=netsim.front.netns).describe_networks()["mode"] == \

@@ -141,12 +141,14 @@ def others_served(e, seconds=2.0):
 
 
 def stopped(proc):
+    """The daemon hangs: its whole process group stopped (karri-cc is two
+    processes, and the harness starts each daemon in a session of its own)."""
     class Ctx:
         def __enter__(self):
-            proc.send_signal(signal.SIGSTOP)
+            os.killpg(proc.pid, signal.SIGSTOP)
 
         def __exit__(self, *exc):
-            proc.send_signal(signal.SIGCONT)
+            os.killpg(proc.pid, signal.SIGCONT)
     return Ctx()
 
 

@@ -81,7 +81,7 @@ def cont(c):
     pid = c.state.get("stopped_cc")
     if pid:
         try:
-            os.kill(pid, signal.SIGCONT)
+            os.killpg(pid, signal.SIGCONT)
         except ProcessLookupError:
             pass
         c.state["stopped_cc"] = None
@@ -265,7 +265,7 @@ def test_6_status_and_rerun_repair_a_head(cloud, step):
 def test_7_zone2_cc_stopped_zone1_keeps_launching(cloud, step):
     c = cloud
     cc = supervise(c, "head2")["children"]["karri-cc"]["pid"]
-    os.kill(cc, signal.SIGSTOP)
+    os.killpg(cc, signal.SIGSTOP)       # the CC's parent and child (its own session)
     step["stopped_cc"] = cc
     try:
         # at once: the CLC takes a launch in zone1 while zone2's CC hangs
