@@ -17,6 +17,7 @@
  * the socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -284,9 +285,20 @@ nc_aoe_start(const struct nc_instance *in, struct nc_volume *v)
 	{
 		const char *const argv[] = { exe, "nbd", "-i", ifname, "-t", addr, "--socket", sock,
 		    NULL };
-		struct kr_command_opts o = { .log_path = logf };
+		/* the log is in the instance directory, which is EUCA_USER's under
+		 * NC_PRIVSEP: opened here never through a link, handed on by fd */
+		int fd = open(logf, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+		char byfd[32];
+		struct kr_command_opts o = { .log_path = byfd };
 
-		if ((pid = kr_command_spawn(argv, &o)) < 0)
+		if (fd < 0) {
+			kr_error_errno("InternalError", "cannot open %s", logf);
+			return -1;
+		}
+		snprintf(byfd, sizeof(byfd), "/proc/self/fd/%d", fd);
+		pid = kr_command_spawn(argv, &o);
+		close(fd);
+		if (pid < 0)
 			return -1;
 	}
 	for (int ms = 0; ms < HELPER_START_MS; ms += 50) {

@@ -147,17 +147,17 @@ follow_thread(void *arg)
 }
 
 int
-nc_console_follow(const struct nc_instance *in)
+nc_console_follow(const char *id)
 {
 	char path[NC_PATH_MAX];
 	struct follower *f = NULL;
 	int err;
 
-	if (nc_path(path, sizeof(path), "%s/console.log", in->dir) < 0)
+	if (nc_path(path, sizeof(path), "%s/%s/console.log", nc_node.instances_dir, id) < 0)
 		return -1;
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < NC_MAX_INSTANCES; i++) {
-		if (followers[i].used && strcmp(followers[i].id, in->id) == 0) {
+		if (followers[i].used && strcmp(followers[i].id, id) == 0) {
 			pthread_mutex_unlock(&lock);
 			return 0;	/* already followed */
 		}
@@ -169,13 +169,15 @@ nc_console_follow(const struct nc_instance *in)
 		kr_error("InternalError", "too many console copies");
 		return -1;
 	}
-	f->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* under NC_PRIVSEP the parent copies into the child's directory: never
+	 * through a link; readable by the child, which answers with it */
+	f->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (f->fd < 0) {
 		pthread_mutex_unlock(&lock);
 		kr_error_errno("InternalError", "cannot open %s", path);
 		return -1;
 	}
-	snprintf(f->id, sizeof(f->id), "%s", in->id);
+	snprintf(f->id, sizeof(f->id), "%s", id);
 	f->stop = f->done = f->orphan = false;
 	f->used = true;
 	err = pthread_create(&f->thread, NULL, follow_thread, f);

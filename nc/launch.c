@@ -192,7 +192,7 @@ make_root(struct nc_instance *in)
 		return -1;
 	}
 	if (in->attach.store == NC_STORE_DEVICE)
-		return nc_disk_copy(base, in->root_dev);
+		return nc_priv_device_fill(in->id, in->root_dev);
 	if (file_in(in, "root.raw", root, sizeof(root)) < 0)
 		return -1;
 	unlink(root);
@@ -203,7 +203,7 @@ make_root(struct nc_instance *in)
 	if (in->attach.store == NC_STORE_LOOP || in->attach.store == NC_STORE_FSIMAGE) {
 		char dev[NC_PATH_MAX];
 
-		if (nc_loop_attach(root, dev, sizeof(dev)) < 0)
+		if (nc_priv_loop_attach(in->id, dev, sizeof(dev)) < 0)
 			return -1;
 		nc_table_lock();
 		snprintf(in->root_dev, sizeof(in->root_dev), "%s", dev);
@@ -262,100 +262,62 @@ cmdline_for(const struct nc_instance *in, char *out, size_t len)
 	    in->kernel_params[0] ? " " : "", in->kernel_params);
 }
 
+/* A bounded copy into a request field; false when it does not fit. */
+static bool
+put(char *field, size_t size, const char *s)
+{
+	return (size_t)snprintf(field, size, "%s", s ? s : "") < size;
+}
+
+/*
+ * The domain as a request (priv_domain.c builds its XML, in the privileged
+ * parent under NC_PRIVSEP=Y): what launch chose, no paths -- the files are
+ * named by the instance id and which of them exist.
+ */
 int
 nc_domain_create(struct nc_instance *in)
 {
-	struct nc_domain_spec s = { 0 };
-	struct kr_buf xml = KR_BUF_INIT;
-	char kernel[NC_PATH_MAX], ramdisk[NC_PATH_MAX], root[NC_PATH_MAX], eph[NC_PATH_MAX];
-	char console[NC_PATH_MAX], cmdline[NC_PARAMS_MAX + 96], t0[8], t1[8], t2[8];
-	char swap[NC_PATH_MAX];
-	virConnectPtr c = NULL;
-	virDomainPtr dom = NULL;
+	struct nc_priv_domain *r = calloc(1, sizeof(*r));
+	char file[NC_PATH_MAX];
 	int rc = -1;
 
-	if (file_in(in, "kernel", kernel, sizeof(kernel)) < 0 ||
-	    file_in(in, "ramdisk", ramdisk, sizeof(ramdisk)) < 0 ||
-	    file_in(in, "console.log", console, sizeof(console)) < 0 ||
-	    file_in(in, "ephemeral.raw", eph, sizeof(eph)) < 0 ||
-	    file_in(in, "swap.raw", swap, sizeof(swap)) < 0 ||
-	    file_in(in, in->attach.store == NC_STORE_OVERLAY ? "root.qcow2" : "root.raw", root,
-	    sizeof(root)) < 0)
+	if (!r) {
+		kr_error("InternalError", "out of memory");
 		return -1;
-	s.type = nc_node.hv->domain_type;
-	s.name = in->id;
-	s.memory_mib = in->memory_mib;
-	s.vcpus = in->cores;
-	s.bridge = in->bridge;
-	s.mac = in->mac[0] ? in->mac : NULL;
-	s.tap = in->tap[0] ? in->tap : NULL;
-	s.nic = in->attach.nic;
-	if (in->attach.guest_aoe) {
-		s.storage_if = nc_storage_interface();
-		s.storage_mac = in->attach.storage_mac;
 	}
-	if (nc_node.hv->container) {
-		s.rootfs = in->root_dev;
-		s.init = "/sbin/init";
-	} else {
-		struct nc_disk_spec *d = &s.disks[s.ndisks++];
-
-		cmdline_for(in, cmdline, sizeof(cmdline));
-		s.kernel = exists(kernel) ? kernel : NULL;
-		s.ramdisk = exists(ramdisk) ? ramdisk : NULL;
-		s.cmdline = s.kernel ? cmdline : NULL;
-		s.console = console;
-		nc_bus_target(in->attach.bus, 0, t0, sizeof(t0));
-		d->target = t0;
-		d->bus = in->attach.bus;
-		d->cache = in->attach.cache;
-		d->io = in->attach.io;
-		if (in->attach.backing == NC_BACKING_PHY) {
-			d->src = NC_SRC_BLOCK;
-			d->path = in->root_dev;
-			d->format = "raw";
-		} else {
-			d->src = NC_SRC_FILE;
-			d->path = root;
-			d->format = in->attach.store == NC_STORE_OVERLAY ? "qcow2" : "raw";
-			if (!nc_node.direct_io_ok) {
-				d->cache = NC_CACHE_WRITEBACK;
-				d->io = NC_IO_THREADS;
-			}
-		}
-		/* index 1 ephemeral, 2 swap (Eucalyptus' sda2 and sda3) */
-		for (int k = 1; k <= 2; k++) {
-			const char *file = k == 1 ? eph : swap;
-
-			if (!exists(file))
-				continue;
-			d = &s.disks[s.ndisks++];
-			nc_bus_target(in->attach.bus, k, k == 1 ? t1 : t2, sizeof(t1));
-			*d = (struct nc_disk_spec){ .src = NC_SRC_FILE, .path = file, .format = "raw",
-				.target = k == 1 ? t1 : t2, .bus = in->attach.bus,
-				.cache = nc_node.direct_io_ok ? NC_CACHE_NONE : NC_CACHE_WRITEBACK,
-				.io = nc_node.direct_io_ok ? NC_IO_NATIVE : NC_IO_THREADS };
-		}
-
+	*r = (struct nc_priv_domain){ .memory_mib = in->memory_mib, .vcpus = in->cores,
+		.store = (uint8_t)in->attach.store, .bus = (uint8_t)in->attach.bus,
+		.cache = (uint8_t)in->attach.cache, .io = (uint8_t)in->attach.io,
+		.nic = (uint8_t)in->attach.nic, .guest_aoe = in->attach.guest_aoe,
+		.direct_io = nc_node.direct_io_ok };
+	/* a tap file where O_DIRECT is refused: through the page cache */
+	if (in->attach.backing != NC_BACKING_PHY && !nc_node.direct_io_ok) {
+		r->cache = NC_CACHE_WRITEBACK;
+		r->io = NC_IO_THREADS;
 	}
-	if (nc_domain_xml(&s, &xml) < 0 || !(c = nc_conn()))
-		goto cleanup;
-	kr_log_debug("%s: domain XML:\n%s", in->id, kr_buf_str(&xml));
-	dom = virDomainCreateXML(c, kr_buf_str(&xml), 0);
-	if (!dom) {
-		nc_virt_error("creating the domain");
+	r->kernel = file_in(in, "kernel", file, sizeof(file)) == 0 && exists(file);
+	r->ramdisk = file_in(in, "ramdisk", file, sizeof(file)) == 0 && exists(file);
+	r->ephemeral = file_in(in, "ephemeral.raw", file, sizeof(file)) == 0 && exists(file);
+	r->swap = file_in(in, "swap.raw", file, sizeof(file)) == 0 && exists(file);
+	if (r->kernel)
+		cmdline_for(in, r->cmdline, sizeof(r->cmdline));
+	if (!put(r->id, sizeof(r->id), in->id) || !put(r->hv, sizeof(r->hv), nc_node.hv->name) ||
+	    !put(r->root_dev, sizeof(r->root_dev), in->root_dev) ||
+	    !put(r->bridge, sizeof(r->bridge), in->bridge) || !put(r->mac, sizeof(r->mac), in->mac) ||
+	    !put(r->tap, sizeof(r->tap), in->tap) ||
+	    !put(r->storage_mac, sizeof(r->storage_mac),
+	    in->attach.guest_aoe ? in->attach.storage_mac : "")) {
+		kr_error("InternalError", "%s: a field too long for the domain request", in->id);
 		goto cleanup;
 	}
+	if (nc_priv_domain_create(r) < 0)
+		goto cleanup;
 	/* the instance runs even if its console cannot be copied */
-	if (nc_node.hv->pty_console && nc_console_follow(in) < 0)
+	if (nc_node.hv->pty_console && nc_priv_console_follow(in->id) < 0)
 		kr_log_warnx("%s: %s", in->id, kr_error_message());
 	rc = 0;
 cleanup:
-	if (dom)
-		virDomainFree(dom);
-	if (c)
-		virConnectClose(c);
-	kr_buf_free(&xml);
+	free(r);
 	return rc;
 }
 
@@ -382,20 +344,8 @@ remove_dir(const char *dir)
 static void
 destroy_domain(struct nc_instance *in)
 {
-	virConnectPtr c = nc_conn();
-	virDomainPtr dom = c ? virDomainLookupByName(c, in->id) : NULL;
-
-	if (dom) {
-		if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
-			kr_log_warnx("%s: destroying the domain: %s", in->id,
-			    virGetLastErrorMessage());
-		/* a persistent leftover (someone defined it): undefine it too */
-		if (virDomainIsPersistent(dom) == 1)
-			virDomainUndefine(dom);
-		virDomainFree(dom);
-	}
-	if (c)
-		virConnectClose(c);
+	if (nc_priv_domain_destroy(in->id) < 0)
+		kr_log_warnx("%s: %s", in->id, kr_error_message());
 }
 
 void
@@ -407,10 +357,10 @@ nc_teardown(struct nc_instance *in, const char *reason)
 	for (int i = in->nvolumes - 1; i >= 0; i--)
 		nc_volume_detach(in, in->volumes[i].id, true);
 	destroy_domain(in);
-	nc_console_unfollow(in->id);
+	nc_priv_console_unfollow(in->id);
 	if (in->attach_decided && in->attach.store == NC_STORE_DEVICE && in->root_dev[0]) {
 		/* back to the pool only once the tenant's data is gone */
-		if (nc_disk_wipe_device(in->root_dev) == 0)
+		if (nc_priv_device_wipe(in->id, in->root_dev) == 0)
 			nc_phy_release(in->root_dev);
 		else
 			kr_log_errorx("%s: spare device %s kept out of the pool: %s", in->id,
@@ -418,11 +368,11 @@ nc_teardown(struct nc_instance *in, const char *reason)
 	}
 	/* the loop device the metadata names, and any other over our file */
 	if ((in->attach.store == NC_STORE_LOOP || in->attach.store == NC_STORE_FSIMAGE) &&
-	    in->root_dev[0] && nc_loop_detach(in->root_dev) < 0)
+	    in->root_dev[0] && nc_priv_loop_detach(in->id, in->root_dev) < 0)
 		kr_log_warnx("%s: %s", in->id, kr_error_message());
 	if (in->dir[0] && file_in(in, "root.raw", root, sizeof(root)) == 0) {
 		for (int i = 0; i < 8 && nc_loop_find(root, dev, sizeof(dev)) == 0; i++)
-			if (nc_loop_detach(dev) < 0)
+			if (nc_priv_loop_detach(in->id, dev) < 0)
 				break;
 	}
 	if (in->tap[0] && if_nametoindex(in->tap) != 0)
@@ -467,7 +417,7 @@ launch_thread(void *arg)
 		/* MANAGED: the group's segment must be here before the tap joins it
 		 * (ncStartNetwork made it already, unless the node lost it). */
 		if (in->vlan > 0)
-			rc = nc_vnet_vlan_up(in->vlan, NULL);
+			rc = nc_priv_vlan_up(in->vlan, NULL);
 		if (rc == 0)
 			rc = nc_domain_create(in);
 	}

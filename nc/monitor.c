@@ -65,7 +65,7 @@ clean_partial(struct nc_instance *in)
 		if (nc_path(p, sizeof(p), "%s/%s", in->dir, files[i]) < 0)
 			continue;
 		for (int k = 0; k < 8 && nc_loop_find(p, dev, sizeof(dev)) == 0; k++)
-			if (nc_loop_detach(dev) < 0)
+			if (nc_priv_loop_detach(in->id, dev) < 0)
 				break;
 		unlink(p);
 	}
@@ -103,7 +103,7 @@ boot_again_thread(void *arg)
 	nc_instance_set_state(in, NC_ST_BOOTING, "booting again: the node restarted");
 	nc_table_unlock();
 	if (in->vlan > 0)
-		rc = nc_vnet_vlan_up(in->vlan, NULL);
+		rc = nc_priv_vlan_up(in->vlan, NULL);
 	if (rc == 0)
 		rc = nc_domain_create(in);
 	if (rc < 0) {
@@ -180,7 +180,7 @@ adopt_dir(virConnectPtr c, const char *dir)
 		    "adopted: the domain runs");
 		nc_table_unlock();
 		kr_log_info("%s: adopted running domain (%s)", t->id, t->disk_attachment);
-		if (nc_node.hv->pty_console && nc_console_follow(t) < 0)
+		if (nc_node.hv->pty_console && nc_priv_console_follow(t->id) < 0)
 			kr_log_warnx("%s: %s", t->id, kr_error_message());
 		for (int i = 0; i < in.nvolumes; i++)
 			if (in.volumes[i].helper > 0)
@@ -291,7 +291,7 @@ watch_helpers(const char *id)
 			continue;
 		kr_log_warnx("%s: karri-aoe pid %ld serving %s died: restarting it", in->id,
 		    (long)v.helper, v.id);
-		if (nc_aoe_start(in, &v) < 0) {
+		if (nc_priv_aoe_start(in, &v) < 0) {
 			/* keep the old pid: tried again next round */
 			kr_log_errorx("%s: %s: %s", in->id, v.id, kr_error_message());
 			continue;

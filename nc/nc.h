@@ -19,8 +19,16 @@
  *   console_pty.c    a container's pty console copied to its console.log
  *   monitor.c        restart adoption and the domain watcher
  *   volume.c         hot-plugged volumes
+ *   volume_source.c  remoteDev -> where the volume is (NC_VOLUME_PATHS)
  *   aoe_volume.c     AoE volumes: kernel AoE or a karri-aoe NBD helper
  *   ops_*.c          the SOAP operations of the NC contract
+ *   main.c           start-up; with NC_PRIVSEP=Y the fork into a root
+ *                    parent and the EUCA_USER child that is the NC
+ *   priv_client.c    the child's calls for what needs root
+ *   priv_parent.c    the parent's table of those acts, its checks, its loop
+ *   priv_domain.c    a domain from a fixed request, its files checked
+ *   priv_volume.c    hot-plug and karri-aoe, sources worked out by the parent
+ *   priv_device.c    NC_PHY_DEVICES filled and wiped
  */
 #ifndef KARRI_NC_H
 #define KARRI_NC_H
@@ -28,6 +36,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -36,6 +45,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "daemon/privsep.h"
 
 #define NC_ID_MAX 40
 #define NC_NAME_MAX 64
@@ -177,6 +187,8 @@ struct nc_hv {
 	/* Can this host run guests of this kind?  0, or -1 with the reason in
 	 * kr_error.  NULL: assume yes. */
 	int (*probe)(virConnectPtr conn);
+	/* Then run a tiny guest (kvm_probe.c) to be sure. */
+	bool run_probe;
 	/* The driver to use instead when the probe fails (kvm -> qemu). */
 	const char *fallback;
 	/* Reboot a running domain; NULL: unsupported. */
@@ -462,7 +474,7 @@ int nc_vnet_instance_bridge(int vlan, const char *given, char bridge[16]);
 
 /* Copy the running domain's pty console to in->dir/console.log in a thread
  * (no-op when already copied).  -1 + kr_error. */
-int nc_console_follow(const struct nc_instance *in);
+int nc_console_follow(const char *id);
 /* Stop copying (call after destroying the domain); waits a bounded time. */
 void nc_console_unfollow(const char *id);
 
@@ -483,6 +495,9 @@ struct nc_node {
 	int max_staging;
 	long long max_image;
 	bool ready;			/* hypervisor reachable and chosen */
+	/* the unprivileged child (NC_PRIVSEP=Y): libvirt read-only, changes
+	 * through the parent (priv_client.c) */
+	bool read_only;
 	char unready_why[256];
 };
 
@@ -506,5 +521,158 @@ void nc_staging_leave(void);
 bool nc_safe_text(const char *s, size_t maxlen);
 /* snprintf that fails (kr_error) on truncation. */
 int nc_path(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* --- priv_domain.c, priv_parent.c, priv_client.c: the privileged parent ----- */
+
+/*
+ * NC_PRIVSEP=Y: a root parent does the node's few privileged acts for an
+ * unprivileged child (docs/decisions.md, "karri-nc split the OpenBSD
+ * way").  Requests are these fixed structs: ids, enums, numbers, never a
+ * path or XML; the parent derives every path from INSTANCE_PATH and the id.
+ */
+enum nc_priv_type {
+	NC_PRIV_DOMAIN_CREATE = 1,	/* struct nc_priv_domain */
+	NC_PRIV_DOMAIN_DESTROY,		/* struct nc_priv_id */
+	NC_PRIV_DOMAIN_REBOOT,		/* struct nc_priv_id */
+	NC_PRIV_LOOP_ATTACH,		/* struct nc_priv_id -> struct nc_priv_loop */
+	NC_PRIV_LOOP_DETACH,		/* struct nc_priv_loop */
+	NC_PRIV_VLAN_UP,		/* struct nc_priv_vlan -> its bridge name */
+	NC_PRIV_KVM_PROBE,		/* no payload */
+	NC_PRIV_DISK_ATTACH,		/* struct nc_priv_disk */
+	NC_PRIV_DISK_DETACH,		/* struct nc_priv_disk */
+	NC_PRIV_DEVICE_FILL,		/* struct nc_priv_device */
+	NC_PRIV_DEVICE_WIPE,		/* struct nc_priv_device */
+	NC_PRIV_CONSOLE_FOLLOW,		/* struct nc_priv_id: LXC's pty to console.log */
+	NC_PRIV_CONSOLE_UNFOLLOW,	/* struct nc_priv_id */
+	NC_PRIV_AOE_START,		/* struct nc_priv_aoe -> the same, helper set */
+	NC_PRIV_AOE_STOP,		/* struct nc_priv_aoe */
+};
+
+#define NC_PRIV_DEV_MAX 24		/* "/dev/loop" + digits */
+#define NC_PRIV_CMDLINE_MAX (NC_PARAMS_MAX + 96)
+
+struct nc_priv_id {
+	char id[NC_ID_MAX];
+};
+
+struct nc_priv_loop {
+	char id[NC_ID_MAX];
+	char dev[NC_PRIV_DEV_MAX];
+};
+
+struct nc_priv_vlan {
+	int32_t vlan;
+};
+
+struct nc_priv_domain {
+	char id[NC_ID_MAX];
+	char hv[8];			/* the driver's name: HYPERVISOR or its fallback */
+	int32_t memory_mib, vcpus;
+	uint8_t store, bus, cache, io, nic;	/* enum nc_store, nc_bus, ... */
+	uint8_t kernel, ramdisk;	/* <dir>/kernel, <dir>/ramdisk are there */
+	uint8_t ephemeral, swap;	/* <dir>/ephemeral.raw, <dir>/swap.raw */
+	uint8_t guest_aoe;		/* a NIC on NC_STORAGE_INTERFACE */
+	uint8_t direct_io;		/* ephemeral and swap with cache=none, io=native */
+	char cmdline[NC_PRIV_CMDLINE_MAX];
+	/* phy or container root: the loop over <dir>/root.raw, or a device
+	 * of NC_PHY_DEVICES */
+	char root_dev[NC_PATH_MAX];
+	char bridge[16], mac[18], tap[16], storage_mac[18];
+};
+
+/*
+ * A volume hot-plugged into (or out of) a running domain.  remote is the
+ * remoteDev as the CC sent it: the parent works out the source again with
+ * its own reading of NC_VOLUME_PATHS (volume_source.c).
+ */
+struct nc_priv_disk {
+	char id[NC_ID_MAX];
+	char vol[NC_ID_MAX];
+	char remote[NC_PATH_MAX];
+	char target[8];			/* vdb, sdc ... */
+	uint8_t bus, cache, io;
+	uint8_t aoe_nbd;		/* from <dir>/<vol>.nbd, karri-aoe's socket */
+};
+
+/* A spare device of NC_PHY_DEVICES: filled from <dir>/base, or wiped. */
+struct nc_priv_device {
+	char id[NC_ID_MAX];
+	char dev[NC_PATH_MAX];
+};
+
+/* priv_device.c: the contract of a device request, and the two acts. */
+bool nc_priv_device_check(const struct nc_priv_device *r);
+int nc_priv_device_fill_run(const struct nc_priv_device *r);
+int nc_priv_device_wipe_run(const struct nc_priv_device *r);
+
+/* karri-aoe serving volume vol (remote aoe:...) on <dir>/<vol>.nbd. */
+struct nc_priv_aoe {
+	char id[NC_ID_MAX];
+	char vol[NC_ID_MAX];
+	char remote[NC_PATH_MAX];
+	int32_t helper;			/* its pid (AOE_STOP; AOE_START's answer) */
+	uint64_t helper_start;		/* and start time, /proc ticks */
+};
+
+/* priv_volume.c: the contract of a disk request, and the acts. */
+bool nc_priv_disk_check(const struct nc_priv_disk *r);
+int nc_priv_disk_attach_run(const struct nc_priv_disk *r);
+int nc_priv_disk_detach_run(const struct nc_priv_disk *r);
+bool nc_priv_aoe_check(const struct nc_priv_aoe *r);
+int nc_priv_aoe_start_run(struct nc_priv_aoe *r);
+int nc_priv_aoe_stop_run(const struct nc_priv_aoe *r);
+
+/* priv_domain.c: check a domain request (false, logged, kr_error set) and
+ * create the domain it describes (0, or -1 + kr_error). */
+bool nc_priv_domain_check(const struct nc_priv_domain *r);
+/* i-xxxxxxxx, NUL-terminated within size bytes. */
+bool nc_priv_id_ok(const char *id, size_t size);
+int nc_priv_domain_run(const struct nc_priv_domain *r);
+/* <INSTANCE_PATH>/instances/<id>/<name> into path, and what its real path
+ * must be into real; _file also requires a regular file reached without a
+ * symlink (refusals logged).  0, or -1 + kr_error. */
+int nc_priv_instance_path(const char *id, const char *name, char *path, size_t len, char *real,
+    size_t rlen);
+int nc_priv_instance_file(const char *id, const char *name, char *path, size_t len, char *real,
+    size_t rlen);
+
+/* priv_parent.c: the parent's table, its checks and their actions. */
+extern const struct kr_privsep_op nc_priv_ops[];
+bool nc_priv_loop_name_ok(const char *dev, size_t size);
+/* The parent's own reading of the config, before the fork; -1 + kr_error. */
+int nc_priv_parent_init(struct kr_config *cfg);
+/* Hand root's files under INSTANCE_PATH/{instances,cache} to user (when
+ * INSTANCE_PATH is the NC's: user's, or root's inside home). */
+int nc_priv_hand_over(struct kr_config *cfg, const char *home, const char *user);
+/* Keep only the parent's capabilities (and bounding set); -1 + kr_error. */
+int nc_priv_parent_limit(void);
+/* Serve the child on fd until it goes or breaks the contract; the exit code. */
+int nc_priv_parent_serve(int fd, pid_t child);
+/* The acts themselves (the parent's, or the NC's own when NC_PRIVSEP=N). */
+int nc_priv_loop_attach_run(const char *id, char *dev, size_t len);
+int nc_priv_loop_detach_run(const char *id, const char *dev);
+int nc_priv_domain_destroy_run(const char *id);
+int nc_priv_domain_reboot_run(const char *id);
+
+/* priv_client.c: the child's typed calls; without a parent (NC_PRIVSEP=N)
+ * each runs the act itself.  0, or -1 + kr_error. */
+void nc_priv_client_init(int fd, bool loops);
+bool nc_priv_separated(void);
+bool nc_priv_loop_available(void);
+int nc_priv_domain_create(const struct nc_priv_domain *r);
+int nc_priv_domain_destroy(const char *id);
+int nc_priv_domain_reboot(const char *id);
+int nc_priv_loop_attach(const char *id, char *dev, size_t len);
+int nc_priv_loop_detach(const char *id, const char *dev);
+int nc_priv_vlan_up(int vlan, char *bridge_out);
+int nc_priv_kvm_probe(void);
+int nc_priv_disk_attach(const struct nc_priv_disk *r);
+int nc_priv_disk_detach(const struct nc_priv_disk *r);
+int nc_priv_device_fill(const char *id, const char *dev);
+int nc_priv_device_wipe(const char *id, const char *dev);
+int nc_priv_aoe_start(const struct nc_instance *in, struct nc_volume *v);
+void nc_priv_aoe_stop(const struct nc_instance *in, struct nc_volume *v);
+int nc_priv_console_follow(const char *id);
+void nc_priv_console_unfollow(const char *id);
 
 #endif

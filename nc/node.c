@@ -32,6 +32,14 @@ quiet(void *ud, virErrorPtr err)
  * libvirt is not reachable (yet): the NC serves anyway, says so, and the
  * monitor thread tries again.
  */
+static int
+probe(const struct nc_hv *hv, virConnectPtr c)
+{
+	if (hv->probe && hv->probe(c) < 0)
+		return -1;
+	return hv->run_probe ? nc_priv_kvm_probe() : 0;
+}
+
 int
 nc_node_connect(void)
 {
@@ -46,12 +54,12 @@ nc_node_connect(void)
 		snprintf(nc_node.uri, sizeof(nc_node.uri), "%s", hv->default_uri);
 	if (!(c = nc_conn()))
 		return -2;
-	if (hv->probe && hv->probe(c) < 0) {
+	if (probe(hv, c) < 0) {
 		if (hv->fallback) {
 			kr_log_warnx("HYPERVISOR=%s cannot run guests here (%s): using %s", hv->name,
 			    kr_error_message(), hv->fallback);
 			nc_node.hv = nc_hv_lookup(hv->fallback);
-			if (nc_node.hv->probe && nc_node.hv->probe(c) < 0)
+			if (probe(nc_node.hv, c) < 0)
 				rc = -1;
 		} else {
 			rc = -1;
@@ -127,7 +135,7 @@ nc_node_init(struct kr_config *cfg)
 	if (nc_fetch_global_init() < 0)
 		return -1;
 	nc_node.direct_io_ok = nc_disk_direct_ok(nc_node.instances_dir);
-	nc_node.loop_ok = nc_loop_available();
+	nc_node.loop_ok = nc_priv_loop_available();
 	nc_node.reflink_ok = nc_disk_reflink_ok(nc_node.instances_dir);
 	kr_log_info("INSTANCE_PATH %s: O_DIRECT %s, loop devices %s, reflink %s", ipath,
 	    nc_node.direct_io_ok ? "yes" : "no", nc_node.loop_ok ? "yes" : "no",

@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <libvirt/virterror.h>
 
@@ -66,6 +67,30 @@ nc_safe_text(const char *s, size_t maxlen)
 	return n < maxlen;
 }
 
+/*
+ * The read-only connection of the privsep child.  A URI naming the socket
+ * (qemu+unix:///system?socket=DIR/libvirt-sock, the simulated nodes) names
+ * the read-write one; libvirtd's read-only socket is beside it, by
+ * libvirt's own naming, DIR/libvirt-sock-ro.
+ */
+static virConnectPtr
+open_read_only(const char *uri)
+{
+	static const char rw[] = "/libvirt-sock";
+	char ro[NC_PATH_MAX];
+	const char *sock = strstr(uri, "socket="), *end;
+	size_t n;
+
+	if (!sock)
+		return virConnectOpenReadOnly(uri);
+	end = sock + strcspn(sock, "&");
+	n = (size_t)(end - uri);
+	if (n < sizeof(rw) - 1 || strncmp(end - (sizeof(rw) - 1), rw, sizeof(rw) - 1) != 0 ||
+	    (size_t)snprintf(ro, sizeof(ro), "%.*s-ro%s", (int)n, uri, end) >= sizeof(ro))
+		return virConnectOpenReadOnly(uri);
+	return virConnectOpenReadOnly(ro);
+}
+
 virConnectPtr
 nc_conn(void)
 {
@@ -78,7 +103,7 @@ nc_conn(void)
 		conn = NULL;
 	}
 	if (!conn) {
-		conn = virConnectOpen(nc_node.uri);
+		conn = nc_node.read_only ? open_read_only(nc_node.uri) : virConnectOpen(nc_node.uri);
 		if (!conn)
 			nc_virt_error(nc_node.uri);
 	}

@@ -64,10 +64,7 @@ __nc__ncRebootInstance(struct soap *soap, struct _nc__ncRebootInstance *req,
     struct _nc__ncRebootInstanceResponse *resp)
 {
 	struct nc_instance *in;
-	virConnectPtr c = NULL;
-	virDomainPtr dom = NULL;
 	char id[NC_ID_MAX];
-	int rc = -1;
 
 	KR_SOAP_ECHO(resp, req);
 	kr_error_clear();
@@ -83,18 +80,11 @@ __nc__ncRebootInstance(struct soap *soap, struct _nc__ncRebootInstance *req,
 	nc_table_unlock();
 	if (!nc_node.hv->reboot) {
 		kr_error("Unsupported", "%s cannot reboot instances", nc_node.hv->name);
-	} else if ((c = nc_conn()) && !(dom = virDomainLookupByName(c, id))) {
-		nc_virt_error(id);
-	} else if (dom && nc_node.hv->reboot(dom) == 0) {
-		kr_log_info("%s: rebooted", id);
-		rc = 0;
-	}
-	if (dom)
-		virDomainFree(dom);
-	if (c)
-		virConnectClose(c);
-	if (rc < 0)
 		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
+	}
+	if (nc_priv_domain_reboot(id) < 0)
+		return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
+	kr_log_info("%s: rebooted", id);
 	resp->_return = true_;
 	return SOAP_OK;
 }

@@ -37,7 +37,7 @@ __nc__ncStartNetwork(struct soap *soap, struct _nc__ncStartNetwork *req,
 		}
 	}
 	if (req->vlan > 0) {
-		if (nc_vnet_vlan_up(req->vlan, br) < 0)
+		if (nc_priv_vlan_up(req->vlan, br) < 0)
 			return kr_soap_error_reply(soap, &resp->_return, &resp->statusMessage);
 		kr_log_info("network %d: instances join bridge %s", req->vlan, br);
 	} else if (nc_vnet_instance_bridge(-1, NULL, br) < 0) {

@@ -33,118 +33,6 @@
 
 #define DETACH_WAIT_MS 15000
 
-static int
-parse_nbd(const char *remote, char *sock, size_t socklen, char *export_name, size_t exportlen)
-{
-	const char *p = remote + strlen("nbd+unix://");
-	const char *q = strchr(p, '?');
-
-	if (*p != '/' || !q || strncmp(q, "?socket=", 8) != 0) {
-		kr_error("InvalidParameterValue", "NBD remoteDev must be nbd+unix:///[export]?socket=/path");
-		return -1;
-	}
-	if ((size_t)(q - p - 1) >= exportlen || strlen(q + 8) >= socklen || q[8] != '/') {
-		kr_error("InvalidParameterValue", "NBD export or socket path too long or not absolute");
-		return -1;
-	}
-	snprintf(export_name, exportlen, "%.*s", (int)(q - p - 1), p + 1);
-	snprintf(sock, socklen, "%s", q + 8);
-	return 0;
-}
-
-/*
- * The real path of `path` (into out) when it lies in one of NC_VOLUME_PATHS.
- * A path that does not exist yet is checked as given (stat then fails).
- */
-static bool
-path_allowed(const char *path, char *out, size_t len)
-{
-	char real[PATH_MAX], **dirs = NULL;
-	size_t n = nc_node.cfg ? kr_config_list(nc_node.cfg, "NC_VOLUME_PATHS", &dirs) : 0;
-	bool ok = false;
-
-	if (!realpath(path, real))
-		snprintf(real, sizeof(real), "%s", path);
-	for (size_t i = 0; i < n && !ok; i++) {
-		size_t l = strlen(dirs[i]);
-
-		while (l > 1 && dirs[i][l - 1] == '/')
-			l--;
-		ok = strncmp(real, dirs[i], l) == 0 && (real[l] == '/' || l == 1);
-	}
-	kr_config_list_free(dirs, n);
-	if (!ok || strlen(real) >= len) {
-		kr_error("InvalidParameterValue", "remoteDev %s is not in NC_VOLUME_PATHS", path);
-		return false;
-	}
-	snprintf(out, len, "%s", real);
-	return true;
-}
-
-int
-nc_volume_source(const char *remote, struct nc_disk_spec *d, char *sock, size_t socklen,
-    char *export_name, size_t exportlen, const char **attachment)
-{
-	char aoe[NC_PATH_MAX];
-	struct stat st;
-
-	if (!remote || !*remote || !nc_safe_text(remote, NC_PATH_MAX)) {
-		kr_error("InvalidParameterValue", "remoteDev missing or malformed");
-		return -1;
-	}
-	memset(d, 0, sizeof(*d));
-	d->format = "raw";
-	if (strncmp(remote, "nbd+unix://", 11) == 0) {
-		if (parse_nbd(remote, sock, socklen, export_name, exportlen) < 0)
-			return -1;
-		d->src = NC_SRC_NBD;
-		d->path = sock;
-		d->export_name = *export_name ? export_name : NULL;
-		*attachment = "nbd";
-		return 0;
-	}
-	if (strncmp(remote, "aoe:", 4) == 0) {
-		char ifname[16];
-		unsigned shelf, slot;
-
-		if (nc_aoe_parse(remote, ifname, sizeof(ifname), &shelf, &slot) < 0 ||
-		    nc_path(aoe, sizeof(aoe), "/dev/etherd/e%u.%u", shelf, slot) < 0)
-			return -1;
-		remote = aoe;
-	}
-	if (remote[0] != '/' || strstr(remote, "/../")) {
-		kr_error("InvalidParameterValue", "remoteDev %s is not an absolute path", remote);
-		return -1;
-	}
-	/* /dev/etherd/eS.L is made from the AoE address: no caller-given path */
-	if (remote == aoe)
-		snprintf(sock, socklen, "%s", aoe);
-	else if (!path_allowed(remote, sock, socklen))
-		return -1;
-	remote = sock;
-	if (stat(remote, &st) < 0) {
-		if (strncmp(remote, "/dev/etherd/", 12) == 0)
-			kr_error("Unsupported", "%s: no kernel AoE on this node and no NBD export given",
-			    remote);
-		else
-			kr_error_errno("InvalidParameterValue", "remoteDev %s", remote);
-		return -1;
-	}
-	d->path = sock;
-	if (S_ISBLK(st.st_mode)) {
-		d->src = NC_SRC_BLOCK;
-		*attachment = "phy";
-	} else if (S_ISREG(st.st_mode)) {
-		d->src = NC_SRC_FILE;
-		*attachment = "file";
-	} else {
-		kr_error("InvalidParameterValue", "remoteDev %s is neither a block device nor a file",
-		    remote);
-		return -1;
-	}
-	return 0;
-}
-
 /* aoe:... without /dev/etherd/eS.L: the userspace initiator's job. */
 static bool
 userspace_aoe(const char *remote)
@@ -223,6 +111,26 @@ disk_modes(struct nc_disk_spec *d)
 	}
 }
 
+/* The hot-plug as a request (priv_volume.c works the source out again). */
+static int
+disk_request(const struct nc_instance *in, const struct nc_volume *v, const char *target,
+    enum nc_bus bus, const struct nc_disk_spec *d, struct nc_priv_disk *r)
+{
+	memset(r, 0, sizeof(*r));
+	if ((size_t)snprintf(r->id, sizeof(r->id), "%s", in->id) >= sizeof(r->id) ||
+	    (size_t)snprintf(r->vol, sizeof(r->vol), "%s", v->id) >= sizeof(r->vol) ||
+	    (size_t)snprintf(r->remote, sizeof(r->remote), "%s", v->remote) >= sizeof(r->remote) ||
+	    (size_t)snprintf(r->target, sizeof(r->target), "%s", target) >= sizeof(r->target)) {
+		kr_error("InvalidParameterValue", "%s: a field too long for a disk request", v->id);
+		return -1;
+	}
+	r->bus = (uint8_t)bus;
+	r->cache = (uint8_t)d->cache;
+	r->io = (uint8_t)d->io;
+	r->aoe_nbd = nc_aoe_remote(v->remote) && d->src == NC_SRC_NBD;
+	return 0;
+}
+
 static virDomainPtr
 lookup(const char *id, virConnectPtr *c)
 {
@@ -269,11 +177,9 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 {
 	struct nc_disk_spec d;
 	struct nc_volume nv;
-	struct kr_buf xml = KR_BUF_INIT;
+	struct nc_priv_disk req;
 	char sock[NC_PATH_MAX], exp[NC_NAME_MAX], target[8];
 	const char *how;
-	virConnectPtr c = NULL;
-	virDomainPtr dom = NULL;
 	enum nc_bus bus;
 	int rc = -1;
 
@@ -306,7 +212,7 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 		return record_guest_aoe(in, &nv, local, attachment, len);
 	if (userspace_aoe(remote)) {
 		/* no kernel AoE: karri-aoe serves it to QEMU over NBD */
-		if (nc_aoe_start(in, &nv) < 0)
+		if (nc_priv_aoe_start(in, &nv) < 0)
 			return -1;
 		if (aoe_nbd_spec(in, vol, &d, sock, sizeof(sock), &how) < 0)
 			goto cleanup;
@@ -320,16 +226,9 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 	}
 	if (pick_target(in, bus, local, target, sizeof(target)) < 0)
 		goto cleanup;
-	d.target = target;
-	d.bus = bus;
-	d.serial = vol;
 	disk_modes(&d);
-	if (nc_disk_xml(&d, &xml) < 0 || !(dom = lookup(in->id, &c)))
+	if (disk_request(in, &nv, target, bus, &d, &req) < 0 || nc_priv_disk_attach(&req) < 0)
 		goto cleanup;
-	if (virDomainAttachDeviceFlags(dom, kr_buf_str(&xml), VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		nc_virt_error("attaching the volume");
-		goto cleanup;
-	}
 	nc_table_lock();
 	{
 		struct nc_volume *v = &in->volumes[in->nvolumes++];
@@ -347,12 +246,7 @@ nc_volume_attach(struct nc_instance *in, const char *vol, const char *remote, co
 	rc = 0;
 cleanup:
 	if (nv.helper)
-		nc_aoe_stop(in, &nv);
-	kr_buf_free(&xml);
-	if (dom)
-		virDomainFree(dom);
-	if (c)
-		virConnectClose(c);
+		nc_priv_aoe_stop(in, &nv);
 	return rc;
 }
 
@@ -376,7 +270,7 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 {
 	struct nc_volume v;
 	struct nc_disk_spec d;
-	struct kr_buf xml = KR_BUF_INIT;
+	struct nc_priv_disk req;
 	char sock[NC_PATH_MAX], exp[NC_NAME_MAX];
 	const char *how;
 	virConnectPtr c = NULL;
@@ -401,18 +295,13 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 		    &how) == 0;
 	dom = lookup(in->id, &c);
 	if (dom && virDomainIsActive(dom) == 1 && has_target(dom, v.target)) {
-		d.target = v.target;
-		d.bus = v.target[0] == 'v' ? NC_BUS_VIRTIO : NC_BUS_SCSI;
+		if (!src_ok)
+			memset(&d, 0, sizeof(d));
 		disk_modes(&d);
-		/* the source may be gone already: then by target alone */
-		if (!src_ok || nc_disk_xml(&d, &xml) < 0)
-			kr_buf_addf(&xml, "<disk type='file' device='disk'><target dev='%s'/></disk>",
-			    v.target);
-		if (virDomainDetachDeviceFlags(dom, kr_buf_str(&xml), VIR_DOMAIN_AFFECT_LIVE) < 0) {
-			nc_virt_error("detaching the volume");
-			if (!force)
-				goto cleanup;
-		}
+		/* the source may be gone already: the parent then goes by target alone */
+		if ((disk_request(in, &v, v.target, v.target[0] == 'v' ? NC_BUS_VIRTIO : NC_BUS_SCSI,
+		    &d, &req) < 0 || nc_priv_disk_detach(&req) < 0) && !force)
+			goto cleanup;
 		for (int ms = 0; ms < DETACH_WAIT_MS && has_target(dom, v.target); ms += 200)
 			usleep(200 * 1000);
 		if (has_target(dom, v.target) && !force) {
@@ -421,7 +310,7 @@ nc_volume_detach(struct nc_instance *in, const char *vol, bool force)
 		}
 	}
 	/* unplugged: now the initiator can go, then its socket */
-	nc_aoe_stop(in, &v);
+	nc_priv_aoe_stop(in, &v);
 forget:
 	nc_table_lock();
 	for (int i = idx; i + 1 < in->nvolumes; i++)
@@ -433,7 +322,6 @@ forget:
 	kr_log_info("%s: %s detached from %s", in->id, vol, v.target);
 	rc = 0;
 cleanup:
-	kr_buf_free(&xml);
 	if (dom)
 		virDomainFree(dom);
 	if (c)

@@ -104,5 +104,6 @@ const struct kr_cfg_key kr_config_keys[] = {
 	{ "CLC_MAX_BACKEND_CALLS", I, "32", 1, 1024, NULL, "CLC: calls in flight to one CC, EBS, Walrus or remote cloud; more are refused with RequestLimitExceeded" },
 	{ "CLC_METADATA_TOKENS", E, "optional", 0, 0, "optional|required", "CLC: IMDSv2 session tokens for instance metadata: optional (IMDSv1 works too) or required" },
 	{ "NC_RAW_CLONES", I, "1", 0, 8, NULL, "NC: ready-made raw copies of each cached image for standard roots, where INSTANCE_PATH has no reflink (0: none)" },
+	{ "NC_PRIVSEP", B, "Y", 0, 0, NULL, "NC: split karri-nc (started as root) into a root parent doing a short list of acts with a few capabilities, and an EUCA_USER child doing everything that parses" },
 	{ NULL, 0, NULL, 0, 0, NULL, NULL }
 };
