@@ -23,11 +23,10 @@ import shutil
 import signal
 import socket
 import struct
-import time
 
 import pytest
 
-from harness import simlife
+from harness import procfs, simlife
 from harness.cc import CcClient
 from harness.ccnet import cc_home, netns_run, start_in_front
 from harness.daemons import Daemon
@@ -86,36 +85,22 @@ def cc(netsim):
         shutil.rmtree(home, ignore_errors=True)
 
 
-def status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("Uid", "Gid"):
-                out[key] = [int(v) for v in value.split()]
-            elif key.startswith("Cap"):
-                out[key] = int(value.strip(), 16)
-            elif key == "NoNewPrivs":
-                out[key] = value.strip()
-    return out
 
 
 def child_of(pid):
     """The CC's child: the one process the parent forked (its dnsmasqs aside)."""
     def find():
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            for c in f.read().split():
-                with open("/proc/%s/comm" % c) as g:
-                    if g.read().strip() == "karri-cc":
-                        return int(c)
+        for c in procfs.children(pid):
+            with open("/proc/%d/comm" % c) as g:
+                if g.read().strip() == "karri-cc":
+                    return c
         return None
     return wait_for(find, timeout=10, what="karri-cc's child")
 
 
 def gone(pid):
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
+        return procfs.state(pid) == "Z"
     except FileNotFoundError:
         return True
 
@@ -154,7 +139,7 @@ def pair_of(child):
 def test_parent_keeps_root_with_few_capabilities_the_child_none(cc, netsim):
     karri = pwd.getpwnam("karri")
     parent, child = cc.proc.pid, child_of(cc.proc.pid)
-    p, c = status(parent), status(child)
+    p, c = procfs.status(parent), procfs.status(child)
     assert p["Uid"] == [0] * 4, p
     for cap in ("CapEff", "CapPrm", "CapBnd"):
         assert p[cap] == PARENT_CAPS, "%s=%#x" % (cap, p[cap])
@@ -184,7 +169,7 @@ def test_parent_keeps_root_with_few_capabilities_the_child_none(cc, netsim):
 
 def test_an_address_outside_the_pool_is_refused_by_child_and_parent(cc, netsim):
     client = CcClient(cc.url, netns=netsim.front.netns)
-    parent, child = cc.proc.pid, child_of(cc.proc.pid)
+    child = child_of(cc.proc.pid)
 
     # Over SOAP: the child refuses, before asking anything.
     r = client.assign_address(OUTSIDE, "10.102.0.66")
@@ -236,9 +221,6 @@ def test_a_killed_parent_takes_the_child_with_it(cc, netsim):
     wait_for(lambda: gone(child), timeout=10, what="the child's end")
 
 
-def proc_state(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def test_stopping_the_process_group_stops_both_and_continuing_it_continues_both(cc, netsim):
@@ -248,11 +230,11 @@ def test_stopping_the_process_group_stops_both_and_continuing_it_continues_both(
     parent, child = cc.proc.pid, child_of(cc.proc.pid)
     os.killpg(parent, signal.SIGSTOP)
     try:
-        wait_for(lambda: proc_state(child) == "T", timeout=5, step=0.01,
+        wait_for(lambda: procfs.state(child) == "T", timeout=5, step=0.01,
                  what="the child stopped with its parent")
     finally:
         os.killpg(parent, signal.SIGCONT)
-    wait_for(lambda: proc_state(child) != "T", timeout=5, step=0.01,
+    wait_for(lambda: procfs.state(child) != "T", timeout=5, step=0.01,
              what="the child continued with its parent")
     assert CcClient(cc.url, netns=netsim.front.netns).describe_networks()["mode"] == \
         "MANAGED-NOVLAN"

@@ -16,14 +16,13 @@ test_ebs_nc.py, run the split NC too: NC_PRIVSEP=Y is the default.)
 """
 
 import os
-import pwd
 import shutil
 import signal
 import subprocess
 
 import pytest
 
-from harness import daemon_user
+from harness import daemon_user, procfs
 from harness.nc import (ImageServer, call, describe, node_leftovers, ok, run_instance,
                         start_nc, wait_state)
 from harness.wait import wait_for
@@ -36,23 +35,8 @@ BAD_BRIDGE = "i-0000d002"
 PARENT_CAPS = (1 << 1) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 12) | (1 << 13)
 
 
-def proc_status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("Uid", "Gid"):
-                out[key] = [int(v) for v in value.split()]
-            elif key.startswith("Cap"):
-                out[key] = int(value.strip(), 16)
-            elif key == "NoNewPrivs":
-                out[key] = value.strip()
-    return out
 
 
-def children(pid):
-    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        return [int(p) for p in f.read().split()]
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +77,9 @@ def world(sim, guest, tmp_path_factory):
 
 def test_parent_root_with_its_capabilities_child_karri_with_none(world):
     parent = world["nc"].proc.pid
-    kids = children(parent)
+    kids = procfs.children(parent)
     assert len(kids) == 1, kids
-    p, c = proc_status(parent), proc_status(kids[0])
+    p, c = procfs.status(parent), procfs.status(kids[0])
     assert p["Uid"] == [0] * 4, p
     for cap in ("CapEff", "CapPrm", "CapBnd"):
         assert p[cap] == PARENT_CAPS, "parent %s=%#x" % (cap, p[cap])
@@ -146,7 +130,7 @@ def test_bridge_off_the_list_refused_and_logged(world):
     assert "DOMAIN_CREATE refused: bridge neither VNET_BRIDGE nor krbr<vlan> (instance " \
         "\"%s\")" % BAD_BRIDGE in nc.log()
     # both still there, and serving
-    assert nc.proc.poll() is None and len(children(nc.proc.pid)) == 1
+    assert nc.proc.poll() is None and len(procfs.children(nc.proc.pid)) == 1
     assert RUN in describe(nc)
 
 
@@ -162,7 +146,7 @@ def test_terminate_leaves_nothing(world):
 
 def test_parent_goes_with_its_child(world):
     nc = world["nc"]
-    child = children(nc.proc.pid)[0]
+    child = procfs.children(nc.proc.pid)[0]
     os.kill(child, signal.SIGKILL)
     assert nc.proc.wait(timeout=30) == 1
     assert "privsep: child %d ended (signal 9)" % child in nc.log()

@@ -16,7 +16,7 @@ import stat
 
 import pytest
 
-from harness import daemon_user
+from harness import daemon_user, procfs
 from harness.aoe import Ebs, Segment, reap
 from harness.clc import ClcCloud
 from harness.daemons import Daemon, free_port, run_daemon_once
@@ -27,29 +27,16 @@ pytestmark = pytest.mark.root
 NO_CAPS = 0
 
 
-def proc_status(pid):
-    """The privilege lines of /proc/PID/status: uids/gids as int lists, caps as ints."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("Uid", "Gid"):
-                out[key] = [int(v) for v in value.split()]
-            elif key.startswith("Cap"):
-                out[key] = int(value.strip(), 16)
-            elif key in ("NoNewPrivs", "Groups"):
-                out[key] = value.split()
-    return out
 
 
 def assert_unprivileged(pid, pw):
-    st = proc_status(pid)
+    st = procfs.status(pid)
     assert st["Uid"] == [pw.pw_uid] * 4, st
     assert st["Gid"] == [pw.pw_gid] * 4, st
     assert st["Groups"] in ([], [str(pw.pw_gid)]), st
     for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"):
         assert st[cap] == NO_CAPS, f"{cap}={st[cap]:#x}"
-    assert st["NoNewPrivs"] == ["1"], st
+    assert st["NoNewPrivs"] == "1", st
 
 
 def owner(path):
