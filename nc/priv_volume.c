@@ -38,16 +38,25 @@ target_ok(const char *t, size_t size)
 	    t[1] == 'd' && t[2] >= 'b' && t[2] <= 'z';
 }
 
+/* The instance, the volume and its remoteDev every volume request names. */
+static bool
+names_ok(const char *id, size_t id_size, const char *vol, size_t vol_size, const char *remote,
+    size_t remote_size)
+{
+	if (!nc_priv_id_ok(id, id_size))
+		return refuse("instance id");
+	if (!memchr(vol, '\0', vol_size) || !kr_id_valid(vol, "vol"))
+		return refuse("volume id");
+	if (!memchr(remote, '\0', remote_size) || !nc_safe_text(remote, remote_size))
+		return refuse("remoteDev");
+	return true;
+}
+
 bool
 nc_priv_disk_check(const struct nc_priv_disk *r)
 {
-	if (!nc_priv_id_ok(r->id, sizeof(r->id)))
-		return refuse("instance id");
-	if (!memchr(r->vol, '\0', sizeof(r->vol)) || !kr_id_valid(r->vol, "vol"))
-		return refuse("volume id");
-	if (!memchr(r->remote, '\0', sizeof(r->remote)) || !nc_safe_text(r->remote,
-	    sizeof(r->remote)))
-		return refuse("remoteDev");
+	if (!names_ok(r->id, sizeof(r->id), r->vol, sizeof(r->vol), r->remote, sizeof(r->remote)))
+		return false;
 	if (!target_ok(r->target, sizeof(r->target)) ||
 	    (r->bus != NC_BUS_VIRTIO && r->bus != NC_BUS_SCSI) ||
 	    (r->bus == NC_BUS_VIRTIO) != (r->target[0] == 'v'))
@@ -151,12 +160,9 @@ nc_priv_disk_detach_run(const struct nc_priv_disk *r)
 bool
 nc_priv_aoe_check(const struct nc_priv_aoe *r)
 {
-	if (!nc_priv_id_ok(r->id, sizeof(r->id)))
-		return refuse("instance id");
-	if (!memchr(r->vol, '\0', sizeof(r->vol)) || !kr_id_valid(r->vol, "vol"))
-		return refuse("volume id");
-	if (!memchr(r->remote, '\0', sizeof(r->remote)) || !nc_safe_text(r->remote,
-	    sizeof(r->remote)) || !nc_aoe_remote(r->remote))
+	if (!names_ok(r->id, sizeof(r->id), r->vol, sizeof(r->vol), r->remote, sizeof(r->remote)))
+		return false;
+	if (!nc_aoe_remote(r->remote))
 		return refuse("not an aoe: remoteDev");
 	if (r->helper < 0)
 		return refuse("helper pid");
