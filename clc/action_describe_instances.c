@@ -2,8 +2,9 @@
  * action_describe_instances.c - DescribeInstances: the caller's instances
  * grouped by reservation, by id, filters and pages.
  *
- * One SELECT ordered by reservation (index instances_owner) feeds the XML
- * writer; ids and filters are applied per row in C.  The admin sees every
+ * One SELECT ordered by reservation and launch index (the order of index
+ * instances_owner: no sort) feeds the XML writer; ids and filters are
+ * applied per row in C.  The admin sees every
  * account's instances when asking with InstanceId.1=verbose (as
  * euca-describe-instances verbose did).  Pages (MaxResults 5..1000) end at
  * a reservation boundary, so a reservation is never split across pages;
@@ -22,6 +23,7 @@ struct row {
 	sqlite3_stmt *st;
 	char buf[16];
 	const char *groups;
+	struct clc_instance_ctx ctx;
 };
 
 static const char *
@@ -150,21 +152,28 @@ clc_describe_instances(struct clc_req *r)
 	snprintf(sql, sizeof(sql), "%s WHERE %s AND i.reservation_id > ?3"
 	    " ORDER BY i.reservation_id, i.launch_index", clc_instance_cols,
 	    all ? "?2 IS NOT NULL" : "i.owner = ?2");
-	if (kr_db_prepare(r->db, sql, &w.st) < 0)
+	if (clc_instance_ctx_init(&w.ctx, r->db, all ? NULL : r->account) < 0)
 		return -1;
+	if (kr_db_prepare(r->db, sql, &w.st) < 0) {
+		clc_instance_ctx_free(&w.ctx);
+		return -1;
+	}
 	sqlite3_bind_text(w.st, 2, r->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(w.st, 3, pg.after ? pg.after : "", -1, SQLITE_STATIC);
 	kr_buf_add(r->out, "<reservationSet>");
 	while ((rc = kr_db_step(w.st)) == 1) {
-		w.groups = col(w.st, C_GROUPS);
-		if ((n && !clc_in_list(col(w.st, C_ID), ids, n)) ||
-		    !clc_filters_match(r, &fs, col(w.st, C_ID), instance_field, &w))
+		const char *id = col(w.st, C_ID), *res = col(w.st, C_RES);
+
+		/* the groups only for filters (group-name, group-id): the writer has its own */
+		w.groups = fs.n ? clc_instance_groups(&w.ctx, res) : NULL;
+		if ((n && !clc_in_list(id, ids, n)) ||
+		    !clc_filters_match(r, &fs, id, instance_field, &w))
 			continue;
 		/* A page ends before a new reservation once it holds MaxResults instances. */
-		if (pg.max && pg.count >= pg.max && strcmp(cur, col(w.st, C_RES)) != 0)
+		if (pg.max && pg.count >= pg.max && strcmp(cur, res) != 0)
 			break;
 		pg.count++;
-		clc_instance_row(r, w.st, cur, sizeof(cur));
+		clc_instance_row(r, &w.ctx, w.st, cur, sizeof(cur));
 	}
 	if (*cur)
 		clc_reservation_close(r);
@@ -172,5 +181,8 @@ clc_describe_instances(struct clc_req *r)
 	if (rc == 1)
 		clc_xml_elem(r->out, "nextToken", cur);
 	sqlite3_finalize(w.st);
+	if (w.ctx.failed)
+		rc = -1;
+	clc_instance_ctx_free(&w.ctx);
 	return rc < 0 ? -1 : 0;
 }

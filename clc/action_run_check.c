@@ -248,26 +248,34 @@ clc_run_tag(struct clc_req *r, const char **ids, int n)
 int
 clc_run_describe(struct clc_req *r, const char *res)
 {
+	struct clc_instance_ctx x;
 	char sql[1200];
 	sqlite3_stmt *st;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "%s WHERE i.reservation_id = ? ORDER BY i.launch_index",
 	    clc_instance_cols);
-	if (kr_db_prepare(r->db, sql, &st) < 0)
+	if (clc_instance_ctx_init(&x, r->db, r->account) < 0)
 		return -1;
+	if (kr_db_prepare(r->db, sql, &st) < 0) {
+		clc_instance_ctx_free(&x);
+		return -1;
+	}
 	sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
 	if ((rc = kr_db_step(st)) == 1) {
 		clc_xml_col(r->out, "reservationId", st, C_RES);
 		clc_xml_col(r->out, "ownerId", st, C_OWNER);
-		clc_groups_xml(r->out, (const char *)sqlite3_column_text(st, C_GROUPS));
+		clc_groups_xml(r->out, clc_instance_groups(&x, res));
 		kr_buf_add(r->out, "<instancesSet>");
 		do
-			clc_instance_item(r, st);
+			clc_instance_item(r, &x, st);
 		while ((rc = kr_db_step(st)) == 1);
 		kr_buf_add(r->out, "</instancesSet>");
 	} else if (rc == 0)
 		kr_error("InternalError", "reservation %s has no instances", res);
 	sqlite3_finalize(st);
+	if (x.failed)
+		rc = -1;
+	clc_instance_ctx_free(&x);
 	return rc < 0 || *kr_error_code() ? -1 : 0;
 }

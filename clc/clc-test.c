@@ -13,6 +13,7 @@
 
 #include "clc.h"
 #include "clc_actions.h"
+#include "clc_instance.h"
 #include "clc_keys.h"
 #include "clc_volume.h"
 #include "core/db.h"
@@ -196,6 +197,88 @@ START_TEST(derived_tags)
 }
 END_TEST
 
+/* One append or the escaper: either way what a client parses is the text. */
+START_TEST(xml_elements)
+{
+	struct kr_buf b = KR_BUF_INIT;
+	char text[300], want[700];
+
+	clc_xml_elem(&b, "a", "i-0123abcd");
+	clc_xml_elem(&b, "b", "<&>\"'");
+	clc_xml_elem(&b, "c", NULL);
+	clc_xml_elem(&b, "d", "caf\xc3\xa9\t\xff");
+	clc_xml_elem_int(&b, "e", -42);
+	clc_xml_elem_int(&b, "f", 0);
+	clc_xml_time(&b, "g", 0);
+	ck_assert_str_eq(kr_buf_str(&b), "<a>i-0123abcd</a><b>&lt;&amp;&gt;&quot;&apos;</b>"
+	    "<c></c><d>caf\xc3\xa9\t\xef\xbf\xbd</d><e>-42</e><f>0</f>"
+	    "<g>1970-01-01T00:00:00.000Z</g>");
+	/* around the most one append holds (256 bytes): the same either side */
+	for (size_t len = 240; len < sizeof(text); len += 3) {
+		memset(text, 'x', len);
+		text[len] = '\0';
+		kr_buf_reset(&b);
+		clc_xml_elem(&b, "tag", text);
+		snprintf(want, sizeof(want), "<tag>%s</tag>", text);
+		ck_assert_str_eq(kr_buf_str(&b), want);
+	}
+	memset(text, 't', 200);
+	text[200] = '\0';
+	kr_buf_reset(&b);
+	clc_xml_elem(&b, text, "v");	/* a tag too long for one append */
+	snprintf(want, sizeof(want), "<%s>v</%s>", text, text);
+	ck_assert_str_eq(kr_buf_str(&b), want);
+	kr_buf_free(&b);
+}
+END_TEST
+
+static const char group_rows[] =
+	"INSERT INTO reservations VALUES ('r-1', '111', NULL, 0), ('r-2', '111', NULL, 0),"
+	" ('r-" "0123456789012345678901234567890123456789012345678901234567890123', '111', NULL, 0);"
+	"INSERT INTO reservation_groups VALUES ('r-1', 'sg-2', 'web'), ('r-1', 'sg-1', 'a&b'),"
+	" ('r-0123456789012345678901234567890123456789012345678901234567890123', 'sg-3', 'long');"
+	"INSERT INTO instances (id, reservation_id, owner, image_id, type, launch_index, zone,"
+	" launched, state_changed) VALUES ('i-1', 'r-1', '111', 'emi-1', 'm1.small', 0, 'z', 0, 0);"
+	"INSERT INTO tags VALUES ('i-1', '111', 'k', 'v'), ('vol-1', '111', 'k', 'v');";
+
+/* A reservation's groups, asked once and kept, whatever the length of its id. */
+START_TEST(instance_groups)
+{
+	char dir[] = "/tmp/karri-clc-test.XXXXXX", path[64];
+	struct clc_instance_ctx x;
+	sqlite3 *db;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/clc.db", dir);
+	kr_log_set_level(KR_LOG_WARN);
+	ck_assert_msg(clc_db_open(path, &db) == 0, "%s", kr_error_message());
+	ck_assert_int_eq(sqlite3_exec(db, group_rows, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(clc_instance_ctx_init(&x, db, "111"), 0);
+	ck_assert_uint_eq(x.ntagged, 1);	/* the instance's tags, not the volume's */
+	ck_assert_str_eq(clc_instance_groups(&x, "r-1"), "sg-1 a&b\nsg-2 web");
+	ck_assert_str_eq(kr_buf_str(&x.groups_xml), "<groupSet><item><groupId>sg-1</groupId>"
+	    "<groupName>a&amp;b</groupName></item><item><groupId>sg-2</groupId>"
+	    "<groupName>web</groupName></item></groupSet>");
+	ck_assert_str_eq(clc_instance_groups(&x, "r-1"), "sg-1 a&b\nsg-2 web");
+	ck_assert_ptr_null(clc_instance_groups(&x, "r-2"));
+	ck_assert_str_eq(kr_buf_str(&x.groups_xml), "<groupSet></groupSet>");
+	ck_assert_str_eq(clc_instance_groups(&x,
+	    "r-0123456789012345678901234567890123456789012345678901234567890123"), "sg-3 long");
+	ck_assert_ptr_null(clc_instance_groups(&x,
+	    "r-0123456789012345678901234567890123456789012345678901234567890124"));
+	ck_assert_str_eq(clc_instance_groups(&x, "r-1"), "sg-1 a&b\nsg-2 web");
+	clc_instance_ctx_free(&x);
+	kr_db_close(db);
+	for (size_t i = 0; i < 3; i++) {
+		char p[96];
+
+		snprintf(p, sizeof(p), "%s%s", path, (const char *[]){ "", "-wal", "-shm" }[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -210,5 +293,7 @@ main(void)
 	tcase_add_test(tc, base64);
 	tcase_add_test(tc, attach_paths);
 	tcase_add_test(tc, derived_tags);
+	tcase_add_test(tc, xml_elements);
+	tcase_add_test(tc, instance_groups);
 	return kr_check_run(s);
 }

@@ -10,20 +10,44 @@
 
 #include <sqlite3.h>
 
+#include "core/buf.h"
+
 struct clc_req;
 struct clc;
 
 extern const char clc_instance_cols[];
 enum { C_ID, C_RES, C_OWNER, C_IMAGE, C_KERNEL, C_RAMDISK, C_TYPE, C_KEY, C_INDEX, C_STATE,
-	C_REASON, C_ZONE, C_PRIV, C_PUB, C_LAUNCHED, C_DISK, C_NET, C_GROUPS, C_HAS_TAGS };
+	C_REASON, C_ZONE, C_PRIV, C_PUB, C_LAUNCHED, C_DISK, C_NET };
 
-struct kr_buf;
+/*
+ * What an instance's XML needs besides its row: its reservation's groups
+ * (asked once per reservation, kept until the next one) and which of the
+ * owner's instances have stored tags (asked once).  init (owner NULL: every
+ * account's instances), write the rows, free.  A failed lookup records a
+ * kr_error() and sets failed: check it when done.
+ */
+struct clc_instance_ctx {
+	sqlite3_stmt *groups_st;
+	struct kr_buf groups;		/* "sg-1 default\nsg-2 web" of reservation res */
+	struct kr_buf groups_xml;	/* the same as a <groupSet> */
+	char res[64];
+	bool have_groups, groups_null;
+	bool failed;			/* a lookup failed (kr_error recorded) */
+	char **tagged;			/* sorted ids of the instances with stored tags */
+	size_t ntagged;
+};
+int clc_instance_ctx_init(struct clc_instance_ctx *x, sqlite3 *db, const char *owner);
+void clc_instance_ctx_free(struct clc_instance_ctx *x);
+const char *clc_instance_groups(struct clc_instance_ctx *x, const char *reservation_id);
+
 int clc_state_code(const char *state);
 void clc_groups_xml(struct kr_buf *b, const char *groups);
-void clc_instance_item(const struct clc_req *r, sqlite3_stmt *st);
-void clc_reservation_open(const struct clc_req *r, sqlite3_stmt *st);
+void clc_instance_item(const struct clc_req *r, struct clc_instance_ctx *x, sqlite3_stmt *st);
+void clc_reservation_open(const struct clc_req *r, struct clc_instance_ctx *x,
+    sqlite3_stmt *st);
 void clc_reservation_close(const struct clc_req *r);
-void clc_instance_row(const struct clc_req *r, sqlite3_stmt *st, char *cur_res, size_t len);
+void clc_instance_row(const struct clc_req *r, struct clc_instance_ctx *x, sqlite3_stmt *st,
+    char *cur_res, size_t len);
 
 /* A launch, as RunInstances hands it to the CC. */
 struct clc_launch {

@@ -172,6 +172,18 @@ static const char schema_v7[] =
 	"ALTER TABLE snapshots ADD COLUMN zone TEXT;"
 	"UPDATE snapshots SET zone = (SELECT zone FROM volumes v WHERE v.id = snapshots.volume_id);";
 
+/*
+ * DescribeInstances and RunInstances list instances by reservation, then
+ * launch index: with launch_index in the indexes the rows come out of the
+ * index in that order, where sqlite otherwise sorted every selected row
+ * (a tenth of a DescribeInstances of 10,000 instances: docs/decisions.md).
+ */
+static const char schema_v8[] =
+	"DROP INDEX instances_owner;"
+	"CREATE INDEX instances_owner ON instances(owner, reservation_id, launch_index);"
+	"DROP INDEX instances_reservation;"
+	"CREATE INDEX instances_reservation ON instances(reservation_id, launch_index);";
+
 static const struct kr_db_migration migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
@@ -180,6 +192,7 @@ static const struct kr_db_migration migrations[] = {
 	{ 5, schema_v5 },
 	{ 6, schema_v6 },
 	{ 7, schema_v7 },
+	{ 8, schema_v8 },
 };
 
 int
