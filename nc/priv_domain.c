@@ -12,7 +12,7 @@
  * exactly <dir>/base, itself without a backing or external data file --
  * otherwise a child that wrote "backing file: /dev/sda" into the overlay
  * would have root's QEMU read the host's disk for it.  The serial console
- * file is made here, by root, fresh.  Then domain_xml.c, as ever.
+ * file is made here, by root, fresh (with the old one's tail).  Then domain_xml.c, as ever.
  *
  * nc_priv_domain_check() is the contract (a request failing it is a child
  * that is no longer ours: logged, fatal in the parent); nc_priv_domain_run()
@@ -291,23 +291,61 @@ nc_priv_instance_file(const char *id, const char *name, char *path, size_t len, 
 	return plain_file(path, real);
 }
 
-/* The serial console file, made now by root: nothing the child put there. */
+/*
+ * The last NC_CONSOLE_TAIL bytes of what the guest wrote before, into buf
+ * (console.log is appended across reboots: ops_console.c), read through
+ * O_NOFOLLOW from a regular file with one link; 0 bytes when there is no
+ * such file.  The child owns the directory, so it is read, never reused.
+ */
+static size_t
+console_tail(const char *path, char *buf)
+{
+	struct stat st;
+	ssize_t n;
+	off_t from;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return 0;
+	}
+	from = st.st_size > NC_CONSOLE_TAIL ? st.st_size - NC_CONSOLE_TAIL : 0;
+	n = pread(fd, buf, (size_t)(st.st_size - from), from);
+	close(fd);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The serial console file, made now by root: nothing the child put there
+ * (a link to a host file that root's QEMU would append to), carrying over
+ * the tail of the old one so that a rebooted instance's console keeps what
+ * the earlier boots wrote, as it did before the privilege split.
+ */
 static int
 fresh_console(const char *path)
 {
-	int fd;
+	char *keep = malloc(NC_CONSOLE_TAIL);
+	size_t kept = keep ? console_tail(path, keep) : 0;
+	int fd, rc = -1;
 
 	if (unlink(path) < 0 && errno != ENOENT) {
 		kr_error_errno("InternalError", "cannot remove %s", path);
-		return -1;
+		goto out;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		kr_error_errno("InternalError", "cannot create %s", path);
-		return -1;
+		goto out;
 	}
+	if (kept > 0 && write(fd, keep, kept) != (ssize_t)kept)
+		kr_log_warn("%s: the earlier boots' console was not carried over", path);
 	close(fd);
-	return 0;
+	rc = 0;
+out:
+	free(keep);
+	return rc;
 }
 
 /* The root device: the loop over <dir>/root.raw, or a spare device. */
