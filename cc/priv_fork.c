@@ -33,13 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "daemon/daemon.h"
+#include "daemon/privdrop.h"
 #include "daemon/privsep.h"
 #include "priv.h"
 
@@ -49,40 +49,6 @@ static const int parent_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERV
 static volatile sig_atomic_t child_pid;
 static pid_t parent_pid;
 static int serve_fd = -1;
-
-static bool
-kept(int cap)
-{
-	for (size_t i = 0; i < sizeof(parent_caps) / sizeof(parent_caps[0]); i++)
-		if (parent_caps[i] == cap)
-			return true;
-	return false;
-}
-
-/* The bounding set first (that needs CAP_SETPCAP), then what the process holds. */
-static int
-drop_capabilities(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	for (int cap = 0; cap < 64; cap++)
-		if (!kept(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
-			kr_error_errno("InternalError", "cannot drop capability %d from the bounding set",
-			    cap);
-			return -1;
-		}
-	memset(d, 0, sizeof(d));
-	for (size_t i = 0; i < sizeof(parent_caps) / sizeof(parent_caps[0]); i++) {
-		d[parent_caps[i] / 32].effective |= 1u << (parent_caps[i] % 32);
-		d[parent_caps[i] / 32].permitted |= 1u << (parent_caps[i] % 32);
-	}
-	if (syscall(SYS_capset, &h, d) < 0) {
-		kr_error_errno("InternalError", "cannot set the parent's capabilities");
-		return -1;
-	}
-	return 0;
-}
 
 static void
 forward_stop(int sig)
@@ -160,7 +126,7 @@ cc_priv_parent_run(struct kr_daemon *d)
 	if (kr_daemon_stopping())	/* asked before the handler was there */
 		kill((pid_t)child_pid, SIGTERM);
 	/* Not root (a developer's run): nothing to keep or drop. */
-	if (geteuid() == 0 && drop_capabilities() < 0) {
+	if (geteuid() == 0 && kr_privdrop_keep_caps(parent_caps, sizeof(parent_caps) / sizeof(parent_caps[0])) < 0) {
 		kr_log_errorx("privileged parent: %s", kr_error_message());
 		breach = true;
 	} else {

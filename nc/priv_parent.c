@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -428,24 +427,10 @@ nc_priv_parent_limit(void)
 {
 	static const int kept[] = { CAP_DAC_OVERRIDE, CAP_NET_ADMIN, CAP_KILL, CAP_NET_RAW,
 		CAP_SETUID, CAP_SETGID, CAP_SETPCAP };
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { { 0 } };
 
-	for (int cap = 0, has; (has = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++) {
-		bool keep = false;
-
-		for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-			keep = keep || kept[i] == cap;
-		if (has == 1 && !keep && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			kr_error_errno("InternalError", "cannot drop capability %d", cap);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-		data[kept[i] / 32].effective |= 1u << (kept[i] % 32);
-		data[kept[i] / 32].permitted |= 1u << (kept[i] % 32);
-	}
-	if (syscall(SYS_capset, &h, data) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+	if (kr_privdrop_keep_caps(kept, sizeof(kept) / sizeof(kept[0])) < 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		kr_error_errno("InternalError", "cannot limit the parent's capabilities");
 		return -1;
 	}

@@ -16,6 +16,8 @@
 #ifndef KARRI_PRIVDROP_H
 #define KARRI_PRIVDROP_H
 
+#include <stddef.h>
+
 /*
  * Become `user` (a name from the password database) when running as root;
  * a no-op returning 0 otherwise.  -1 with kr_error set ("InternalError",
@@ -32,5 +34,13 @@ int kr_privdrop(const char *user);
  * owner not root); -1 with kr_error set ("InternalError") otherwise.
  */
 int kr_privdrop_give(const char *user, const char *path);
+
+/*
+ * Stay root but keep only the n capabilities in keep (CAP_* numbers): the
+ * bounding set shrinks to them, so nothing this process runs gets more,
+ * and they become its effective and permitted sets.  For the privileged
+ * parents of karri-cc and karri-nc.  0, or -1 with kr_error set.
+ */
+int kr_privdrop_keep_caps(const int *keep, size_t n);
 
 #endif
